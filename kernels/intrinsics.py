@@ -1,0 +1,44 @@
+"""LLVM intrinsics that Numba does not expose: fused multiply-add and bit casts.
+
+Both inline into the caller's IR, so they vectorise and are cached with it.
+"""
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """``a*b + c`` with one rounding (``llvm.fma``); all three cast to ``a``'s float type."""
+    sig = a(a, a, a)
+
+    def codegen(context, builder, signature, args):
+        ty = args[0].type
+        fn = builder.module.declare_intrinsic("llvm.fma", [ty], ir.FunctionType(ty, [ty, ty, ty]))
+        return builder.call(fn, args)
+
+    return sig, codegen
+
+
+@intrinsic
+def i64_as_f64(typingctx, x):
+    """Reinterpret the bits of an int64 as a float64."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
+@intrinsic
+def i32_as_f32(typingctx, x):
+    """Reinterpret the bits of an int32 as a float32."""
+    sig = types.float32(types.int32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return sig, codegen

@@ -1,0 +1,178 @@
+"""Architecture description and parameter layout of a dense MLP (immutable values).
+
+``theta`` (P,) of one run holds, for each layer l: W_l row-major (sizes[l+1], sizes[l]),
+then b_l (sizes[l+1],) when ``bias``; then the shortcut S row-major (n_out, n_in) when
+``shortcut``. See docs/conventions.md.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from kernels import codes
+
+
+@dataclass(frozen=True)
+class Network:
+    """``sizes = (n_in, h_1, ..., h_k, n_out)``; ``activations`` has one name per layer
+    (hidden layers then the output), so ``len(activations) == len(sizes) - 1``."""
+
+    sizes: tuple[int, ...]
+    activations: tuple[str, ...]
+    bias: bool = True
+    shortcut: bool = False
+
+    def __post_init__(self):
+        object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
+        object.__setattr__(self, "activations", tuple(self.activations))
+        if len(self.sizes) < 2 or min(self.sizes) < 1:
+            raise ValueError(f"sizes must be at least (n_in, n_out), all >= 1; got {self.sizes}")
+        if len(self.activations) != len(self.sizes) - 1:
+            raise ValueError(f"need {len(self.sizes) - 1} activations (one per layer), got {len(self.activations)}")
+        for a in self.activations:
+            codes.code(codes.ACTIVATION, a, "activation")
+
+    @property
+    def n_in(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def n_out(self) -> int:
+        return self.sizes[-1]
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.sizes) - 1
+
+    @cached_property
+    def layout(self) -> dict[str, np.ndarray]:
+        """Offsets the kernels index with: w_off, b_off (-1: none), s_off, unit_off, sizes, acts."""
+        w_off, b_off, off = [], [], 0
+        for l in range(self.n_layers):
+            n_i, n_o = self.sizes[l], self.sizes[l + 1]
+            w_off.append(off)
+            off += n_i * n_o
+            b_off.append(off if self.bias else -1)
+            off += n_o if self.bias else 0
+        s_off = off if self.shortcut else -1
+        off += self.n_in * self.n_out if self.shortcut else 0
+        return {
+            "sizes": np.array(self.sizes, np.int64),
+            "acts": np.array([codes.ACTIVATION[a] for a in self.activations], np.int64),
+            "w_off": np.array(w_off, np.int64),
+            "b_off": np.array(b_off, np.int64),
+            "s_off": s_off,
+            "unit_off": np.concatenate([[0], np.cumsum(self.sizes[:-1])]).astype(np.int64),
+            "n_params": off,
+        }
+
+    @property
+    def n_params(self) -> int:
+        return int(self.layout["n_params"])
+
+    @cached_property
+    def param_info(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per parameter: fan_in, fan_out (int64) and is_bias (bool), for initialisation."""
+        fan_in, fan_out, is_bias = [], [], []
+        for l in range(self.n_layers):
+            n_i, n_o = self.sizes[l], self.sizes[l + 1]
+            fan_in += [n_i] * (n_i * n_o + (n_o if self.bias else 0))
+            fan_out += [n_o] * (n_i * n_o + (n_o if self.bias else 0))
+            is_bias += [False] * (n_i * n_o) + [True] * (n_o if self.bias else 0)
+        if self.shortcut:
+            k = self.n_in * self.n_out
+            fan_in += [self.n_in] * k
+            fan_out += [self.n_out] * k
+            is_bias += [False] * k
+        return np.array(fan_in, np.int64), np.array(fan_out, np.int64), np.array(is_bias, bool)
+
+    def flatten(self, weights, biases=None, shortcut=None) -> np.ndarray:
+        """theta (P,) from per-layer ``weights[l]`` (out, in), ``biases[l]`` (out,), ``shortcut`` (n_out, n_in)."""
+        if len(weights) != self.n_layers:
+            raise ValueError(f"expected {self.n_layers} weight matrices, got {len(weights)}")
+        if self.bias and (biases is None or len(biases) != self.n_layers):
+            raise ValueError(f"expected {self.n_layers} bias vectors")
+        parts = []
+        for l in range(self.n_layers):
+            w = np.asarray(weights[l], np.float64)
+            if w.shape != (self.sizes[l + 1], self.sizes[l]):
+                raise ValueError(f"layer {l + 1} weights have shape {w.shape}, expected {(self.sizes[l + 1], self.sizes[l])}")
+            parts.append(w.ravel())
+            if self.bias:
+                bvec = np.asarray(biases[l], np.float64).ravel()
+                if bvec.shape != (self.sizes[l + 1],):
+                    raise ValueError(f"layer {l + 1} biases have shape {bvec.shape}, expected {(self.sizes[l + 1],)}")
+                parts.append(bvec)
+        if self.shortcut:
+            s = np.asarray(shortcut, np.float64)
+            if s.shape != (self.n_out, self.n_in):
+                raise ValueError(f"shortcut weights have shape {s.shape}, expected {(self.n_out, self.n_in)}")
+            parts.append(s.ravel())
+        return np.concatenate(parts) if parts else np.zeros(0)
+
+    def unflatten(self, theta):
+        """Inverse of ``flatten``: (weights, biases or None, shortcut or None)."""
+        theta = np.asarray(theta)
+        lay = self.layout
+        weights, biases = [], []
+        for l in range(self.n_layers):
+            n_i, n_o = self.sizes[l], self.sizes[l + 1]
+            weights.append(theta[lay["w_off"][l]: lay["w_off"][l] + n_i * n_o].reshape(n_o, n_i))
+            if self.bias:
+                biases.append(theta[lay["b_off"][l]: lay["b_off"][l] + n_o])
+        s = None
+        if self.shortcut:
+            s = theta[lay["s_off"]: lay["s_off"] + self.n_in * self.n_out].reshape(self.n_out, self.n_in)
+        return weights, (biases if self.bias else None), s
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """What all runs of one kernel call share besides the architecture."""
+
+    loss: str = "mse"
+    optimizer: str = "sgd"
+    schedule: str = "full"
+    batch_size: int = 1
+    shuffle: bool = False
+    dtype: str = "float64"
+    curve_epochs: tuple[int, ...] = ()
+    record_final_params: bool = False
+    record_final_outputs: bool = False
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Per-run results, each an array with leading axis n_runs. Epoch columns are -1 when
+    the milestone was not reached."""
+
+    epochs_run: np.ndarray
+    final_loss: np.ndarray
+    final_mse: np.ndarray
+    final_accuracy: np.ndarray
+    min_loss: np.ndarray
+    epoch_acc75: np.ndarray
+    epoch_acc100: np.ndarray
+    epoch_fahlman: np.ndarray
+    epoch_tss: np.ndarray
+    epoch_loss: np.ndarray
+    diverged: np.ndarray
+    converged: np.ndarray
+    convergence_epoch: np.ndarray
+    curve_loss: np.ndarray
+    curve_mse: np.ndarray
+    final_params: np.ndarray | None = None
+    final_outputs: np.ndarray | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def log_spaced_epochs(n_epochs: int, n_points: int) -> tuple[int, ...]:
+    """Epoch 0 plus ``unique(round(logspace(0, log10(n_epochs), n_points)))``."""
+    if n_points <= 0:
+        return ()
+    if n_epochs <= 0:
+        return (0,)
+    pts = np.unique(np.round(np.logspace(0, np.log10(n_epochs), n_points)).astype(np.int64))
+    return tuple(int(e) for e in np.concatenate([[0], pts]))

@@ -1,0 +1,71 @@
+"""``sweep report DIR`` (HTML + Markdown report) and ``sweep claim DIR`` (how typical is a claim).
+
+``--by`` takes comma-separated columns (short names like ``lr,hidden`` work); without it both
+commands group by the config columns that vary in the sweep (at most three), and
+``--by all`` pools every run.
+"""
+from __future__ import annotations
+
+import argparse
+
+import pandas as pd
+
+
+def _by(text: str | None):
+    if text is None:
+        return None  # automatic: the varying config columns
+    if text.strip().lower() in ("", "all", "none"):
+        return []
+    return [c.strip() for c in text.split(",") if c.strip()]
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "report", help="write an HTML report (figures embedded) and a Markdown twin of a sweep",
+        description="Convergence table, Kaplan-Meier curves, heatmap, histograms and claims for one sweep directory.")
+    p.add_argument("dir", help="sweep output directory (holds part-*.parquet)")
+    p.add_argument("--by", help="comma-separated group columns (default: the varying config columns; 'all' pools)")
+    p.add_argument("--out", help="HTML file to write (default: DIR/_report/report.html; the .md goes beside it)")
+    p.add_argument("--metric", help="milestone column, e.g. epoch_acc100 or acc100 (default: the main criterion)")
+    p.add_argument("--at", type=int, nargs="+", default=[169], metavar="K",
+                   help="epochs for the P(converged by K) columns and claims (default: 169)")
+    p.set_defaults(func=run_report)
+
+    c = subparsers.add_parser(
+        "claim", help="how typical is 'METRIC reached by epoch K'? (Kaplan-Meier, censoring-aware)",
+        description="For each group: P(metric <= K) with its CI, K's percentile among runs, and a sentence.")
+    c.add_argument("dir", help="sweep output directory (holds part-*.parquet)")
+    c.add_argument("--metric", default="epoch_acc100", help="milestone column (default: epoch_acc100)")
+    c.add_argument("--at", type=int, nargs="+", required=True, metavar="K", help="claimed epoch(s)")
+    c.add_argument("--by", help="comma-separated group columns (default: the varying config columns; 'all' pools)")
+    c.set_defaults(func=run_claim)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    from results.report import write_report  # matplotlib loads only for this command
+
+    html_path, md_path = write_report(args.dir, by=_by(args.by), out=args.out, metric=args.metric, at=args.at)
+    print(html_path)
+    print(md_path)
+    return 0
+
+
+def run_claim(args: argparse.Namespace) -> int:
+    from results.analysis import claim, varying_columns
+    from results.reader import load
+
+    df = load(args.dir)
+    by = _by(args.by)
+    table = claim(df, args.metric, args.at, by=varying_columns(df) if by is None else by)
+    cols = table.attrs["by"] + ["at", "n", "n_converged"]
+    show = table[cols].copy()
+    show["P(by at)"] = [f"{100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+                        for p, lo, hi in zip(table["p_by"], table["p_by_lo"], table["p_by_hi"])]
+    show["percentile"] = table["percentile"].round(0).astype("Int64")
+    show["never"] = [f"{100 * v:.1f}%" for v in table["never_share"]]
+    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_rows", 500):
+        print(show.to_string(index=False))
+    print()
+    for s in table["sentence"]:
+        print(s)
+    return 0

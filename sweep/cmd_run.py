@@ -1,0 +1,76 @@
+"""``sweep run GRID.toml [--out DIR] [--threads N] [--dry-run] [--set KEY=VALUE ...]``."""
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+
+
+from sweep.backends import make_backend
+from sweep.grid import load_grid
+from sweep.runner import make_plans, run_sweep
+from sweep.summary import format_summary, group_summary
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="train every run of a grid into a Parquet dataset (resumable)",
+                       description="Train every run of GRID and write one Parquet row per run. "
+                                   "Re-running the same command resumes: only missing runs are trained.")
+    p.add_argument("grid", help="the grid file (TOML)")
+    p.add_argument("--out", help="output directory (default: [output] dir, or results/<name>)")
+    p.add_argument("--threads", type=int, help="threads for the local backend (default: all cores)")
+    p.add_argument("--dry-run", action="store_true", help="print the runs per group and a time estimate; train nothing")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any grid key, e.g. --set train.epochs=500 --set sweep.seeds=100")
+    p.add_argument("--chunk-size", type=int, help="runs per kernel call (default: [output] chunk_size or 4096)")
+    p.add_argument("--scheduler", help="run on an existing Dask cluster at tcp://HOST:PORT")
+    p.add_argument("--dask-local", type=int, metavar="N", help="start a local Dask cluster of N workers")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    grid = load_grid(args.grid, args.overrides)
+    out_dir = args.out or grid.output["dir"]
+    if args.dry_run:
+        return dry_run(grid)
+    backend = make_backend(grid.execution, threads=args.threads, scheduler=args.scheduler,
+                           dask_local=args.dask_local)
+    cmd = "python -m sweep run " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["run"] else ""
+    try:
+        stats = run_sweep(grid, out_dir, backend=backend, chunk_size=args.chunk_size,
+                          progress=not args.no_progress, resume_hint=cmd or f"python -m sweep run {args.grid} --out {out_dir}")
+    finally:
+        backend.close()
+    if stats.interrupted:
+        return 130
+    done = stats.n_done_before + stats.n_trained
+    print(f"{grid.name}: {done} of {grid.n_runs} runs in {out_dir} "
+          f"({stats.n_trained} trained now, {stats.n_done_before} already there, {stats.n_failed} failed)")
+    if stats.n_trained:
+        outside = 1 - stats.kernel_s / stats.wall_s if stats.wall_s else 0.0
+        print(f"{stats.wall_s:.2f} s wall, {stats.n_trained / stats.wall_s:,.0f} runs/s, "
+              f"{stats.network_epochs / stats.wall_s / 1e6:.1f} M network-epochs/s; "
+              f"kernels {stats.kernel_s:.2f} s, {100 * outside:.1f}% of wall time outside them")
+    print(format_summary(group_summary(out_dir, grid), grid.main_criterion or "main"))
+    return 1 if stats.n_failed else 0
+
+
+def dry_run(grid) -> int:
+    """Runs per group, and a time estimate from training a few runs of each group."""
+    from sweep.execute import Chunk, execute_chunk
+    print(grid.describe())
+    total_s = 0.0
+    for plan, group in zip(make_plans(grid), grid.groups()):
+        a, b = group.ranges[0]
+        n = min(b - a, 64)
+        t = time.perf_counter()
+        execute_chunk(grid, plan, Chunk(plan.index, a, a + n))  # compiles on first use
+        t = time.perf_counter()
+        res = execute_chunk(grid, plan, Chunk(plan.index, a, a + n))
+        per_run = (time.perf_counter() - t) / n
+        total_s += per_run * group.n_runs
+        print(f"  {group.label or 'all runs'}: {group.n_runs} runs, ~{per_run * 1e3:.3f} ms/run "
+              f"({res.network_epochs / max(res.kernel_s, 1e-9) / 1e6:.1f} M network-epochs/s in calibration)")
+    print(f"estimated time: {total_s:.1f} s ({total_s / 60:.1f} min) for {grid.n_runs} runs")
+    return 0

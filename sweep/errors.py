@@ -1,0 +1,28 @@
+"""The project's own exceptions; the CLI turns them into clean messages and exit code 2."""
+from __future__ import annotations
+
+
+class SweepError(Exception):
+    """An expected failure with a message for the user (exit code 2, no traceback)."""
+
+    exit_code = 2
+
+
+class GridError(SweepError):
+    """A grid file or override that fails validation.
+
+    The message names the file, the line (when tomllib gives one), the key path, the value,
+    what is allowed, and the nearest valid key for a typo.
+    """
+
+    def __init__(self, message: str, *, path: str | None = None, line: int | None = None,
+                 key: str | None = None):
+        self.path, self.line, self.key = path, line, key
+        where = path or "<grid>"
+        if line is not None:
+            where += f":{line}"
+        super().__init__(f"{where}: {message}")
+
+
+class OutputError(SweepError):
+    """The output directory is locked, holds a different grid, or cannot be written."""

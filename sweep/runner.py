@@ -1,0 +1,190 @@
+"""Run a sweep: plan chunks, skip finished runs, execute on a backend, write parts.
+
+Resume rule: a run is done when its ``run_id`` is in a part file. Re-running trains only
+the missing runs. A directory that holds runs the grid does not contain belongs to a
+different grid and is refused; a grid that only adds runs (more seeds, more values) is
+accepted and only the new runs are trained.
+"""
+from __future__ import annotations
+
+import platform
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from results.schema import SCHEMA_VERSION
+from results.writer import OutputDir
+from sweep.backends.base import ChunkFailure
+from sweep.errors import OutputError
+from sweep.execute import Chunk, GroupPlan, plan_group
+from sweep.progress import Progress
+
+DEFAULT_CHUNK = 4096
+
+
+@dataclass
+class RunStats:
+    n_grid: int = 0
+    n_done_before: int = 0
+    n_pending: int = 0
+    n_trained: int = 0
+    n_failed: int = 0
+    kernel_s: float = 0.0
+    chunk_s: float = 0.0
+    write_s: float = 0.0
+    plan_s: float = 0.0
+    wall_s: float = 0.0
+    network_epochs: int = 0
+    failures: list = field(default_factory=list)
+    interrupted: bool = False
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _versions() -> dict:
+    import numba
+    import pandas
+    import pyarrow
+
+    from sweep import __version__
+    return {"mlp_sweep": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "numba": numba.__version__, "pyarrow": pyarrow.__version__, "pandas": pandas.__version__}
+
+
+def base_dir(grid) -> Path:
+    return Path(grid.path).resolve().parent if getattr(grid, "path", None) else Path.cwd()
+
+
+def group_max_epochs(grid, group) -> int:
+    """Largest ``train.epochs`` in a group (fixes its curve epochs for every chunk)."""
+    best = 0
+    for a, b in group.ranges:
+        for s in range(a, b, 1 << 20):
+            best = max(best, int(grid.columns(s, min(b, s + (1 << 20)))["train.epochs"].max()))
+    return best
+
+
+def make_plans(grid) -> list[GroupPlan]:
+    plans = []
+    for i, g in enumerate(grid.groups()):
+        max_ep = group_max_epochs(grid, g) if g.config.get("record.curve_points") else 0
+        plans.append(plan_group(i, g, base_dir(grid), max_ep))
+    return plans
+
+
+def iter_chunks(grid, chunk_size: int):
+    for gi, g in enumerate(grid.groups()):
+        for a, b in g.ranges:
+            for s in range(a, b, chunk_size):
+                yield Chunk(gi, s, min(b, s + chunk_size))
+
+
+def plan_pending(grid, chunk_size: int, done: np.ndarray) -> tuple[list[Chunk], int]:
+    """Chunks restricted to runs not yet done (and not duplicated by an earlier sub-grid).
+
+    Returns the chunks and how many of ``done`` belong to this grid.
+    """
+    chunks, matched, seen = [], 0, []
+    for c in iter_chunks(grid, chunk_size):
+        ids = grid.columns(c.start, c.stop)["run_id"]
+        in_done = np.isin(ids, done, assume_unique=False) if done.size else np.zeros(len(ids), bool)
+        matched += int(in_done.sum())
+        pending = ~in_done
+        if seen:  # drop runs scheduled earlier in this sweep (overlapping sub-grids)
+            pending &= ~np.isin(ids, np.concatenate(seen))
+        _, first = np.unique(ids, return_index=True)
+        unique_mask = np.zeros(len(ids), bool)
+        unique_mask[first] = True
+        pending &= unique_mask
+        if len(getattr(grid, "subgrids", ())) > 1:
+            seen.append(ids)
+        if pending.all():
+            chunks.append(c)
+        elif pending.any():
+            chunks.append(Chunk(c.group, c.start, c.stop, pending))
+    return chunks, matched
+
+
+def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
+              resume_hint: str = "", stream=sys.stderr) -> RunStats:
+    """Train every missing run of ``grid`` into ``out_dir`` and return timing figures."""
+    from sweep.backends.local import LocalBackend
+
+    backend = backend or LocalBackend()
+    out = OutputDir(out_dir or grid.output["dir"])
+    chunk_size = int(chunk_size or grid.output.get("chunk_size") or DEFAULT_CHUNK)
+    stats = RunStats(n_grid=grid.n_runs)
+    t_start = time.perf_counter()
+    with out:
+        manifest = out.read_manifest() or {}
+        done = out.done_run_ids()
+        stats.n_done_before = int(done.size)
+        t0 = time.perf_counter()
+        if done.size or len(getattr(grid, "subgrids", ())) > 1:
+            chunks, matched = plan_pending(grid, chunk_size, done)
+            if matched < done.size:
+                raise OutputError(
+                    f"{out.path} holds {done.size - matched} runs that grid {grid.name!r} does not contain: "
+                    f"it was written by a different grid (hash {manifest.get('grid_hash', '?')[:12]}). "
+                    f"Use another --out directory.")
+        else:
+            chunks = list(iter_chunks(grid, chunk_size))
+        plans = make_plans(grid)
+        stats.plan_s = time.perf_counter() - t0
+        stats.n_pending = sum(c.n_runs for c in chunks)
+        sessions = manifest.get("sessions", [])
+        sessions.append({"started": _now(), "backend": backend.describe(), "pending": stats.n_pending})
+        manifest.update(_manifest_base(grid, plans))
+        manifest.update({"sessions": sessions, "status": "running", "started": manifest.get("started", _now())})
+        out.write_manifest(manifest)
+        bar = Progress(stats.n_pending, enabled=progress, stream=stream)
+        try:
+            for item in backend.map_chunks(grid, plans, chunks):
+                if isinstance(item, ChunkFailure):
+                    stats.n_failed += item.chunk.n_runs
+                    stats.failures.append({"chunk": item.chunk.name, "error": item.error,
+                                           "traceback": item.traceback})
+                    print(f"\nchunk {item.chunk.name} failed: {item.error}", file=stream)
+                    continue
+                tw = time.perf_counter()
+                out.write_part(item.chunk.name, item.table, item.curves)
+                stats.write_s += time.perf_counter() - tw
+                stats.kernel_s += item.kernel_s
+                stats.chunk_s += item.total_s
+                stats.network_epochs += item.network_epochs
+                stats.n_trained += item.table.num_rows
+                bar.update(item.table.num_rows, item.network_epochs)
+        except KeyboardInterrupt:
+            stats.interrupted = True
+        finally:
+            bar.close()
+            stats.wall_s = time.perf_counter() - t_start
+            status = "interrupted" if stats.interrupted else ("failed" if stats.n_failed else "complete")
+            sessions[-1].update({"finished": _now(), "trained": stats.n_trained, "failed": stats.n_failed,
+                                 "kernel_s": round(stats.kernel_s, 3), "wall_s": round(stats.wall_s, 3),
+                                 "network_epochs": stats.network_epochs, "status": status})
+            manifest.update({"status": status, "finished": _now(), "failures": stats.failures,
+                             "n_done": stats.n_done_before + stats.n_trained})
+            out.write_manifest(manifest)
+    if stats.interrupted:
+        print(f"\ninterrupted: {stats.n_done_before + stats.n_trained} of {grid.n_runs} runs are saved in "
+              f"{out.path}. Resume with:\n  {resume_hint or 'the same command'}", file=stream)
+    return stats
+
+
+def _manifest_base(grid, plans: list[GroupPlan]) -> dict:
+    return {
+        "name": grid.name, "description": grid.description, "grid_path": str(getattr(grid, "path", "")),
+        "grid_text": grid.text, "grid_canonical": grid.canonical, "grid_hash": grid.hash,
+        "overrides": list(grid.overrides), "schema_version": SCHEMA_VERSION, "versions": _versions(),
+        "host": socket.gethostname(), "n_runs": grid.n_runs, "main_criterion": grid.main_criterion,
+        "groups": [{"key": p.key, "label": p.label, "n_runs": g.n_runs, "sizes": list(p.network.sizes)}
+                   for p, g in zip(plans, grid.groups())],
+    }

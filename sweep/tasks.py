@@ -1,0 +1,72 @@
+"""Datasets ("tasks"): inputs X (n_patterns, n_in) and targets T (n_patterns, n_out).
+
+- xor, and, or, nand: the four patterns (0,0), (0,1), (1,0), (1,1) in that order.
+- parity: all 2^N bit patterns (N = task.bits), in binary counting order; target = odd parity.
+- encoder: the N-M-N encoder, X = T = identity(N) (one-hot in, one-hot out).
+- targets = "onehot": a binary target t becomes two outputs [1-t, t] (seed 000's [1,0]/[0,1]).
+- csv: a header-less numeric file; the last ``task.n_outputs`` columns are the targets.
+"""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+
+from sweep.errors import GridError
+
+_GATES = {
+    "xor": lambda a, b: a ^ b,
+    "and": lambda a, b: a & b,
+    "or": lambda a, b: a | b,
+    "nand": lambda a, b: 1 - (a & b),
+}
+
+
+def make_task(config: dict, base_dir: str | Path = ".") -> tuple[np.ndarray, np.ndarray]:
+    """(X, T) float64 for a run config with ``task.*`` keys (dotted keys)."""
+    name = config["task.name"]
+    if name in _GATES:
+        bits = np.array(list(itertools.product((0, 1), repeat=2)), dtype=np.int64)
+        t = np.array([_GATES[name](a, b) for a, b in bits], dtype=np.int64)
+    elif name == "parity":
+        bits = np.array(list(itertools.product((0, 1), repeat=int(config["task.bits"]))), dtype=np.int64)
+        t = bits.sum(axis=1) % 2
+    elif name == "encoder":
+        eye = np.eye(int(config["task.size"]))
+        return eye, eye.copy()
+    elif name == "csv":
+        return load_csv(Path(base_dir) / config["task.path"], int(config["task.n_outputs"]))
+    else:
+        raise GridError(f"task.name = {name!r} is not a known task")
+    X = bits.astype(np.float64)
+    if config.get("task.targets") == "onehot":
+        T = np.stack([1 - t, t], axis=1).astype(np.float64)
+    else:
+        T = t[:, None].astype(np.float64)
+    return X, T
+
+
+def load_csv(path: Path, n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
+    """Read a header-less numeric CSV; clear GridError for a missing, ragged or non-numeric file."""
+    path = Path(path)
+    if not path.is_file():
+        raise GridError(f"task.path: no such file {str(path)!r}", key="task.path")
+    rows = []
+    with path.open() as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append([float(v) for v in line.split(",")])
+            except ValueError:
+                raise GridError(f"{path}:{lineno}: non-numeric value in {line.strip()!r}", key="task.path") from None
+            if len(rows[-1]) != len(rows[0]):
+                raise GridError(f"{path}:{lineno}: {len(rows[-1])} columns, expected {len(rows[0])}", key="task.path")
+    if not rows:
+        raise GridError(f"{path}: the CSV file is empty", key="task.path")
+    data = np.array(rows)
+    if data.shape[1] <= n_outputs:
+        raise GridError(f"{path}: {data.shape[1]} columns leave no inputs for task.n_outputs = {n_outputs}",
+                        key="task.n_outputs")
+    return data[:, :-n_outputs].copy(), data[:, -n_outputs:].copy()
