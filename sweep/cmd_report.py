@@ -10,6 +10,8 @@ import argparse
 
 import pandas as pd
 
+from sweep.errors import OutputError
+
 
 def _by(text: str | None):
     if text is None:
@@ -55,6 +57,8 @@ def run_claim(args: argparse.Namespace) -> int:
     from results.reader import load
 
     df = load(args.dir)
+    if df.empty:
+        raise OutputError(f"{args.dir}: the Parquet parts hold no runs")
     by = _by(args.by)
     table = claim(df, args.metric, args.at, by=varying_columns(df) if by is None else by)
     cols = table.attrs["by"] + ["at", "n", "n_converged"]

@@ -58,7 +58,6 @@ or the ``--set`` item, the key, the value and what is allowed.
 """
 from __future__ import annotations
 
-import csv
 import difflib
 import hashlib
 import math
@@ -72,22 +71,22 @@ try:
 except ModuleNotFoundError:  # python < 3.11
     import tomli as tomllib
 
-import numpy as np
-
 from sweep.errors import GridError
 from sweep.expand import (LIST_KINDS, Axis, Grid, Group, Seeds, applies, build_subgrids,
-                          make_groups, show)
+                          make_groups)
 from sweep.hashing import canonical_json
 from sweep.schema import (BACKENDS, EXECUTION_KEYS, OUTPUT_KEYS, PARAM_BY_KEY, PARAMS, SECTIONS,
                           Param)
+from sweep.tasks import make_task
 
-__all__ = ["Grid", "Group", "load_grid", "parse_grid", "read_csv_table", "task_shape"]
+__all__ = ["Grid", "Group", "load_grid", "parse_grid", "task_shape"]
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
 TOP_KEYS = ("name", "description", *SECTIONS, "sweep", "output", "execution")
 SWEEP_SPECIAL = ("seeds", "zip", "grids")
 EXECUTION_DEFAULTS = {"backend": "local", "threads": 0, "scheduler": "", "dask_local": 0, "retries": 2}
 MAX_SEED = 2**63 - 1
+TASK_KEYS = tuple(k for k in PARAM_BY_KEY if k.startswith("task."))
 #: Common other names for a key (the last part of the dotted key) -> our key.
 ALIASES = {"learning_rate": "train.lr", "eta": "train.lr", "rate": "train.lr", "n_epochs": "train.epochs",
            "num_epochs": "train.epochs", "max_epochs": "train.epochs", "layers": "model.hidden",
@@ -265,7 +264,7 @@ def _flatten(table: dict, prefix: str = "") -> dict:
     """Nested tables -> dotted keys (``train.lr = [..]`` unquoted in [sweep]); ``seeds``/``zip``/``grids`` kept."""
     out = {}
     for k, v in table.items():
-        if isinstance(v, dict) and not (prefix == "" and k == "seeds"):
+        if isinstance(v, dict) and not (prefix == "" and k in SWEEP_SPECIAL):
             out.update(_flatten(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = v
@@ -337,8 +336,10 @@ def _axes(flat: dict, ctx: _Context, table: str) -> tuple[list[Axis], Seeds | No
             for j, z in enumerate(v, 1):
                 zt = f"{table}.zip#{j}"
                 cols = {zk: _axis_values(zk, zv, ctx, zt) for zk, zv in _flatten(z).items() if zk != "seeds"}
-                if "seeds" in z or not cols:
-                    raise ctx.error("a zip holds two or more axis keys (seeds cannot be zipped)", zt, "seeds")
+                if "seeds" in z:
+                    raise ctx.error("seeds cannot be zipped; they are always the innermost axis", zt, "seeds")
+                if not cols:
+                    raise ctx.error("a zip needs axis keys (\"train.lr\" = [...]), this one is empty", table, k)
                 if len({len(c) for c in cols.values()}) > 1:
                     sizes = ", ".join(f"{zk} has {len(c)}" for zk, c in cols.items())
                     raise ctx.error(f"zipped axes must have equal lengths: {sizes}", zt, next(iter(cols)))
@@ -371,49 +372,20 @@ def _merge(base: list[Axis], own: list[Axis], ctx: _Context, table: str) -> list
 # ------------------------------------------------------------------------------------------
 # Tasks: input/output sizes
 # ------------------------------------------------------------------------------------------
-def read_csv_table(path: str | os.PathLike) -> np.ndarray:
-    """A header-less numeric CSV file -> float64 (rows, cols); ValueError with a clear message."""
-    try:
-        with open(path, newline="") as fh:
-            rows = [r for r in csv.reader(fh) if any(c.strip() for c in r)]
-    except FileNotFoundError:
-        raise ValueError(f"file not found: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValueError(f"cannot read {path}: {exc}") from None
-    if not rows:
-        raise ValueError(f"{path} has no rows")
-    for i, row in enumerate(rows, 1):
-        if len(row) != len(rows[0]):
-            raise ValueError(f"{path}: row {i} has {len(row)} columns, row 1 has {len(rows[0])}")
-        for j, cell in enumerate(row, 1):
-            try:
-                if not math.isfinite(float(cell)):
-                    raise ValueError
-            except ValueError:
-                raise ValueError(f"{path}: row {i}, column {j}: {cell.strip()!r} is not a finite number "
-                                 "(the file must be header-less numeric CSV)") from None
-    return np.array(rows, dtype=np.float64)
-
-
 def task_shape(config: dict, base_dir: str = ".", _cache: dict | None = None) -> tuple[int, int]:
-    """``(n_in, n_out)`` of a group's task (ValueError for an unusable csv task)."""
-    name, onehot = config["task.name"], config["task.targets"] == "onehot"
-    if name in ("xor", "and", "or", "nand"):
-        return 2, 2 if onehot else 1
-    if name == "parity":
-        return config["task.bits"], 2 if onehot else 1
-    if name == "encoder":
-        return config["task.size"], config["task.size"]
-    if not config["task.path"]:
-        raise ValueError("task.name = 'csv' needs task.path (a CSV file, relative to the grid file)")
-    path = os.path.join(base_dir, config["task.path"])
+    """``(n_in, n_out)`` of a group's task, from the same ``sweep.tasks.make_task`` the runner uses.
+
+    A csv task is read here (relative to ``base_dir``), so a missing, ragged or non-numeric
+    file fails before any work; ``GridError`` from ``make_task`` passes through.
+    """
+    if config["task.name"] == "csv" and not config["task.path"]:
+        raise GridError("task.name = 'csv' needs task.path (a CSV file, relative to the grid file)")
+    key = canonical_json([base_dir] + [config[k] for k in TASK_KEYS])
     cache = {} if _cache is None else _cache
-    if path not in cache:
-        cache[path] = read_csv_table(path).shape[1]
-    n_out = config["task.n_outputs"]
-    if cache[path] - n_out < 1:
-        raise ValueError(f"task.n_outputs = {n_out} leaves no input columns in {path} ({cache[path]} columns)")
-    return cache[path] - n_out, n_out
+    if key not in cache:
+        X, T = make_task(config, base_dir)
+        cache[key] = (X.shape[1], T.shape[1])
+    return cache[key]
 
 
 def _check_group(g: Group, grid_subs, ctx: _Context, base_dir: str, cache: dict, many: bool) -> None:
@@ -432,8 +404,9 @@ def _check_group(g: Group, grid_subs, ctx: _Context, base_dir: str, cache: dict,
                    f"{len(hidden)} hidden layers; give one name per layer, or one name for all", "model.activation")
     try:
         n_in, n_out = task_shape(c, base_dir, cache)
-    except ValueError as exc:
-        raise fail(f"task.path = {c['task.path']!r}: {exc}" if c["task.path"] else str(exc),
+    except GridError as exc:
+        text = str(exc).removeprefix("<grid>: ").removeprefix("task.path: ")  # make_task's: no location
+        raise fail(f"task.path = {c['task.path']!r}: {text}" if c["task.path"] else text,
                    "task.path" if c["task.path"] else "task.name") from None
     scheme = c["init.scheme"]
     if scheme == "numpy_legacy":

@@ -182,7 +182,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
 def _manifest_base(grid, plans: list[GroupPlan]) -> dict:
     return {
         "name": grid.name, "description": grid.description, "grid_path": str(getattr(grid, "path", "")),
-        "grid_text": grid.text, "grid_canonical": grid.canonical, "grid_hash": grid.hash,
+        "grid_text": grid.text, "grid_canonical": grid.canonical, "grid_hash": grid.hash, "runs_hash": grid.runs_hash,
         "overrides": list(grid.overrides), "schema_version": SCHEMA_VERSION, "versions": _versions(),
         "host": socket.gethostname(), "n_runs": grid.n_runs, "main_criterion": grid.main_criterion,
         "groups": [{"key": p.key, "label": p.label, "n_runs": g.n_runs, "sizes": list(p.network.sizes)}

@@ -7,10 +7,21 @@ import pyarrow.dataset as ds
 from sweep.schema import group_keys
 
 
+def summary_keys(grid, max_rows: int = 60) -> list[str]:
+    """The swept keys (one row per combination) when that fits a screen, else the group keys."""
+    swept = []
+    for sub in getattr(grid, "subgrids", ()):
+        for axis in sub.axes:
+            swept += [k for k in axis.keys if k not in swept]
+    sizes = [len({repr(g.config.get(k)) for g in grid.groups()}) for k in group_keys()]
+    if swept and len(grid.groups()) <= max_rows:
+        return swept
+    return [k for k, n in zip(group_keys(), sizes) if n > 1]
+
+
 def group_summary(out_dir, grid):
     """A DataFrame with one row per group: runs, converged share, median epoch, diverged."""
-    groups = grid.groups()
-    varying = [k for k in group_keys() if len({repr(g.config.get(k)) for g in groups}) > 1]
+    varying = summary_keys(grid)
     cols = varying + ["converged", "convergence_epoch", "diverged"]
     df = ds.dataset(str(out_dir), format="parquet").to_table(columns=cols).to_pandas()
     if df.empty:

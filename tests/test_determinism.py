@@ -32,7 +32,7 @@ SCHEDULES = (
     dict(schedule="minibatch", batch_size=2, shuffle=True),
 )
 
-SETTINGS = settings(max_examples=12, deadline=None, derandomize=False,
+SETTINGS = settings(max_examples=15, deadline=None, derandomize=False,
                     suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -1,0 +1,67 @@
+"""Nothing recompiles for new hyper-parameters, shapes or options: one signature per dtype.
+
+Architecture, loss, optimizer, schedule and the per-run hyper-parameters all reach the kernels
+as arrays or integer codes, so the only thing that may add a signature is the float dtype.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import types
+
+import kernels
+from kernels import Network, TrainOptions, init_params, loss_and_grad, train
+
+XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
+XOR_T = np.array([[0], [1], [1], [0]], dtype=np.float64)
+
+
+def float_dtypes(sig) -> frozenset:
+    """The float dtypes of the array arguments of one compiled signature."""
+    return frozenset(str(t.dtype) for t in sig if isinstance(t, types.Array) and isinstance(t.dtype, types.Float))
+
+
+def signature_counts():
+    return {d.py_func.__name__: len(d.signatures) for d in kernels.DISPATCHERS}
+
+
+def exercise(dtype, variant):
+    """Every entry point once; ``variant`` changes everything that is not a dtype."""
+    if variant == 0:
+        net = Network(sizes=(2, 2, 1), activations=("sigmoid", "sigmoid"))
+        opts = TrainOptions(loss="mse", optimizer="sgd", schedule="full", dtype=dtype)
+        hp = dict(lr=0.5, epochs=20)
+        n, X, T = 3, XOR_X, XOR_T
+    else:
+        net = Network(sizes=(3, 4, 2, 2), activations=("relu", "tanh", "linear"), bias=False, shortcut=True)
+        opts = TrainOptions(loss="sse", optimizer="adam", schedule="minibatch", batch_size=2, shuffle=True,
+                            dtype=dtype, curve_epochs=(0, 5, 30), record_final_params=True,
+                            record_final_outputs=True)
+        n = 37
+        hp = dict(lr=np.linspace(0.001, 0.1, n), epochs=np.arange(n), momentum=0.5, beta1=np.full(n, 0.8),
+                  beta2=0.99, eps=1e-6, leaky_slope=0.2, early_stop=np.arange(n) % 2 == 0,
+                  main=np.array(["acc75", "tss"] * 18 + ["loss"]), tss_below=0.5, loss_below=0.1,
+                  shuffle_keys=np.arange(n, dtype=np.uint64))
+        rng = np.random.default_rng(0)
+        X, T = rng.normal(size=(5, 3)), np.eye(2)[rng.integers(0, 2, 5)]
+        # read-only inputs, as pandas / pyarrow hand them out: Numba types those apart
+        X.setflags(write=False)
+        T.setflags(write=False)
+    scheme = ("uniform", "torch_default")[variant]
+    bounds = (-1.0, 1.0) if variant == 0 else (np.full(n, -1.0), np.full(n, 1.0))  # scalars, then per run
+    theta0 = init_params(net, scheme, np.arange(n, dtype=np.uint64), low=bounds[0], high=bounds[1])
+    train(net, opts, X, T, theta0, **hp)
+    loss_and_grad(net, opts.loss, theta0, X, T, dtype=dtype)
+
+
+def test_one_signature_per_dtype_and_no_recompile():
+    assert len(kernels.DISPATCHERS) >= 1
+    for dtype in ("float64", "float32"):
+        exercise(dtype, 0)
+        after_first = signature_counts()
+        exercise(dtype, 1)
+        assert signature_counts() == after_first, f"{dtype}: new hyper-parameters or shapes recompiled"
+    for d in kernels.DISPATCHERS:
+        assert len(d.signatures) >= 1, d.py_func.__name__
+        keys = [float_dtypes(sig) for sig in d.signatures]
+        assert len(keys) == len(set(keys)), f"{d.py_func.__name__} has several signatures for one dtype: {d.signatures}"
+        assert len(d.signatures) <= 2, d.signatures    # float64 and float32 at most

@@ -1,0 +1,193 @@
+"""Reader, report and the report/claim commands on a small synthetic sweep directory."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import sweep.cli
+from results.reader import load, load_curves
+from results.report import write_report
+from results.schema import CURVE_SCHEMA, run_schema
+from sweep.errors import OutputError
+
+LRS = (0.5, 2.0)
+HIDDEN = ("[2]", "[3]")
+EPOCHS = 1000
+
+
+def synthetic_table(n_per: int = 60, seed: int = 0) -> pa.Table:
+    """Runs over lr x hidden with every schema column (config columns not set are null).
+
+    Convergence epochs are log-normal, a share never converges (null epochs: censored at
+    epochs_run) and a few lr=2 runs diverge early.
+    """
+    rng = np.random.default_rng(seed)
+    schema = run_schema()
+    cols: dict[str, list] = {name: [] for name in schema.names}
+    i = 0
+    for lr in LRS:
+        for h in HIDDEN:
+            for s in range(n_per):
+                t = int(rng.lognormal(np.log(400 / lr), 0.7))
+                diverged = lr == 2.0 and rng.random() < 0.1
+                run = int(rng.integers(3, 50)) if diverged else EPOCHS
+                reached = t <= run and rng.random() > 0.2
+                a75 = int(t * rng.uniform(0.3, 0.9)) if reached else None
+                values = {"run_id": 1000 + i, "run_index": i, "seed": s, "task.name": "xor",
+                          "model.hidden": h, "train.lr": lr, "train.epochs": EPOCHS, "criteria.main": "acc100",
+                          "epochs_run": run, "converged": reached, "diverged": diverged,
+                          "epoch_acc100": t if reached else None, "convergence_epoch": t if reached else None,
+                          "epoch_acc75": a75,
+                          "final_mse": float("nan") if diverged else (1e-3 if reached else 0.2) * rng.uniform(0.5, 2)}
+                for name in cols:
+                    cols[name].append(values.get(name))
+                i += 1
+    return pa.table(cols, schema=schema)
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sweep")
+    table = synthetic_table()
+    pq.write_table(table.slice(0, 100), d / "part-0-aaaa.parquet")
+    pq.write_table(table.slice(100), d / "part-1-bbbb.parquet")
+    (d / "_manifest.json").write_text(json.dumps(
+        {"name": "xor-lr-hidden", "description": "XOR 2-H-1 over lr and width", "main_criterion": "acc100"}))
+    (d / "_curves").mkdir()
+    curves = pa.table({"run_id": [1000, 1000, 1001], "epoch": [0, 10, 0], "loss": [0.3, 0.2, 0.31],
+                       "mse": [0.3, 0.2, 0.31]}, schema=CURVE_SCHEMA)
+    pq.write_table(curves, d / "_curves" / "part-0.parquet")
+    return d, table
+
+
+# --- reader ---------------------------------------------------------------------------------
+
+def test_load_dtypes_and_manifest(sweep_dir):
+    d, table = sweep_dir
+    df = load(d)
+    assert len(df) == table.num_rows
+    assert isinstance(df["model.hidden"].dtype, pd.CategoricalDtype)
+    assert list(df["model.hidden"].cat.categories) == ["[2]", "[3]"]
+    assert str(df["epoch_acc100"].dtype) == "Int64" and str(df["epochs_run"].dtype) == "Int64"
+    assert df["epoch_acc100"].isna().sum() == table["epoch_acc100"].null_count
+    assert df["converged"].dtype == bool and df["diverged"].dtype == bool
+    assert df["seed"].dtype == np.int64
+    assert df.attrs["manifest"]["name"] == "xor-lr-hidden"
+
+
+def test_load_pushes_filters_and_columns(sweep_dir):
+    d, table = sweep_dir
+    df = load(d, filters=[("lr", "==", 0.5), ("hidden", "==", "[3]")], columns=["lr", "hidden", "epoch_acc100"])
+    assert list(df.columns) == ["train.lr", "model.hidden", "epoch_acc100"]
+    assert len(df) == 60 and set(df["train.lr"]) == {0.5}
+    either = load(d, filters=[[("lr", "==", 0.5)], [("lr", "==", 2.0)]], columns=["seed"])
+    assert len(either) == table.num_rows
+
+
+def test_load_errors(tmp_path):
+    with pytest.raises(OutputError, match="no Parquet parts"):
+        load(tmp_path)
+    with pytest.raises(OutputError, match="no such directory"):
+        load(tmp_path / "missing")
+
+
+def test_load_curves(sweep_dir):
+    d, _ = sweep_dir
+    c = load_curves(d, run_ids=[1000])
+    assert c["epoch"].tolist() == [0, 10] and set(c["run_id"]) == {1000}
+
+
+# --- report ---------------------------------------------------------------------------------
+
+def md_rows(md: str, marker: str) -> list[dict]:
+    """The rows of the first Markdown table whose header holds ``marker``."""
+    lines = md.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|") and marker in line)
+    cells = lambda line: [c.strip() for c in line.strip().strip("|").split("|")]  # noqa: E731
+    head = cells(lines[start])
+    rows = []
+    for line in lines[start + 2:]:
+        if not line.startswith("|"):
+            break
+        rows.append(dict(zip(head, cells(line))))
+    return rows
+
+
+def test_report_files_images_and_numbers(sweep_dir, tmp_path):
+    d, table = sweep_dir
+    html_path, md_path = write_report(d, out=tmp_path / "r.html", at=(169, 400))
+    assert html_path.exists() and md_path.exists()
+    html_text, md = html_path.read_text(), md_path.read_text()
+    assert "<h1>Convergence report: xor-lr-hidden</h1>" in html_text
+
+    # every embedded PNG decodes, and so does every PNG the Markdown links to
+    embedded = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html_text)
+    assert len(embedded) >= 5
+    for b64 in embedded:
+        img = mpimg.imread(io.BytesIO(base64.b64decode(b64)), format="png")
+        assert img.ndim == 3 and img.shape[0] > 200 and img.shape[1] > 300
+    linked = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", md)
+    assert len(linked) == len(embedded)
+    for rel in linked:
+        assert mpimg.imread(md_path.parent / rel).shape[0] > 200
+
+    # the convergence table against counts taken straight from the Arrow table
+    rows = md_rows(md, "| n | reached | share |")
+    assert len(rows) == 4
+    t = table.to_pydict()
+    for row in rows:
+        sel = [i for i in range(table.num_rows)
+               if t["train.lr"][i] == float(row["train.lr"]) and t["model.hidden"][i] == row["model.hidden"]]
+        reached = sum(t["epoch_acc100"][i] is not None for i in sel)
+        by169 = sum(t["epoch_acc100"][i] is not None and t["epoch_acc100"][i] <= 169 for i in sel)
+        assert row["n"] == str(len(sel)) and row["reached"] == str(reached)
+        assert row["share"] == f"{100 * reached / len(sel):.1f}%"
+        if row["train.lr"] == "0.5":  # no early censoring there: P(by 169) is the plain share
+            assert row["P(by 169)"] == f"{100 * by169 / len(sel):.1f}%"
+    assert "reach epoch_acc100 by epoch 169" in md
+
+
+def test_report_default_location(sweep_dir):
+    d, _ = sweep_dir
+    html_path, md_path = write_report(d, by=["lr"], at=())
+    assert html_path == d / "_report" / "report.html"
+    assert (d / "_report" / "report_files" / "km.png").exists()
+    assert len(load(d)) == 240  # the report is not picked up as data
+
+
+# --- commands -------------------------------------------------------------------------------
+
+@pytest.fixture
+def cli(monkeypatch):
+    monkeypatch.setattr(sweep.cli, "COMMAND_MODULES", ("sweep.cmd_report",))
+    return sweep.cli.main
+
+
+def test_cli_report_and_claim(sweep_dir, tmp_path, cli, capsys):
+    d, _ = sweep_dir
+    assert cli(["report", str(d), "--out", str(tmp_path / "x.html"), "--by", "lr,hidden", "--at", "169"]) == 0
+    assert str(tmp_path / "x.html") in capsys.readouterr().out
+    assert cli(["claim", str(d), "--metric", "epoch_acc100", "--at", "169"]) == 0
+    out = capsys.readouterr().out
+    assert "percentile" in out and re.search(r"With (train.lr=0.5, model.hidden=\[2\]|model.hidden=\[2\], train.lr=0.5):", out)
+
+
+@pytest.mark.parametrize("argv", [
+    pytest.param(["report", "{tmp}/missing"], id="missing-dir"),
+    pytest.param(["report", "{tmp}"], id="empty-dir"),
+    pytest.param(["claim", "{sweep}", "--at", "169", "--by", "nosuch"], id="unknown-column"),
+    pytest.param(["claim", "{sweep}", "--at", "169", "--metric", "epoch_nope"], id="unknown-metric"),
+])
+def test_cli_failures_exit_2(argv, sweep_dir, tmp_path, cli, capsys):
+    argv = [a.format(tmp=tmp_path, sweep=sweep_dir[0]) for a in argv]
+    assert cli(argv) == 2
+    assert capsys.readouterr().err.startswith("error: ")
