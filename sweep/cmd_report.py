@@ -63,7 +63,7 @@ def run_claim(args: argparse.Namespace) -> int:
     table = claim(df, args.metric, args.at, by=varying_columns(df) if by is None else by)
     cols = table.attrs["by"] + ["at", "n", "n_converged"]
     show = table[cols].copy()
-    show["P(by at)"] = [f"{100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]"
+    show["P(by at)"] = [f"{100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]" if p == p else "–"
                         for p, lo, hi in zip(table["p_by"], table["p_by_lo"], table["p_by_hi"])]
     show["percentile"] = table["percentile"].round(0).astype("Int64")
     show["never"] = [f"{100 * v:.1f}%" for v in table["never_share"]]

@@ -94,6 +94,9 @@ def test_claim_sentence_and_percentile(two_groups):
     assert "of 10 runs reach epoch_acc100 by epoch 10" in s
     assert "20th percentile" in s and "60.0% never converge within 100 epochs" in s
     assert len(analysis.claim(two_groups, "acc100", [10, 15])) == 2
+    beyond = analysis.claim(two_groups, "acc100", 500, by=["lr"])  # every run stops at epoch 100
+    assert math.isnan(beyond["p_by"].iloc[0]) and "cannot be estimated" in beyond["sentence"].iloc[0]
+    assert beyond["p_by"].iloc[1] == 1.0  # all lr=2 runs converged: F stays 1
 
 
 def test_compare(two_groups):

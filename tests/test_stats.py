@@ -151,6 +151,10 @@ def test_median_not_reached_when_under_half_converge():
 def test_prob_by_and_empty_input():
     p, lo, hi = stats.prob_by([1, 2, 3, 10], [1, 1, 1, 0], 2)
     assert p == pytest.approx(0.5)
+    # beyond the last observed time F is not identified while a run was still unconverged...
+    assert math.isnan(stats.prob_by([1, 2, 3, 10], [1, 1, 1, 0], 11)[0])
+    # ...but it is once every run has converged
+    assert stats.prob_by([1, 2, 3], [1, 1, 1], 50)[0] == 1.0
     assert all(math.isnan(v) for v in stats.km_fit([], []).quantile(0.5))
     with pytest.raises(ValueError):
         stats.km_fit([1.0, np.nan], [True, False])
