@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from kernels import codes
+from kernels.codegen import specialised_train_blocks
 from kernels.config import LANES
 from kernels.init import init_runs
 from kernels.network import Network, TrainOptions, TrainResult
@@ -149,8 +150,13 @@ def _legacy(net, seeds, low, high, scale):
 
 def train(net: Network, opts: TrainOptions, X, T, theta0, *, lr, epochs, momentum=0.9, beta1=0.9,
           beta2=0.999, eps=1e-8, leaky_slope=0.01, early_stop=False, main="acc100", tss_below=0.04,
-          loss_below=0.01, shuffle_keys=None) -> TrainResult:
-    """Train ``n_runs`` networks of one architecture; every hyper-parameter is a scalar or (n_runs,)."""
+          loss_below=0.01, shuffle_keys=None, specialise=True) -> TrainResult:
+    """Train ``n_runs`` networks of one architecture; every hyper-parameter is a scalar or (n_runs,).
+
+    ``specialise``: use the kernel generated for this configuration (``kernels.codegen``) when
+    it is small enough to unroll; ``False`` always runs the generic kernel. Both compute the
+    same numbers; the choice depends on the configuration only, never on the number of runs.
+    """
     dt = _DTYPES.get(opts.dtype)
     if dt is None:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {opts.dtype!r}")
@@ -183,7 +189,13 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, lr, epochs, momentu
     o_curve = np.full((nb, curve.size, 2, LANES), np.nan)
     rec_out = bool(opts.record_final_outputs)
     o_out = np.full((nb, X.shape[0] if rec_out else 0, net.n_out if rec_out else 0, LANES), np.nan, dt)
-    train_blocks(X, T, tidx, *_layout_args(net), loss, opt, sched, batch, shuffle, acc_mode,
+    kernel = None
+    if specialise:
+        kernel = specialised_train_blocks(net, loss, opt, sched, batch, shuffle, acc_mode, X.shape[0],
+                                          opts.dtype, rec_out)
+    if kernel is None:
+        kernel = train_blocks
+    kernel(X, T, tidx, *_layout_args(net), loss, opt, sched, batch, shuffle, acc_mode,
                  th, pack(lr, n, dt), pack(momentum, n, dt), pack(beta1, n, dt), pack(beta2, n, dt),
                  pack(eps, n, dt), pack(leaky_slope, n, dt), pack(epochs_arr, n, np.int64),
                  pack(main_arr, n, np.int64), pack(early_stop, n, np.int64), pack(tss_below, n, dt),

@@ -1,4 +1,4 @@
-"""LLVM intrinsics that Numba does not expose: fused multiply-add and bit casts.
+"""LLVM intrinsics that Numba does not expose: fused multiply-add, bit casts and select.
 
 Both inline into the caller's IR, so they vectorise and are cached with it.
 """
@@ -40,5 +40,23 @@ def i32_as_f32(typingctx, x):
 
     def codegen(context, builder, signature, args):
         return builder.bitcast(args[0], ir.FloatType())
+
+    return sig, codegen
+
+
+@intrinsic
+def select(typingctx, cond, a, b):
+    """``a if cond else b`` as one LLVM ``select`` (no branch, so no basic blocks for Numba's
+    passes and nothing for LLVM to if-convert). Both values are computed; ``cond`` is a bool."""
+    ty = typingctx.unify_types(types.unliteral(a), types.unliteral(b))
+    if ty is None or not isinstance(types.unliteral(cond), types.Boolean):
+        return None
+    sig = ty(cond, a, b)
+
+    def codegen(context, builder, signature, args):
+        c = context.cast(builder, args[0], signature.args[0], types.boolean)
+        x = context.cast(builder, args[1], signature.args[1], ty)
+        y = context.cast(builder, args[2], signature.args[2], ty)
+        return builder.select(c, x, y)
 
     return sig, codegen

@@ -228,7 +228,7 @@ def train_block(b, X, T, tidx, sizes, acts, w_off, b_off, s_off, unit_off,
             for k in range(n_p):
                 output_deltas(loss, out_act, A, Tt, k, D, out0, n_out, scale, slope)
                 backward_pattern(theta, A, D, G, k, sizes, acts, w_off, b_off, s_off, unit_off, slope, acc)
-            update(opt, theta, G, M1, M2, lr_eff, mom, b1, b2, eps, pw1, pw2, psum)
+            update(opt, theta, G, M1, M2, lr_eff, mom, b1, b2, eps, pw1, pw2, psum, active)
             continue
         if shuffle:
             for ln in range(LANES):
@@ -246,7 +246,7 @@ def train_block(b, X, T, tidx, sizes, acts, w_off, b_off, s_off, unit_off,
                 forward_pattern(theta, At, Zt, k, sizes, acts, w_off, b_off, s_off, unit_off, slope, z)
                 output_deltas(loss, out_act, At, Ttr, k, D, out0, n_out, scale, slope)
                 backward_pattern(theta, At, D, G, k, sizes, acts, w_off, b_off, s_off, unit_off, slope, acc)
-            update(opt, theta, G, M1, M2, lr_eff, mom, b1, b2, eps, pw1, pw2, psum)
+            update(opt, theta, G, M1, M2, lr_eff, mom, b1, b2, eps, pw1, pw2, psum, active)
 
 
 @njit(**NJIT_PARALLEL)

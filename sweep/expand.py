@@ -23,29 +23,29 @@ Duplicates: overlapping sub-grids, or an axis whose key does not apply (``train.
 under ``sgd``), give several run indices with the same ``run_id``. They are kept here (the
 index space stays a plain product) and reported in ``Grid.warnings``; the runner runs each
 ``run_id`` once.
+
+The value types live in :mod:`sweep.axes` (seeds, axes, sub-grids) and :mod:`sweep.groups`
+(normalisation, groups); this module holds :class:`Grid` (lazy per-run configs and columns)
+and re-exports those names, so ``from sweep.expand import Grid, Group, Seeds, ...`` works.
 """
 from __future__ import annotations
 
 import bisect
-import hashlib
 import itertools
 import json
-import math
 import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from sweep.hashing import (INIT_KEY_KEYS, MASK64, canonical_json, seed_hashes, shuffle_keys,
-                           splitmix64, value_hash)
-from sweep.schema import PARAM_BY_KEY, PARAMS, group_keys
+from sweep.axes import LIST_KINDS, Axis, Seeds, SubGrid, build_subgrids  # noqa: F401  (re-exported)
+from sweep.groups import GROUP_KEYS, Group, applies, make_groups, normalise, show  # noqa: F401  (re-exported)
+from sweep.hashing import INIT_KEY_KEYS, MASK64, seed_hashes, shuffle_keys, splitmix64, value_hash
+from sweep.schema import PARAM_BY_KEY, PARAMS
 
-GROUP_KEYS = group_keys()
-LIST_KINDS = ("int_list", "matrix_list", "vector_list")
 _DTYPES = {"int": np.int64, "float": np.float64, "bool": np.bool_}
 _INIT_SET = frozenset(INIT_KEY_KEYS)
 _SEED_BLOCK = 4096          # seeds hashed per cache block
@@ -57,203 +57,12 @@ _LOCK = threading.Lock()    # guards the caches when threads share a Grid
 assert all(PARAM_BY_KEY[p.applies[0]].role == "group" for p in PARAMS if p.applies)
 
 
-def applies(key: str, config: dict) -> bool:
-    """Whether ``key``'s ``applies`` rule holds for ``config`` (keys without a rule always apply)."""
-    rule = PARAM_BY_KEY[key].applies
-    return rule is None or config[rule[0]] in rule[1]
-
-
-def normalise(config: dict) -> dict:
-    """A copy of ``config`` with every key whose ``applies`` rule is false set to ``None``."""
-    out = dict(config)
-    for p in PARAMS:
-        if p.applies and out[p.applies[0]] not in p.applies[1]:
-            out[p.key] = None
-    return out
-
-
 def column_value(key: str, value: Any) -> Any:
     """A value as stored in a column: list values as compact JSON text, others unchanged."""
     if isinstance(value, list):
         return json.dumps(value, separators=(",", ":"))
     return value
 
-
-def show(value: Any) -> str:
-    """A short human form of a value (labels and messages)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool) or value is None:
-        return json.dumps(value)
-    return json.dumps(value, separators=(",", ":")) if isinstance(value, list) else repr(value)
-
-
-@dataclass(frozen=True)
-class Seeds:
-    """The seed axis: ``start .. start+count-1``, or an explicit tuple ``values``."""
-
-    start: int = 0
-    count: int = 1
-    values: tuple[int, ...] | None = None
-
-    @property
-    def n(self) -> int:
-        return self.count if self.values is None else len(self.values)
-
-    @cached_property
-    def _array(self) -> np.ndarray:
-        return np.asarray(self.values, dtype=np.int64)
-
-    def at(self, pos: np.ndarray) -> np.ndarray:
-        """Seed values (int64) at positions ``pos`` (int64 array)."""
-        return pos + self.start if self.values is None else self._array[pos]
-
-    def max(self) -> int:
-        return self.start + self.count - 1 if self.values is None else max(self.values)
-
-    def canonical(self) -> Any:
-        return {"start": self.start, "count": self.count} if self.values is None else list(self.values)
-
-    def describe(self) -> str:
-        if self.values is None:
-            return f"seeds {self.start}..{self.start + self.count - 1} ({self.count})"
-        head = ", ".join(map(str, self.values[:5])) + (", ..." if len(self.values) > 5 else "")
-        return f"seeds [{head}] ({len(self.values)})"
-
-
-@dataclass(frozen=True)
-class Axis:
-    """One swept key, or one zip group: ``values[i]`` holds one value per key in ``keys``."""
-
-    keys: tuple[str, ...]
-    values: tuple[tuple, ...]
-
-    @property
-    def size(self) -> int:
-        return len(self.values)
-
-    @property
-    def is_group(self) -> bool:
-        return any(PARAM_BY_KEY[k].role == "group" for k in self.keys)
-
-    @property
-    def name(self) -> str:
-        return self.keys[0] if len(self.keys) == 1 else "zip(" + ", ".join(self.keys) + ")"
-
-    def canonical(self) -> dict:
-        return {"keys": list(self.keys), "values": [list(v) for v in self.values]}
-
-
-@dataclass(frozen=True)
-class SubGrid:
-    """A product of ``axes`` (group axes first) times ``seeds``, at run indices ``offset + [0, n_runs)``."""
-
-    index: int
-    axes: tuple[Axis, ...]
-    seeds: Seeds
-    offset: int
-
-    @cached_property
-    def n_group_axes(self) -> int:
-        return sum(a.is_group for a in self.axes)
-
-    @property
-    def group_axes(self) -> tuple[Axis, ...]:
-        return self.axes[:self.n_group_axes]
-
-    @property
-    def lane_axes(self) -> tuple[Axis, ...]:
-        return self.axes[self.n_group_axes:]
-
-    @cached_property
-    def block(self) -> int:
-        """Runs per combo of group-axis positions."""
-        return math.prod(a.size for a in self.lane_axes) * self.seeds.n
-
-    @cached_property
-    def n_combos(self) -> int:
-        return math.prod(a.size for a in self.group_axes)
-
-    @property
-    def n_runs(self) -> int:
-        return self.n_combos * self.block
-
-    def combo_config(self, fixed: dict, f: int) -> dict:
-        """``fixed`` overlaid with the group-axis values of combo ``f`` (not normalised)."""
-        cfg = dict(fixed)
-        for axis in reversed(self.group_axes):
-            f, pos = divmod(f, axis.size)
-            cfg.update(zip(axis.keys, axis.values[pos]))
-        return cfg
-
-    def canonical(self) -> dict:
-        return {"axes": [a.canonical() for a in self.axes], "seeds": self.seeds.canonical()}
-
-
-def build_subgrids(specs: list[tuple[list[Axis], Seeds]]) -> tuple[SubGrid, ...]:
-    """Order each spec's axes (group axes first, stable) and lay the sub-grids end to end."""
-    subs, offset = [], 0
-    for i, (axes, seeds) in enumerate(specs):
-        ordered = tuple([a for a in axes if a.is_group] + [a for a in axes if not a.is_group])
-        sub = SubGrid(i, ordered, seeds, offset)
-        subs.append(sub)
-        offset += sub.n_runs
-    return tuple(subs)
-
-
-@dataclass(frozen=True)
-class Group:
-    """Runs that share every group-role value, hence one kernel configuration.
-
-    config: group-role key -> normalised value (``None`` where it does not apply).
-    ranges: ``(start, stop)`` run-index ranges, ascending, never straddling a sub-grid.
-    key: 8 hex chars of sha256 of the canonical config (stable across grids; file names).
-    label: the values that differ between this grid's groups, e.g. ``model.hidden=[2] train.loss=bce``.
-    """
-
-    key: str
-    config: dict
-    ranges: tuple[tuple[int, int], ...]
-    label: str
-    subgrids: tuple[int, ...]
-
-    @property
-    def n_runs(self) -> int:
-        return sum(b - a for a, b in self.ranges)
-
-
-def make_groups(fixed: dict, subgrids: tuple[SubGrid, ...]) -> tuple[tuple[Group, ...], list[str]]:
-    """Groups (in order of first run index) and warnings about runs repeated by the grid."""
-    found: dict[str, tuple[dict, list, set]] = {}
-    warnings = []
-    for sub in subgrids:
-        warned = set()
-        for f in range(sub.n_combos):
-            norm = normalise(sub.combo_config(fixed, f))
-            gcfg = {k: norm[k] for k in GROUP_KEYS}
-            cfg, ranges, subs = found.setdefault(canonical_json(gcfg), (gcfg, [], set()))
-            start = sub.offset + f * sub.block
-            if ranges and ranges[-1][1] == start and sub.index in subs:
-                ranges[-1] = (ranges[-1][0], start + sub.block)
-            else:
-                ranges.append((start, start + sub.block))
-            subs.add(sub.index)
-            for axis in sub.axes:
-                if axis.size > 1 and axis.name not in warned and not any(applies(k, norm) for k in axis.keys):
-                    warned.add(axis.name)
-                    rule = PARAM_BY_KEY[axis.keys[0]].applies
-                    warnings.append(
-                        f"sub-grid {sub.index + 1}: axis {axis.name} ({axis.size} values) does not apply "
-                        f"when {rule[0]} = {show(norm[rule[0]])}, so those runs repeat with the same run_id "
-                        "(the runner runs each run_id once); use [[sweep.grids]] to sweep it only where it applies")
-    varying = [k for k in GROUP_KEYS if len({canonical_json(c[k]) for c, _, _ in found.values()}) > 1]
-    keys = {text: hashlib.sha256(text.encode()).hexdigest() for text in found}
-    width = 8 if len({h[:8] for h in keys.values()}) == len(keys) else 16  # collision guard
-    groups = []
-    for text, (cfg, ranges, subs) in found.items():
-        label = " ".join(f"{k}={show(cfg[k])}" for k in varying if cfg[k] is not None) or "all"
-        groups.append(Group(keys[text][:width], cfg, tuple(ranges), label, tuple(sorted(subs))))
-    return tuple(groups), warnings
 
 
 class _Piece:

@@ -26,7 +26,7 @@ Syntax::
     "train.optimizer" = ["momentum"]
     "train.momentum" = [0.5, 0.9]
     [output]
-    dir = "results/xor-169"          # default "results/<name>", relative to the CWD
+    dir = "runs/xor-169"          # default "runs/<name>", relative to the CWD
     chunk_size = 4096                # runs per kernel call (>= 1)
     [execution]
     backend = "local"                # local | dask
@@ -55,12 +55,16 @@ Rules:
 
 Every failure is a :class:`~sweep.errors.GridError` naming the file (and line when known)
 or the ``--set`` item, the key, the value and what is allowed.
+
+This module holds the entry points (:func:`load_grid`, :func:`parse_grid`), the ``--set``
+overrides and the top-level, [output] and [execution] checks. The rest lives in:
+:mod:`sweep.parse_axes` ([sweep] -> axes and seeds), :mod:`sweep.validate` (values, groups,
+:func:`task_shape`), :mod:`sweep.locate` (error locations) and :mod:`sweep.expand` (the
+lazily expanded :class:`Grid`); the names listed in ``__all__`` stay importable from here.
 """
 from __future__ import annotations
 
-import difflib
 import hashlib
-import math
 import os
 import re
 from pathlib import Path
@@ -71,182 +75,21 @@ try:
 except ModuleNotFoundError:  # python < 3.11
     import tomli as tomllib
 
+from sweep.axes import Seeds, build_subgrids
 from sweep.errors import GridError
-from sweep.expand import (LIST_KINDS, Axis, Grid, Group, Seeds, applies, build_subgrids,
-                          make_groups)
+from sweep.expand import Grid
+from sweep.groups import Group, applies, make_groups
 from sweep.hashing import canonical_json
-from sweep.schema import (BACKENDS, EXECUTION_KEYS, OUTPUT_KEYS, PARAM_BY_KEY, PARAMS, SECTIONS,
-                          Param)
-from sweep.tasks import make_task
+from sweep.locate import ALIASES, _Context, _short, _suggest  # noqa: F401  (ALIASES: re-export)
+from sweep.parse_axes import MAX_SEED, SWEEP_SPECIAL, _axes, _flatten, _merge  # noqa: F401  (MAX_SEED: re-export)
+from sweep.schema import BACKENDS, EXECUTION_KEYS, OUTPUT_KEYS, PARAM_BY_KEY, PARAMS, SECTIONS
+from sweep.validate import TASK_KEYS, _check_group, _value, task_shape  # noqa: F401  (TASK_KEYS: re-export)
 
 __all__ = ["Grid", "Group", "load_grid", "parse_grid", "task_shape"]
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
 TOP_KEYS = ("name", "description", *SECTIONS, "sweep", "output", "execution")
-SWEEP_SPECIAL = ("seeds", "zip", "grids")
 EXECUTION_DEFAULTS = {"backend": "local", "threads": 0, "scheduler": "", "dask_local": 0, "retries": 2}
-MAX_SEED = 2**63 - 1
-TASK_KEYS = tuple(k for k in PARAM_BY_KEY if k.startswith("task."))
-#: Common other names for a key (the last part of the dotted key) -> our key.
-ALIASES = {"learning_rate": "train.lr", "eta": "train.lr", "rate": "train.lr", "n_epochs": "train.epochs",
-           "num_epochs": "train.epochs", "max_epochs": "train.epochs", "layers": "model.hidden",
-           "hidden_sizes": "model.hidden", "hidden_layers": "model.hidden", "activations": "model.activation",
-           "init": "init.scheme", "weight_init": "init.scheme", "alpha": "train.momentum",
-           "batch": "train.batch_size", "seed": "sweep.seeds", "seeds": "sweep.seeds"}
-
-
-# ------------------------------------------------------------------------------------------
-# Error locations
-# ------------------------------------------------------------------------------------------
-class _Context:
-    """Where things came from: the file (with a lazily built line index) or a ``--set`` item.
-
-    Tables are named ``""`` (top level), ``"train"``, ``"sweep"``, ``"sweep.zip#1"``,
-    ``"sweep.grids#2"``, ``"sweep.grids#2.zip#1"`` ... (1-based, in file order).
-    """
-
-    _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
-    _KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.-]+)\s*=""")
-
-    def __init__(self, path: str, text: str):
-        self.path, self.text = path, text
-        self.origin: dict[tuple[str, str], str] = {}
-        self._index: dict[tuple[str, str], int] | None = None
-
-    def _line(self, table: str, key: str) -> int | None:
-        if self._index is None:
-            self._index, current, n_zip, n_grid, n_gzip = {}, "", 0, 0, 0
-            for n, line in enumerate(self.text.splitlines(), 1):
-                m = self._HEADER.match(line)
-                if m:
-                    name = re.sub(r"[\s\"']", "", m.group(2))
-                    if m.group(1) == "[[" and name == "sweep.zip":
-                        n_zip += 1
-                        current = f"sweep.zip#{n_zip}"
-                    elif m.group(1) == "[[" and name == "sweep.grids":
-                        n_grid, n_gzip = n_grid + 1, 0
-                        current = f"sweep.grids#{n_grid}"
-                    elif m.group(1) == "[[" and name == "sweep.grids.zip":
-                        n_gzip += 1
-                        current = f"sweep.grids#{n_grid}.zip#{n_gzip}"
-                    else:
-                        current = name
-                    self._index.setdefault(("", name.split(".")[0]), n)  # a section's header line
-                    continue
-                m = self._KEY.match(line)
-                if m:
-                    self._index.setdefault((current, m.group(1).strip("\"'")), n)
-        return self._index.get((table, key))
-
-    def error(self, message: str, table: str = "", key: str | None = None) -> GridError:
-        """A GridError located at ``key`` of ``table`` (``key`` relative to the table)."""
-        dotted = key if table in ("", "sweep") or table.startswith("sweep.") else f"{table}.{key}"
-        where = self.origin.get((table, key))
-        if where is not None:
-            return GridError(message, path=where, key=dotted)
-        line = None
-        if key is not None:
-            line = self._line(table, key)
-            if line is None and table in SECTIONS + ("output", "execution"):
-                line = self._line("", f"{table}.{key}")  # written as a top-level dotted key
-        return GridError(message, path=self.path, line=line, key=dotted)
-
-    def error_at(self, message: str, dotted: str) -> GridError:
-        """A GridError at wherever ``dotted`` (a schema key) was set: section, override or axis."""
-        section, name = dotted.split(".", 1)
-        for table, key in [(section, name), ("sweep", dotted)]:
-            if (table, key) in self.origin:
-                return self.error(message, table, key)
-        for table, key in [(section, name), ("", dotted), ("sweep", dotted)]:
-            if self._line(table, key) is not None:
-                return self.error(message, table, key)
-        tables = sorted({t for t, k in (self._index or {}) if k == dotted and t.startswith("sweep")})
-        return self.error(message, tables[0], dotted) if tables else GridError(message, path=self.path, key=dotted)
-
-
-def _suggest(bad: str, valid: list[str]) -> str:
-    """``"; did you mean 'x'?"`` for a misspelt key, or ``""``."""
-    name = bad.rsplit(".", 1)[-1]
-    alias = ALIASES.get(name)
-    same_name = [k for k in valid if k.rsplit(".", 1)[-1] == name and k != bad]
-    close = difflib.get_close_matches(bad, valid, n=1, cutoff=0.6)
-    if not close:  # compare the last parts: "train.lrate" vs "lr"
-        tails = {k.rsplit(".", 1)[-1]: k for k in valid if k.startswith(bad.rsplit(".", 1)[0] + ".")}
-        close = [tails[t] for t in difflib.get_close_matches(name, list(tails), n=1, cutoff=0.6)]
-    for guess in ([alias] if alias else []) + same_name + close:
-        return f"; did you mean '{guess}'?"
-    return ""
-
-
-def _short(value: Any, width: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= width else text[:width - 3] + "..."
-
-
-# ------------------------------------------------------------------------------------------
-# Values
-# ------------------------------------------------------------------------------------------
-def _number(x: Any) -> bool:
-    return type(x) in (int, float) and math.isfinite(x)
-
-
-def _matrix(x: Any) -> bool:
-    return (isinstance(x, list) and bool(x) and all(isinstance(r, list) and r and all(map(_number, r)) for r in x)
-            and len({len(r) for r in x}) == 1)
-
-
-_KIND_TEXT = {
-    "int": "an integer", "float": "a finite number", "bool": "true or false", "str": "a string",
-    "int_list": "a list of positive integers, e.g. [2] or [20, 20] ([] = none)",
-    "str_or_list": "a name or a list of names (one per hidden layer)",
-    "matrix_list": "a list of matrices, one [out][in] list of equal-length rows per layer",
-    "vector_list": "a list of lists of numbers, one vector per layer",
-}
-
-
-def _value(p: Param, v: Any, ctx: _Context, table: str, key: str) -> Any:
-    """``v`` checked against ``p`` and normalised (float kinds as float, numbers in lists as float)."""
-    def bad(what: str) -> GridError:
-        return ctx.error(f"{p.key} = {_short(v)} {what}", table, key)
-
-    kind = p.kind
-    if kind == "int" and type(v) is not int:
-        raise bad(f"must be {_KIND_TEXT[kind]}")
-    if kind == "float":
-        if type(v) not in (int, float) or not math.isfinite(v):
-            raise bad(f"must be {_KIND_TEXT[kind]}")
-        v = float(v)
-    if kind in ("int", "float"):
-        if p.minimum is not None and (v <= p.minimum if p.exclusive_min else v < p.minimum):
-            raise bad(f"must be {'>' if p.exclusive_min else '>='} {p.minimum:g}")
-        if p.maximum is not None and v > p.maximum:
-            raise bad(f"must be <= {p.maximum:g}")
-        return v
-    if kind == "bool" and type(v) is not bool or kind == "str" and not isinstance(v, str):
-        raise bad(f"must be {_KIND_TEXT[kind]}")
-    if kind == "int_list" and not (isinstance(v, list) and all(type(x) is int and x >= 1 for x in v)):
-        raise bad(f"must be {_KIND_TEXT[kind]}")
-    if kind in ("str", "str_or_list"):
-        names = v if isinstance(v, list) else [v]
-        if not all(isinstance(x, str) for x in names):
-            raise bad(f"must be {_KIND_TEXT[kind]}")
-        wrong = [x for x in names if p.choices and x not in p.choices]
-        if wrong:
-            what = "is not allowed" if not isinstance(v, list) else f"has {wrong[0]!r}, which is not allowed"
-            raise bad(f"{what}; choose one of: {', '.join(p.choices)}")
-    if kind == "matrix_list":
-        if p.key == "init.shortcut_weights" and isinstance(v, list) and len(v) == 1 and _matrix(v[0]):
-            v = v[0]  # a list holding the one shortcut matrix: unwrap
-        one = p.key == "init.shortcut_weights"
-        if not (_matrix(v) if one else isinstance(v, list) and all(map(_matrix, v))):
-            raise bad("must be one [n_out][n_in] matrix (a list of equal-length rows of numbers)" if one
-                      else f"must be {_KIND_TEXT[kind]}")
-        return [[float(x) for x in r] for r in v] if one else [[[float(x) for x in r] for r in m] for m in v]
-    if kind == "vector_list":
-        if not (isinstance(v, list) and all(isinstance(r, list) and r and all(map(_number, r)) for r in v)):
-            raise bad(f"must be {_KIND_TEXT[kind]}")
-        return [[float(x) for x in r] for r in v]
-    return list(v) if isinstance(v, list) else v
 
 
 def _parse_toml_value(text: str) -> Any:
@@ -255,195 +98,6 @@ def _parse_toml_value(text: str) -> Any:
         return tomllib.loads(f"v = {text}")["v"]
     except tomllib.TOMLDecodeError:
         return text
-
-
-# ------------------------------------------------------------------------------------------
-# Sweep axes
-# ------------------------------------------------------------------------------------------
-def _flatten(table: dict, prefix: str = "") -> dict:
-    """Nested tables -> dotted keys (``train.lr = [..]`` unquoted in [sweep]); ``seeds``/``zip``/``grids`` kept."""
-    out = {}
-    for k, v in table.items():
-        if isinstance(v, dict) and not (prefix == "" and k in SWEEP_SPECIAL):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
-def _seeds(v: Any, ctx: _Context, table: str) -> Seeds:
-    usage = "seeds must be a count (seeds = 2000), a list ([1, 5, 9]) or {start = 100, count = 50}"
-    if type(v) is int:
-        if v < 1:
-            raise ctx.error(f"seeds = {v}: the seed count must be >= 1", table, "seeds")
-        return Seeds(0, v)
-    if isinstance(v, dict):
-        if set(v) != {"start", "count"} or type(v["start"]) is not int or type(v["count"]) is not int:
-            raise ctx.error(f"seeds = {_short(v)}: {usage}", table, "seeds")
-        if v["start"] < 0 or v["count"] < 1 or v["start"] + v["count"] - 1 > MAX_SEED:
-            raise ctx.error(f"seeds = {_short(v)}: need start >= 0, count >= 1, seeds < 2**63", table, "seeds")
-        return Seeds(v["start"], v["count"])
-    if isinstance(v, list) and v and all(type(s) is int and 0 <= s <= MAX_SEED for s in v):
-        if len(set(v)) != len(v):
-            raise ctx.error(f"seeds = {_short(v)} lists a seed twice", table, "seeds")
-        return Seeds(values=tuple(v))
-    raise ctx.error(f"seeds = {_short(v)}: {usage} (seeds are integers in 0..2**63-1)", table, "seeds")
-
-
-def _axis_values(k: str, v: Any, ctx: _Context, table: str) -> list:
-    """The checked values of one swept key."""
-    if k == "seed":
-        raise ctx.error("'seed' is not an axis key; give the seeds with seeds = N (or a list) in [sweep]", table, k)
-    p = PARAM_BY_KEY.get(k)
-    if p is None:
-        raise ctx.error(f"unknown sweep axis '{k}' = {_short(v)}{_suggest(k, list(PARAM_BY_KEY) + ['seeds'])}; "
-                        "axes are dotted schema keys such as \"train.lr\"", table, k)
-    if not isinstance(v, list):
-        raise ctx.error(f"sweep axis '{k}' = {_short(v)} must be a list of values, e.g. \"{k}\" = [{_short(v)}]; "
-                        f"to fix one value, set it in [{k.split('.')[0]}]", table, k)
-    if not v:
-        raise ctx.error(f"sweep axis '{k}' is an empty list: the grid would have no runs", table, k)
-    if p.kind in LIST_KINDS and not all(isinstance(x, list) for x in v):
-        raise ctx.error(f"sweep axis '{k}' = {_short(v)}: each value of {k} is itself a list, so the axis is a "
-                        "list of lists, e.g. \"model.hidden\" = [[2], [3], [2, 2]]", table, k)
-    values = [_value(p, x, ctx, table, k) for x in v]
-    texts = [canonical_json(x) for x in values]
-    if len(set(texts)) != len(texts):
-        dup = next(t for t in texts if texts.count(t) > 1)
-        raise ctx.error(f"sweep axis '{k}' lists the value {dup} twice", table, k)
-    return values
-
-
-def _axes(flat: dict, ctx: _Context, table: str) -> tuple[list[Axis], Seeds | None]:
-    """The axes (declaration order) and seeds of [sweep] or one [[sweep.grids]] table."""
-    axes, seeds, seen = [], None, {}
-
-    def claim(key: str, where: str) -> None:
-        if key in seen:
-            raise ctx.error(f"'{key}' is swept twice in one grid ({seen[key]} and {where}); "
-                            "a key may be on one axis only", where, key)
-        seen[key] = where
-
-    for k, v in flat.items():
-        if k == "seeds":
-            seeds = _seeds(v, ctx, table)
-        elif k == "grids":
-            if table != "sweep":
-                raise ctx.error("[[sweep.grids]] cannot be nested", table, k)
-        elif k == "zip":
-            if not (isinstance(v, list) and v and all(isinstance(z, dict) for z in v)):
-                raise ctx.error(f"'zip' must be an array of tables: [[{table.split('#')[0]}.zip]]", table, k)
-            for j, z in enumerate(v, 1):
-                zt = f"{table}.zip#{j}"
-                cols = {zk: _axis_values(zk, zv, ctx, zt) for zk, zv in _flatten(z).items() if zk != "seeds"}
-                if "seeds" in z:
-                    raise ctx.error("seeds cannot be zipped; they are always the innermost axis", zt, "seeds")
-                if not cols:
-                    raise ctx.error("a zip needs axis keys (\"train.lr\" = [...]), this one is empty", table, k)
-                if len({len(c) for c in cols.values()}) > 1:
-                    sizes = ", ".join(f"{zk} has {len(c)}" for zk, c in cols.items())
-                    raise ctx.error(f"zipped axes must have equal lengths: {sizes}", zt, next(iter(cols)))
-                rows = list(zip(*cols.values()))
-                if len({canonical_json(r) for r in rows}) != len(rows):
-                    raise ctx.error("a zip lists the same combination of values twice", zt, next(iter(cols)))
-                for zk in cols:
-                    claim(zk, zt)
-                axes.append(Axis(tuple(cols), tuple(rows)))
-        else:
-            claim(k, table)
-            axes.append(Axis((k,), tuple((x,) for x in _axis_values(k, v, ctx, table))))
-    return axes, seeds
-
-
-def _merge(base: list[Axis], own: list[Axis], ctx: _Context, table: str) -> list[Axis]:
-    """Base axes not redefined by the sub-grid, then the sub-grid's own axes."""
-    mine = {k for a in own for k in a.keys}
-    kept = []
-    for axis in base:
-        hit = [k for k in axis.keys if k in mine]
-        if hit and len(hit) < len(axis.keys):
-            raise ctx.error(f"this sub-grid sweeps {hit[0]}, which [sweep] zips with "
-                            f"{', '.join(k for k in axis.keys if k not in mine)}; redefine the whole zip", table, hit[0])
-        if not hit:
-            kept.append(axis)
-    return kept + own
-
-
-# ------------------------------------------------------------------------------------------
-# Tasks: input/output sizes
-# ------------------------------------------------------------------------------------------
-def task_shape(config: dict, base_dir: str = ".", _cache: dict | None = None) -> tuple[int, int]:
-    """``(n_in, n_out)`` of a group's task, from the same ``sweep.tasks.make_task`` the runner uses.
-
-    A csv task is read here (relative to ``base_dir``), so a missing, ragged or non-numeric
-    file fails before any work; ``GridError`` from ``make_task`` passes through.
-    """
-    if config["task.name"] == "csv" and not config["task.path"]:
-        raise GridError("task.name = 'csv' needs task.path (a CSV file, relative to the grid file)")
-    key = canonical_json([base_dir] + [config[k] for k in TASK_KEYS])
-    cache = {} if _cache is None else _cache
-    if key not in cache:
-        X, T = make_task(config, base_dir)
-        cache[key] = (X.shape[1], T.shape[1])
-    return cache[key]
-
-
-def _check_group(g: Group, grid_subs, ctx: _Context, base_dir: str, cache: dict, many: bool) -> None:
-    """Cross-key rules on one group's config (group-role keys, normalised)."""
-    c = g.config
-    where = f" (in the group {g.label})" if many else ""
-
-    def fail(msg: str, key: str) -> GridError:
-        return ctx.error_at(msg + where, key)
-
-    if c["train.loss"] == "bce" and c["model.output"] != "sigmoid":
-        raise fail(f"train.loss = 'bce' requires model.output = 'sigmoid' (got {c['model.output']!r})", "train.loss")
-    hidden, act = c["model.hidden"], c["model.activation"]
-    if isinstance(act, list) and len(act) != len(hidden):
-        raise fail(f"model.activation = {act} has {len(act)} names but model.hidden = {hidden} has "
-                   f"{len(hidden)} hidden layers; give one name per layer, or one name for all", "model.activation")
-    try:
-        n_in, n_out = task_shape(c, base_dir, cache)
-    except GridError as exc:
-        text = str(exc).removeprefix("<grid>: ").removeprefix("task.path: ")  # make_task's: no location
-        raise fail(f"task.path = {c['task.path']!r}: {text}" if c["task.path"] else text,
-                   "task.path" if c["task.path"] else "task.name") from None
-    scheme = c["init.scheme"]
-    if scheme == "numpy_legacy":
-        if c["model.shortcut"]:
-            raise fail("init.scheme = 'numpy_legacy' requires model.shortcut = false", "init.scheme")
-        if max(grid_subs[s].seeds.max() for s in g.subgrids) >= 2**32:
-            raise fail("init.scheme = 'numpy_legacy' seeds np.random, which needs seeds < 2**32", "init.scheme")
-    if scheme != "explicit":
-        return
-    sizes = [n_in, *hidden, n_out]
-    arch = "-".join(map(str, sizes))
-    weights = c["init.weights"]
-    if weights is None:
-        raise fail(f"init.scheme = 'explicit' needs init.weights (one [out][in] matrix per layer for {arch})",
-                   "init.scheme")
-    shapes = [[len(m), len(m[0])] for m in weights]
-    want = [[sizes[i + 1], sizes[i]] for i in range(len(sizes) - 1)]
-    if shapes != want:
-        raise fail(f"init.weights has shapes {shapes} ([out][in] per layer) but the network {arch} needs {want}",
-                   "init.weights")
-    biases = c["init.biases"]
-    if c["model.bias"] and biases is None:
-        raise fail(f"init.biases is required with model.bias = true (vectors of sizes {sizes[1:]})", "init.scheme")
-    if not c["model.bias"] and biases is not None:
-        raise fail("init.biases is given but model.bias = false", "init.biases")
-    if biases is not None and [len(b) for b in biases] != sizes[1:]:
-        raise fail(f"init.biases has sizes {[len(b) for b in biases]} but the network {arch} needs {sizes[1:]}",
-                   "init.biases")
-    sw = c["init.shortcut_weights"]
-    if c["model.shortcut"] and sw is None:
-        raise fail(f"init.shortcut_weights is required with model.shortcut = true ([{n_out}][{n_in}])",
-                   "init.scheme")
-    if not c["model.shortcut"] and sw is not None:
-        raise fail("init.shortcut_weights is given but model.shortcut = false", "init.shortcut_weights")
-    if sw is not None and [len(sw), len(sw[0])] != [n_out, n_in]:
-        raise fail(f"init.shortcut_weights has shape [{len(sw)}][{len(sw[0])}] but needs [{n_out}][{n_in}]",
-                   "init.shortcut_weights")
 
 
 # ------------------------------------------------------------------------------------------
@@ -554,7 +208,7 @@ def parse_grid(text: str, path: str = "<grid>", overrides: list[str] | tuple[str
                                 f"valid keys in [{section}]: {names}", section, k)
             fixed[key] = _value(PARAM_BY_KEY[key], v, ctx, section, k)
             explicit.add(key)
-    output = _settings(raw, "output", OUTPUT_KEYS, {"dir": f"results/{name}", "chunk_size": 4096}, ctx)
+    output = _settings(raw, "output", OUTPUT_KEYS, {"dir": f"runs/{name}", "chunk_size": 4096}, ctx)
     if output["chunk_size"] < 1 or not output["dir"]:
         raise ctx.error("[output] needs chunk_size >= 1 and a non-empty dir", "output", "chunk_size")
     execution = _settings(raw, "execution", EXECUTION_KEYS, EXECUTION_DEFAULTS, ctx)

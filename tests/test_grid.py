@@ -52,7 +52,7 @@ def test_good_full_grid_contents():
     g = load_grid(GRIDS / "good_full.toml")
     # sub-grid 1: 5 lr x 4 hidden x 2 (zip) x 1 optimizer x 20 seeds; sub-grid 2 also 2 momenta
     assert g.n_runs == 800 + 1600
-    assert g.output == {"dir": "results/xor-169", "chunk_size": 4096}
+    assert g.output == {"dir": "runs/xor-169", "chunk_size": 4096}
     assert g.execution == {"backend": "local", "threads": 0, "scheduler": "", "dask_local": 0, "retries": 2}
     assert g.main_criterion == "acc100"
     assert g.fixed["train.lr"] == 0.5 and isinstance(g.fixed["train.lr"], float)
@@ -130,7 +130,7 @@ def test_overrides_coerce_and_replace():
     assert cfg["train.lr"] == 1.0 and isinstance(cfg["train.lr"], float)
     assert cfg["task.name"] == "parity" and cfg["task.bits"] == 3 and cfg["model.bias"] is False
     assert g.n_runs == 2 * 2 * 10
-    assert g.name == "renamed" and g.output == {"dir": "results/renamed", "chunk_size": 128}
+    assert g.name == "renamed" and g.output == {"dir": "runs/renamed", "chunk_size": 128}
     assert g.execution["threads"] == 4
     assert g.overrides[0] == "train.lr=1"
     assert json.loads(g.canonical)["params"]["train.lr"] == 1.0

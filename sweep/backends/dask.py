@@ -120,12 +120,12 @@ class DaskBackend:
 
     def __init__(self, scheduler=None, n_workers: int | None = None, threads: int | None = None,
                  retries: int = 2, *, max_in_flight: int | None = None, warm: bool = True,
-                 task: Callable = run_chunk, stream=sys.stderr, connect_timeout: str = "20s"):
+                 task: Callable | None = None, stream=sys.stderr, connect_timeout: str = "20s"):
         distributed = _import_distributed()
         self.retries = int(retries)
         self.max_in_flight = max_in_flight
         self.warm = warm
-        self.task = task
+        self.task = task or run_chunk   # another task (same signature) for fault-injection tests
         self.stream = stream
         self._cluster = None           # a LocalCluster we started (closed in close())
         self._own_client = True
@@ -217,37 +217,43 @@ class DaskBackend:
         distributed = _import_distributed()
         client = self.client
         pending = iter(chunks)
-        grid_f = client.scatter(grid, broadcast=True, hash=False)
-        plan_fs = client.scatter(list(plans), broadcast=True, hash=False)
+        shared = _Shared(client, grid, plans, self.stream)
         if self.warm:
-            self._warm_workers(grid, grid_f, plan_fs)
+            self._warm_workers(grid, shared.grid, shared.plans)
         prefix = f"mlp-sweep-{grid.hash[:12]}"
-        in_flight: dict = {}   # future -> chunk
+        in_flight: dict = {}           # future -> chunk
+        resubmits: dict[str, int] = {}  # chunk name -> times resubmitted after a cancellation
         done_flow = distributed.as_completed(with_results=True, raise_errors=False)
 
-        def submit_more(limit: int) -> None:
-            while len(in_flight) < limit:
-                chunk = next(pending, None)
-                if chunk is None:
-                    return
-                future = client.submit(self.task, grid_f, plan_fs[chunk.group], chunk, self.task_threads,
-                                       key=f"{prefix}-{chunk.name}", retries=self.retries, pure=False)
-                in_flight[future] = chunk
-                done_flow.add(future)
+        def submit(chunk: Chunk) -> None:
+            n = resubmits.get(chunk.name, 0)
+            key = f"{prefix}-{chunk.name}" + (f"-resubmit{n}" if n else "")
+            future = client.submit(self.task, shared.grid, shared.plans[chunk.group], chunk,
+                                   self.task_threads, key=key, retries=self.retries, pure=False)
+            in_flight[future] = chunk
+            done_flow.add(future)
 
         try:
             limit = self._in_flight_limit()
-            submit_more(limit)
             n_done = 0
-            while in_flight:
+            while True:
+                while len(in_flight) < limit and (chunk := next(pending, None)) is not None:
+                    submit(chunk)
+                if not in_flight:
+                    break
                 future, result = next(done_flow)
                 chunk = in_flight.pop(future)
                 n_done += 1
                 if n_done % 64 == 0:  # workers may have joined or left (adaptive clusters)
                     limit = self._in_flight_limit()
-                submit_more(limit)
                 if future.status == "finished":
                     yield result
+                elif future.status == "cancelled" and resubmits.get(chunk.name, 0) < max(1, self.retries):
+                    # not by us: the scheduler forgot it, usually because the only worker holding
+                    # the scattered grid died. Scatter again (once workers are back) and resubmit.
+                    resubmits[chunk.name] = resubmits.get(chunk.name, 0) + 1
+                    shared.ensure()
+                    submit(chunk)
                 else:
                     yield _failure(chunk, future, result)
                 future.release()
@@ -255,11 +261,10 @@ class DaskBackend:
             client.cancel(list(in_flight))
             in_flight.clear()
             raise
-        finally:  # the runner stopped early (an error while writing): drop what is left
+        finally:  # also when the runner stops early (an error while writing): drop what is left
             if in_flight:
                 client.cancel(list(in_flight))
-            for f in (grid_f, *plan_fs):
-                f.release()
+            shared.release()
 
     def close(self) -> None:
         if self._own_client:
@@ -267,6 +272,40 @@ class DaskBackend:
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+
+
+class _Shared:
+    """The grid and the group plans, scattered to every worker, scattered again if lost.
+
+    Scattered data has no recipe: when every worker that held it is gone, the scheduler
+    forgets it and cancels the tasks that need it. ``ensure`` notices and scatters anew.
+    """
+
+    def __init__(self, client, grid, plans: list[GroupPlan], stream, wait_s: float = 300):
+        self.client, self.grid_value, self.plan_values = client, grid, list(plans)
+        self.stream, self.wait_s = stream, wait_s
+        self.grid, self.plans = None, []
+        self._scatter()
+
+    def _scatter(self) -> None:
+        self.grid = self.client.scatter(self.grid_value, broadcast=True, hash=False)
+        self.plans = self.client.scatter(self.plan_values, broadcast=True, hash=False)
+
+    def ensure(self) -> None:
+        if all(f.status == "finished" for f in (self.grid, *self.plans)):
+            return
+        print("dask: the scattered grid was lost with its workers; scattering it again", file=self.stream)
+        self.release()
+        try:
+            self.client.wait_for_workers(1, timeout=self.wait_s)
+        except TimeoutError:
+            pass  # scatter waits too; the resubmitted chunks fail if no worker ever comes
+        self._scatter()
+
+    def release(self) -> None:
+        for f in (self.grid, *self.plans):
+            if f is not None:
+                f.release()
 
 
 def _failure(chunk: Chunk, future, result) -> ChunkFailure:

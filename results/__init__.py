@@ -1,0 +1,1 @@
+"""Parquet schema, writer and reader, analysis, statistics, plots and reports."""

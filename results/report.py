@@ -1,0 +1,250 @@
+"""A convergence report of one sweep directory: self-contained HTML plus a Markdown twin.
+
+``write_report(DIR)`` writes ``DIR/_report/report.html`` (PNG figures embedded as base64
+data URIs, so the one file can be mailed around) and ``DIR/_report/report.md`` with the
+figures in ``report_files/*.png`` beside it. The ``_`` prefix keeps the report out of the
+Parquet scan. Both hold the same blocks: the manifest's title and description, the
+convergence table (Wilson shares, Kaplan-Meier quantiles), plain-language claims for the
+epochs in ``at``, Kaplan-Meier curves, a heatmap of converged share over two swept axes, the
+histogram of convergence epochs, the final-MSE distribution, and epoch_acc75 vs epoch_acc100.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from results import analysis, plots
+from results.reader import load, resolve_column, resolve_columns
+from sweep.errors import OutputError
+from sweep.schema import MILESTONE_COLUMNS
+
+DPI = 110
+#: manifest entries listed under the title (when present)
+MANIFEST_FACTS = ("status", "main_criterion", "grid_path", "grid_hash", "started", "finished", "host")
+
+
+def default_metric(df: pd.DataFrame) -> str:
+    """The manifest's ``main_criterion`` column, else the runs' single ``criteria.main``, else epoch_acc100."""
+    main = df.attrs.get("manifest", {}).get("main_criterion")
+    if main is None and "criteria.main" in df and df["criteria.main"].nunique() == 1:
+        main = str(df["criteria.main"].dropna().iloc[0])
+    col = MILESTONE_COLUMNS.get(main, main) if main else "epoch_acc100"
+    return col if col in df else "epoch_acc100"
+
+
+# --- formatting ---------------------------------------------------------------------------
+
+def _epoch(v, horizon=None) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if math.isinf(v):  # quantile not reached within the runs' epochs
+        return f"> {horizon:.0f}" if horizon is not None and np.isfinite(horizon) else "not reached"
+    return f"{v:.0f}"
+
+
+def _share(v) -> str:
+    return "–" if v is None or not np.isfinite(v) else f"{100 * v:.1f}%"
+
+
+def _ci(lo, hi, fmt) -> str:
+    a, b = fmt(lo), fmt(hi)
+    return a if a == b else f"{a} – {b}"
+
+
+def convergence_display(table: pd.DataFrame, at=()) -> pd.DataFrame:
+    """The ``analysis.convergence`` table with formatted cells, for the report."""
+    by = table.attrs.get("by", [])
+    conf = table.attrs.get("conf", 0.95)
+    rows = []
+    for _, r in table.iterrows():
+        h = r["epochs_max"]
+        row = {c: analysis.format_value(r[c]) for c in by}
+        row.update({
+            "n": f"{int(r['n'])}", "reached": f"{int(r['n_converged'])}", "share": _share(r["converged_share"]),
+            f"share {conf:.0%} CI": _ci(r["share_lo"], r["share_hi"], _share),
+            "KM median": _epoch(r["km_median"], h),
+            f"median {conf:.0%} CI": _ci(r["km_median_lo"], r["km_median_hi"], lambda v: _epoch(v, h)),
+            "KM p10": _epoch(r["km_p10"], h), "KM p25": _epoch(r["km_p25"], h),
+            "KM p75": _epoch(r["km_p75"], h), "KM p90": _epoch(r["km_p90"], h),
+            "median (reached only)": _epoch(r["median_converged"]),
+            "diverged": f"{int(r['n_diverged'])}",
+        })
+        for k in at:
+            key = f"p_by_{analysis.at_key(k)}"
+            row[f"P(by {k})"] = _share(r[key])
+            row[f"P(by {k}) CI"] = _ci(r[key + "_lo"], r[key + "_hi"], _share)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def conditional_display(table: pd.DataFrame, at=()) -> pd.DataFrame:
+    given, target = table.attrs["given"], table.attrs["target"]
+    rows = []
+    for _, r in table.iterrows():
+        row = {f"{given} in": f"[{r['given_lo']:.0f}, {r['given_hi']:.0f})", "n": f"{int(r['n'])}",
+               f"reached {target}": _share(r["target_share"]),
+               "KM median": _epoch(r["km_median"]),
+               "median CI": _ci(r["km_median_lo"], r["km_median_hi"], _epoch),
+               "KM p10 – p90": _ci(r["km_p10"], r["km_p90"], _epoch),
+               "median lag": _epoch(r["lag_median"])}
+        for k in at:
+            key = f"p_by_{analysis.at_key(k)}"
+            row[f"P({target} by {k})"] = f"{_share(r[key])} ({_ci(r[key + '_lo'], r[key + '_hi'], _share)})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def md_table(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured Markdown table (all cells as text, ``|`` escaped)."""
+    esc = lambda v: str(v).replace("|", "\\|")  # noqa: E731
+    lines = ["| " + " | ".join(esc(c) for c in df.columns) + " |",
+             "|" + "|".join(" --- " for _ in df.columns) + "|"]
+    lines += ["| " + " | ".join(esc(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def html_table(df: pd.DataFrame) -> str:
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in df.itertuples(index=False))
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
+th{background:#f3f3f3}img{max-width:100%;display:block;margin:1em 0}p.note{color:#555;font-size:14px}"""
+
+
+# --- document -----------------------------------------------------------------------------
+
+def _png(fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=DPI)
+    plots.plt.close(fig)
+    return buf.getvalue()
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; a report is for reading
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _blocks(df: pd.DataFrame, path, by: list[str], metric: str, at, conf: float) -> list[tuple]:
+    """The report as a list of ("h1"|"h2"|"p"|"ul"|"table"|"img", ...) blocks."""
+    man = df.attrs.get("manifest", {})
+    n = len(df)
+    blocks = [("h1", f"Convergence report: {man.get('name') or Path(path).name}")]
+    if man.get("description"):
+        blocks.append(("p", str(man["description"])))
+    facts = [f"{n} runs read from {path}", f"milestone analysed: {metric}",
+             f"grouped by: {', '.join(by) if by else '(all runs pooled)'}"]
+    if isinstance(man.get("n_runs"), int) and man["n_runs"] != n:
+        facts.append(f"note: the grid has {man['n_runs']} runs; {n} are in this directory")
+    for key in MANIFEST_FACTS:
+        if isinstance(man.get(key), (str, int, float)):
+            facts.append(f"{key}: {str(man[key])[:12] if key.endswith('hash') else man[key]}")
+    blocks.append(("ul", facts))
+    blocks.append(("p", f"A run that has not reached {metric} is right-censored at its epochs_run: it counts "
+                        "in n, and the Kaplan–Meier (KM) estimates treat it as 'later than epochs_run', never as "
+                        "missing. Diverged runs that had not reached it are censored where they stopped. "
+                        "'> E' means the quantile is not reached within E epochs. Shares use Wilson intervals."))
+
+    table = analysis.convergence(df, by, metric, at=at, conf=conf)
+    blocks += [("h2", "Convergence by setting"), ("table", convergence_display(table, at))]
+    if at:
+        claims = analysis.claim(df, metric, at, by=by, conf=conf)
+        blocks += [("h2", "Claims"), ("ul", list(claims["sentence"]))]
+
+    blocks += [("h2", "Kaplan–Meier curves"),
+               ("img", "km.png", plots.km_panels(df, by, metric, at=at, conf=conf), "Kaplan-Meier curves")]
+    axes = by[:2] if len(by) >= 2 else analysis.varying_columns(df, max_columns=2)
+    if len(axes) == 2:
+        blocks += [("h2", "Converged share over two swept axes"),
+                   ("img", "heatmap.png", plots.share_heatmap(df, axes[0], axes[1], metric), "heatmap")]
+    blocks += [("h2", "Convergence epochs"),
+               ("img", "epochs.png", plots.epoch_histogram(df, metric, at=at), "histogram of convergence epochs"),
+               ("h2", "Final MSE"),
+               ("img", "final_mse.png", plots.final_mse_distribution(df), "final MSE distribution")]
+    if {"epoch_acc75", "epoch_acc100"} <= set(df.columns):
+        targets = at if metric == "epoch_acc100" else ()
+        cond = analysis.milestone_conditional(df, "epoch_acc75", "epoch_acc100", bins=8, at=targets, conf=conf)
+        blocks += [("h2", "Does an early epoch_acc75 predict epoch_acc100?"),
+                   ("img", "milestones.png", plots.milestone_scatter(df, at=targets), "acc75 vs acc100"),
+                   ("p", f"epoch_acc100 among runs binned by their epoch_acc75 ({cond.attrs['n_given_censored']} "
+                         "runs never reached epoch_acc75 and are left out)."),
+                   ("table", conditional_display(cond, targets))]
+    return blocks
+
+
+def _render(blocks, files_dir: Path) -> tuple[str, str]:
+    h = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(blocks[0][1])}</title>"
+         f"<style>{CSS}</style></head><body>"]
+    md = []
+    for kind, *rest in blocks:
+        if kind in ("h1", "h2"):
+            h.append(f"<{kind}>{html.escape(rest[0])}</{kind}>")
+            md.append(("# " if kind == "h1" else "## ") + rest[0])
+        elif kind == "p":
+            h.append(f"<p class='note'>{html.escape(rest[0])}</p>")
+            md.append(rest[0])
+        elif kind == "ul":
+            h.append("<ul>" + "".join(f"<li>{html.escape(x)}</li>" for x in rest[0]) + "</ul>")
+            md.append("\n".join(f"- {x}" for x in rest[0]))
+        elif kind == "table":
+            h.append(html_table(rest[0]))
+            md.append(md_table(rest[0]))
+        elif kind == "img":
+            name, fig, alt = rest
+            data = _png(fig)
+            _write_atomic(files_dir / name, data)
+            h.append(f"<img alt='{html.escape(alt)}' src='data:image/png;base64,{base64.b64encode(data).decode()}'>")
+            md.append(f"![{alt}]({files_dir.name}/{name})")
+    h.append("</body></html>")
+    return "\n".join(h), "\n\n".join(md) + "\n"
+
+
+def write_report(path, by=None, out=None, metric: str | None = None, at=(169,),
+                 conf: float = 0.95) -> tuple[Path, Path]:
+    """Render the report of sweep directory ``path``; returns ``(html_path, md_path)``.
+
+    by: group columns (short names allowed; default: up to three config columns that vary);
+    out: the HTML path (default ``path/_report/report.html``; the ``.md`` and its
+    ``<stem>_files/`` go beside it); metric: milestone column (default: the manifest's main
+    criterion); at: epochs for the ``P(by k)`` columns and claims.
+    """
+    df = load(path)
+    if df.empty:
+        raise OutputError(f"{path}: the Parquet parts hold no runs")
+    metric = default_metric(df) if metric is None else resolve_column(df, metric)
+    by = analysis.varying_columns(df) if by is None else resolve_columns(df, by)
+    at = analysis.at_list(at)
+    html_path = Path(out) if out else Path(path) / "_report" / "report.html"
+    if html_path.suffix.lower() != ".html":
+        html_path = html_path.with_suffix(".html")
+    md_path = html_path.with_suffix(".md")
+    files_dir = html_path.parent / f"{html_path.stem}_files"
+    try:
+        files_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{files_dir}: cannot create the report folder: {exc}") from exc
+    text_html, text_md = _render(_blocks(df, path, by, metric, at, conf), files_dir)
+    _write_atomic(html_path, text_html.encode())
+    _write_atomic(md_path, text_md.encode())
+    return html_path, md_path

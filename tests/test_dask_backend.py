@@ -1,0 +1,174 @@
+"""The Dask backend gives the local backend's results, survives a dead worker, quarantines a
+chunk that keeps failing, keeps few tasks in flight, and cancels them on Ctrl-C.
+
+Everything runs on loopback: one LocalCluster per test module (2 worker processes x 1
+thread, each with a nanny that restarts a dead worker), plus the one ``--dask-local 2``
+starts. Fault injection uses the tasks in ``tests/dask_faults.py`` (see its docstring).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import time
+from pathlib import Path
+
+import cloudpickle
+import pandas as pd
+import pyarrow.dataset as ds
+import pytest
+
+distributed = pytest.importorskip("distributed")
+
+import dask_faults  # tests/dask_faults.py  # noqa: E402
+import sweep.backends.dask as dask_backend  # noqa: E402
+from sweep.backends.base import ChunkFailure  # noqa: E402
+from sweep.backends.dask import DaskBackend  # noqa: E402
+from sweep.cli import main  # noqa: E402
+from sweep.grid import load_grid  # noqa: E402
+from sweep.runner import iter_chunks, make_plans  # noqa: E402
+
+cloudpickle.register_pickle_by_value(dask_faults)
+
+GRID = """\
+name = "xor-dask"
+[task]
+name = "xor"
+[model]
+hidden = [2]
+activation = "sigmoid"
+[train]
+epochs = 300
+[sweep]
+seeds = 200
+"train.lr" = [0.1, 0.5, 1.0]
+[output]
+chunk_size = 128
+"""
+N_RUNS = 600
+CHUNKS = ["000-000000000000-128-all", "000-000000000128-128-all", "000-000000000256-128-all",
+          "000-000000000384-128-all", "000-000000000512-88-all"]
+
+
+def load(out: Path) -> pd.DataFrame:
+    """Every run row of ``out`` (parts only), sorted by run_id."""
+    table = ds.dataset(sorted(str(p) for p in out.glob("part-*.parquet")), format="parquet").to_table()
+    return table.to_pandas().sort_values("run_id").reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def grid_path(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("grid") / "xor.toml"
+    path.write_text(GRID)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def local_result(grid_path, tmp_path_factory) -> pd.DataFrame:
+    out = tmp_path_factory.mktemp("local")
+    assert main(["run", grid_path, "--out", str(out), "--no-progress", "--threads", "2"]) == 0
+    df = load(out)
+    assert len(df) == N_RUNS
+    return df
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=":0") as c:
+        yield c
+
+
+@pytest.fixture
+def client(cluster):
+    with distributed.Client(cluster) as c:
+        c.wait_for_workers(2, timeout=60)  # a previous test may have killed one
+        yield c
+
+
+def test_dask_local_equals_local(grid_path, local_result, tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", grid_path, "--out", str(out), "--dask-local", "2", "--no-progress"]) == 0
+    assert sorted(p.stem for p in out.glob("part-*.parquet")) == [f"part-{c}" for c in CHUNKS]
+    pd.testing.assert_frame_equal(load(out), local_result)
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["failures"] == []
+    assert manifest["sessions"][-1]["backend"].startswith("dask backend, LocalCluster")
+
+
+def test_worker_death_is_retried(grid_path, local_result, cluster, client, tmp_path, monkeypatch):
+    marker = tmp_path / "crashed"
+    monkeypatch.setattr(dask_backend, "run_chunk", functools.partial(
+        dask_faults.crash_once, target=CHUNKS[2], marker=str(marker)))
+    out = tmp_path / "out"
+    t0 = time.perf_counter()
+    rc = main(["run", grid_path, "--out", str(out), "--scheduler", cluster.scheduler_address, "--no-progress"])
+    assert rc == 0
+    assert time.perf_counter() - t0 < 60
+    assert marker.exists()  # a worker process really died holding that chunk
+    df = load(out)
+    assert df["run_id"].is_unique and len(df) == N_RUNS
+    pd.testing.assert_frame_equal(df, local_result)
+
+
+def test_failing_chunk_is_quarantined(grid_path, local_result, cluster, client, tmp_path, monkeypatch):
+    log = tmp_path / "attempts"
+    monkeypatch.setattr(dask_backend, "run_chunk", functools.partial(
+        dask_faults.always_fail, target=CHUNKS[1], log=str(log)))
+    out = tmp_path / "out"
+    argv = ["run", grid_path, "--out", str(out), "--scheduler", cluster.scheduler_address, "--no-progress"]
+    assert main(argv) == 1
+    assert len(log.read_text().split()) == 3  # the first attempt and 2 retries ([execution] retries)
+    assert sorted(p.stem for p in out.glob("part-*.parquet")) == [f"part-{c}" for i, c in enumerate(CHUNKS) if i != 1]
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["status"] == "failed"
+    [failure] = manifest["failures"]
+    assert failure["chunk"] == CHUNKS[1]
+    assert failure["error"] == f"ValueError: injected failure in chunk {CHUNKS[1]}"
+    assert "always_fail" in failure["traceback"] and "Traceback" in failure["traceback"]
+    assert len(load(out)) == N_RUNS - 128
+
+    monkeypatch.undo()  # the fault is gone: resuming trains only the quarantined chunk
+    assert main(argv) == 0
+    manifest = json.loads((out / "_manifest.json").read_text())
+    assert manifest["sessions"][-1]["pending"] == 128 and manifest["status"] == "complete"
+    pd.testing.assert_frame_equal(load(out), local_result)
+
+
+def test_in_flight_is_bounded_and_keys_name_the_runs(grid_path, client, monkeypatch):
+    grid = load_grid(grid_path)
+    chunks = list(iter_chunks(grid, 32))  # 19 chunks
+    submitted = []
+    real_submit = client.submit
+
+    def submit(fn, *args, key=None, **kwargs):
+        submitted.append(key)
+        return real_submit(fn, *args, key=key, **kwargs)
+
+    monkeypatch.setattr(client, "submit", submit)
+    backend = DaskBackend(scheduler=client, max_in_flight=3, warm=False)
+    received = []
+    for item in backend.map_chunks(grid, make_plans(grid), chunks):
+        received.append(item.chunk.name)
+        assert len(submitted) - len(received) <= 3 - 1
+    backend.close()
+    assert client.status == "running"  # a client handed in stays open
+    assert sorted(received) == sorted(c.name for c in chunks)
+    assert sorted(submitted) == sorted(f"mlp-sweep-{grid.hash[:12]}-{c.name}" for c in chunks)
+
+
+def test_interrupt_cancels_outstanding_chunks(grid_path, client):
+    grid = load_grid(grid_path)
+    backend = DaskBackend(scheduler=client, warm=False, max_in_flight=4,
+                          task=functools.partial(dask_faults.slow, seconds=0.5))
+    items = backend.map_chunks(grid, make_plans(grid), list(iter_chunks(grid, 32)))
+    assert not isinstance(next(items), ChunkFailure)
+    with pytest.raises(KeyboardInterrupt):
+        items.throw(KeyboardInterrupt)
+
+    def chunk_tasks(dask_scheduler):
+        return [str(k) for k in dask_scheduler.tasks if str(k).startswith("mlp-sweep-")]
+
+    deadline = time.monotonic() + 10
+    while (left := client.run_on_scheduler(chunk_tasks)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left == []
