@@ -36,7 +36,7 @@ GENERATOR_VERSION = 1
 #: time grows about linearly with the cost (see docs/performance.md).
 MAX_COST = 40_000
 
-_DEPENDENCIES = ("codegen_emit.py", "elementary.py", "intrinsics.py", "rng.py", "codes.py")
+_DEPENDENCIES = ("codegen_emit.py", "codegen_ir.py", "elementary.py", "intrinsics.py", "rng.py", "codes.py")
 _lock = threading.Lock()
 _loaded: dict[Spec, object] = {}
 
@@ -91,7 +91,47 @@ def specialised_train_blocks(net, loss, opt, schedule, batch_size, shuffle, acc_
     spec = make_spec(net, loss, opt, schedule, batch_size, shuffle, acc_mode, n_patterns, dtype, rec_out)
     if not eligible(spec):
         return None
-    return load(spec).train_blocks
+    return _driver(load(spec).train_range)
+
+
+def _driver(train_range):
+    """``train_blocks`` on top of ``train_range``: ranges of blocks on ``numba.get_num_threads()``
+    Python threads (the kernel releases the GIL), taken from a shared counter so that threads
+    that finish early take more. Which thread trains a block never changes its results."""
+
+    def train_blocks(X, T, tidx, *args):
+        n_blocks = args[12].shape[0]        # theta_all
+        n_threads = max(1, min(numba.get_num_threads(), n_blocks))
+        if n_threads == 1:
+            train_range(0, n_blocks, X, T, tidx, *args)
+            return
+        step = max(1, n_blocks // (8 * n_threads))
+        starts = iter(range(0, n_blocks, step))
+        take = threading.Lock()
+        errors = []
+
+        def work():
+            try:
+                while True:
+                    with take:
+                        b0 = next(starts, None)
+                    if b0 is None:
+                        return
+                    train_range(b0, min(b0 + step, n_blocks), X, T, tidx, *args)
+            except BaseException as exc:  # re-raised in the caller
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(n_threads - 1)]
+        for t in threads:
+            t.start()
+        work()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
+    train_blocks.train_range = train_range
+    return train_blocks
 
 
 def load(spec: Spec):

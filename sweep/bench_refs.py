@@ -193,10 +193,10 @@ def make_jax_trainer(sizes: tuple[int, ...], schedule: str = "full"):
 
 def jax_train(sizes, theta0, X, T, lr, epochs, schedule: str = "full", dtype="float64"):
     """Same as ``numpy_vectorised_train`` in JAX (float64 by default); ``None`` without jax."""
+    if not jax_available():
+        return None
     sizes, theta0, X, T = _check(sizes, theta0, X, T, schedule)
     f = make_jax_trainer(sizes, schedule)
-    if f is None:
-        return None
     import jax.numpy as jnp
 
     dt = np.dtype(dtype)

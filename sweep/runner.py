@@ -145,6 +145,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
         manifest.update({"sessions": sessions, "status": "running", "started": manifest.get("started", _now())})
         out.write_manifest(manifest)
         bar = Progress(stats.n_pending, enabled=progress, stream=stream)
+        crashed = True  # until the loop ends normally or by Ctrl-C
         try:
             for item in backend.map_chunks(grid, plans, chunks):
                 if isinstance(item, ChunkFailure):
@@ -161,12 +162,15 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
                 stats.network_epochs += item.network_epochs
                 stats.n_trained += item.table.num_rows
                 bar.update(item.table.num_rows, item.network_epochs)
+            crashed = False
         except KeyboardInterrupt:
             stats.interrupted = True
+            crashed = False
         finally:
             bar.close()
             stats.wall_s = time.perf_counter() - t_start
-            status = "interrupted" if stats.interrupted else ("failed" if stats.n_failed else "complete")
+            status = ("error" if crashed else "interrupted" if stats.interrupted
+                      else "failed" if stats.n_failed else "complete")
             sessions[-1].update({"finished": _now(), "trained": stats.n_trained, "failed": stats.n_failed,
                                  "kernel_s": round(stats.kernel_s, 3), "wall_s": round(stats.wall_s, 3),
                                  "network_epochs": stats.network_epochs, "status": status})

@@ -1,10 +1,12 @@
 """Fault-injection tasks for tests/test_dask_backend.py (same signature as ``run_chunk``).
 
 They run inside Dask worker processes, so monkeypatching in the test process cannot reach
-them: the test binds their arguments with ``functools.partial`` and pickles this module by
-value (``cloudpickle.register_pickle_by_value``), so workers need not import ``tests``.
-State that must survive a worker's death (has this chunk crashed once already?) lives in
-marker files.
+them: the test binds their arguments with ``functools.partial`` and hands that to
+``DaskBackend(task=...)`` (or patches ``sweep.backends.dask.run_chunk``, the default task,
+in the client process). The scheduler and the workers must import this module: on a
+LocalCluster started by the test they do (the workers are spawned with the test's
+``sys.path``). State that must survive a worker's death (has this chunk crashed once
+already?) lives in marker files.
 """
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ as arrays or integer codes, so the only thing that may add a signature is the fl
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from numba import types
 
 import kernels
@@ -49,8 +50,10 @@ def exercise(dtype, variant):
     scheme = ("uniform", "torch_default")[variant]
     bounds = (-1.0, 1.0) if variant == 0 else (np.full(n, -1.0), np.full(n, 1.0))  # scalars, then per run
     theta0 = init_params(net, scheme, np.arange(n, dtype=np.uint64), low=bounds[0], high=bounds[1])
-    train(net, opts, X, T, theta0, **hp)
+    train(net, opts, X, T, theta0, specialise=False, **hp)   # the generic kernel
+    train(net, opts, X, T, theta0, **hp)                     # the one generated for this configuration
     loss_and_grad(net, opts.loss, theta0, X, T, dtype=dtype)
+    return net, opts, X, T, theta0, hp
 
 
 def test_one_signature_per_dtype_and_no_recompile():
@@ -65,3 +68,28 @@ def test_one_signature_per_dtype_and_no_recompile():
         keys = [float_dtypes(sig) for sig in d.signatures]
         assert len(keys) == len(set(keys)), f"{d.py_func.__name__} has several signatures for one dtype: {d.signatures}"
         assert len(d.signatures) <= 2, d.signatures    # float64 and float32 at most
+
+
+def test_generated_kernel_compiles_once():
+    """The kernel generated for one configuration has one signature, whatever the hyper-parameters."""
+    codegen = pytest.importorskip("kernels.codegen")
+    if not hasattr(codegen, "specialised_train_blocks"):
+        pytest.skip("no generated kernels")
+    from kernels import codes
+    net = Network(sizes=(2, 3, 1), activations=("tanh", "sigmoid"), bias=True, shortcut=True)
+    args = (net, codes.LOSS["mse"], codes.OPTIMIZER["momentum"], codes.SCHEDULE["online"], 1, True,
+            codes.ACC_THRESHOLD, 4, "float64", False)
+    opts = TrainOptions(loss="mse", optimizer="momentum", schedule="online", shuffle=True)
+    theta0 = init_params(net, "torch_default", np.arange(40, dtype=np.uint64))
+    X_ro = XOR_X.copy()
+    X_ro.setflags(write=False)
+    train(net, opts, XOR_X, XOR_T, theta0[:3], lr=0.1, epochs=5, shuffle_keys=np.arange(3, dtype=np.uint64))
+    kernel = codegen.specialised_train_blocks(*args)
+    if kernel is None:
+        pytest.skip("this configuration is not specialised")
+    dispatcher = kernel.train_range
+    assert len(dispatcher.signatures) == 1
+    train(net, opts, X_ro, XOR_T, theta0, lr=np.linspace(0.01, 1, 40), epochs=np.arange(40), momentum=0.5,
+          early_stop=True, main="tss", shuffle_keys=np.arange(40, dtype=np.uint64) + np.uint64(2**63))
+    assert codegen.specialised_train_blocks(*args).train_range is dispatcher
+    assert len(dispatcher.signatures) == 1, dispatcher.signatures

@@ -2,22 +2,26 @@
 chunk that keeps failing, keeps few tasks in flight, and cancels them on Ctrl-C.
 
 Everything runs on loopback: one LocalCluster per test module (2 worker processes x 1
-thread, each with a nanny that restarts a dead worker), plus the one ``--dask-local 2``
-starts. Fault injection uses the tasks in ``tests/dask_faults.py`` (see its docstring).
+thread, each with a nanny that restarts a dead worker), the one ``--dask-local 2`` starts,
+and a 1-worker one. Fault injection uses the tasks in ``tests/dask_faults.py`` (see its
+docstring); the scheduler runs in this process and the workers are spawned from it, so all
+of them import ``dask_faults`` from the ``tests/`` folder pytest puts on ``sys.path``.
 """
 from __future__ import annotations
 
 import functools
+import io
 import json
 import time
 from pathlib import Path
 
-import cloudpickle
 import pandas as pd
 import pyarrow.dataset as ds
 import pytest
 
 distributed = pytest.importorskip("distributed")
+
+import dask  # noqa: E402
 
 import dask_faults  # tests/dask_faults.py  # noqa: E402
 import sweep.backends.dask as dask_backend  # noqa: E402
@@ -25,9 +29,7 @@ from sweep.backends.base import ChunkFailure  # noqa: E402
 from sweep.backends.dask import DaskBackend  # noqa: E402
 from sweep.cli import main  # noqa: E402
 from sweep.grid import load_grid  # noqa: E402
-from sweep.runner import iter_chunks, make_plans  # noqa: E402
-
-cloudpickle.register_pickle_by_value(dask_faults)
+from sweep.runner import iter_chunks, make_plans, run_sweep  # noqa: E402
 
 GRID = """\
 name = "xor-dask"
@@ -71,10 +73,16 @@ def local_result(grid_path, tmp_path_factory) -> pd.DataFrame:
     return df
 
 
+def local_cluster(n_workers: int):
+    """Like the one ``--dask-local`` starts: worker processes with nannies, no AMM."""
+    with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
+        return distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True,
+                                        dashboard_address=":0")
+
+
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=":0") as c:
+    with local_cluster(2) as c:
         yield c
 
 
@@ -108,6 +116,23 @@ def test_worker_death_is_retried(grid_path, local_result, cluster, client, tmp_p
     df = load(out)
     assert df["run_id"].is_unique and len(df) == N_RUNS
     pd.testing.assert_frame_equal(df, local_result)
+
+
+def test_lost_scattered_grid_is_scattered_again(grid_path, local_result, tmp_path):
+    """The only worker dies: the grid it held is gone, so the chunks waiting for it are
+    cancelled by the scheduler; the backend scatters again and resubmits them."""
+    marker = tmp_path / "crashed"
+    log = io.StringIO()
+    with local_cluster(1) as one:
+        backend = DaskBackend(scheduler=one, stream=log, task=functools.partial(
+            dask_faults.crash_once, target=CHUNKS[2], marker=str(marker)))
+        try:
+            stats = run_sweep(load_grid(grid_path), tmp_path / "out", backend=backend, progress=False)
+        finally:
+            backend.close()
+    assert marker.exists() and "scattering it again" in log.getvalue()
+    assert stats.n_trained == N_RUNS and stats.n_failed == 0
+    pd.testing.assert_frame_equal(load(tmp_path / "out"), local_result)
 
 
 def test_failing_chunk_is_quarantined(grid_path, local_result, cluster, client, tmp_path, monkeypatch):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from kernels import Network, TrainOptions, init_params, train
@@ -32,8 +32,10 @@ SCHEDULES = (
     dict(schedule="minibatch", batch_size=2, shuffle=True),
 )
 
-SETTINGS = settings(max_examples=15, deadline=None, derandomize=False,
-                    suppress_health_check=[HealthCheck.too_slow])
+# No shrinking: every new configuration compiles a specialised kernel (seconds each), so a
+# shrink would take minutes; the falsifying example is printed as drawn.
+SETTINGS = settings(max_examples=15, deadline=None, phases=(Phase.explicit, Phase.reuse, Phase.generate),
+                    suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 
 
 @st.composite

@@ -11,6 +11,6 @@ def make_backend(execution: dict | None = None, threads=None, scheduler=None, da
     if scheduler or dask_local or execution.get("backend") == "dask":
         from sweep.backends.dask import DaskBackend
         return DaskBackend(scheduler=scheduler, n_workers=dask_local, threads=threads,
-                           retries=int(execution.get("retries", 2) or 2))
+                           retries=int(execution.get("retries", 2)))
     from sweep.backends.local import LocalBackend
     return LocalBackend(threads=threads)

@@ -10,7 +10,12 @@ them, so a retried or recomputed task trains exactly the same runs bit for bit.
   instead starts a ``LocalCluster`` of that many worker processes, closed by ``close()``.
   A client or cluster handed in stays open: it belongs to the caller.
 - Data: the grid and the group plans are scattered once (``broadcast=True``); every task
-  refers to them by key.
+  refers to them by key. Scattered data has no recipe: if every worker holding it dies, the
+  scheduler cancels the tasks that need it, and this backend scatters it again and
+  resubmits them (at most ``max(1, retries)`` times per chunk). Dask's active memory
+  manager drops broadcast copies on idle workers (dask/dask#11148), which makes that more
+  likely and costs a transfer per worker now and then; the ``LocalCluster`` started here
+  runs without it.
 - Flow: at most ``max_in_flight`` chunks are submitted at a time (default
   ``max(4, 2 * worker threads)``); one more is fed in as each one finishes, so a sweep of
   100,000 chunks never puts 100,000 tasks on the scheduler. Results (Arrow tables) come
@@ -120,13 +125,13 @@ class DaskBackend:
 
     def __init__(self, scheduler=None, n_workers: int | None = None, threads: int | None = None,
                  retries: int = 2, *, max_in_flight: int | None = None, warm: bool = True,
-                 task: Callable | None = None, stream=sys.stderr, connect_timeout: str = "20s"):
+                 task: Callable | None = None, stream=None, connect_timeout: str = "20s"):
         distributed = _import_distributed()
         self.retries = int(retries)
         self.max_in_flight = max_in_flight
         self.warm = warm
         self.task = task or run_chunk   # another task (same signature) for fault-injection tests
-        self.stream = stream
+        self.stream = stream or sys.stderr
         self._cluster = None           # a LocalCluster we started (closed in close())
         self._own_client = True
         self._warmed: set[tuple[str, str]] = set()   # (grid hash, worker address)
@@ -145,10 +150,14 @@ class DaskBackend:
         else:
             per_worker = int(threads or 1)
             n = int(n_workers or max(1, (os.cpu_count() or 1) // per_worker))
-            self._cluster = distributed.LocalCluster(
-                n_workers=n, threads_per_worker=per_worker, processes=True,
-                dashboard_address=":0",
-                env={"NUMBA_NUM_THREADS": str(per_worker)})
+            import dask
+
+            # The active memory manager would drop the broadcast copies of the grid on
+            # workers with no task running (dask/dask#11148); here we own the cluster.
+            with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
+                self._cluster = distributed.LocalCluster(
+                    n_workers=n, threads_per_worker=per_worker, processes=True,
+                    dashboard_address=":0", env={"NUMBA_NUM_THREADS": str(per_worker)})
             self.client = distributed.Client(self._cluster)
             self.task_threads = None
         link = self.dashboard_link
@@ -218,8 +227,6 @@ class DaskBackend:
         client = self.client
         pending = iter(chunks)
         shared = _Shared(client, grid, plans, self.stream)
-        if self.warm:
-            self._warm_workers(grid, shared.grid, shared.plans)
         prefix = f"mlp-sweep-{grid.hash[:12]}"
         in_flight: dict = {}           # future -> chunk
         resubmits: dict[str, int] = {}  # chunk name -> times resubmitted after a cancellation
@@ -229,13 +236,15 @@ class DaskBackend:
             n = resubmits.get(chunk.name, 0)
             key = f"{prefix}-{chunk.name}" + (f"-resubmit{n}" if n else "")
             future = client.submit(self.task, shared.grid, shared.plans[chunk.group], chunk,
-                                   self.task_threads, key=key, retries=self.retries, pure=False)
+                                   self.task_threads, key=key, retries=self.retries)
             in_flight[future] = chunk
             done_flow.add(future)
 
         try:
-            limit = self._in_flight_limit()
-            n_done = 0
+            shared.scatter()
+            if self.warm:
+                self._warm_workers(grid, shared.grid, shared.plans)
+            limit, checked = self._in_flight_limit(), time.monotonic()
             while True:
                 while len(in_flight) < limit and (chunk := next(pending, None)) is not None:
                     submit(chunk)
@@ -243,9 +252,8 @@ class DaskBackend:
                     break
                 future, result = next(done_flow)
                 chunk = in_flight.pop(future)
-                n_done += 1
-                if n_done % 64 == 0:  # workers may have joined or left (adaptive clusters)
-                    limit = self._in_flight_limit()
+                if time.monotonic() - checked > 2:  # workers may have joined or left (SLURM jobs)
+                    limit, checked = self._in_flight_limit(), time.monotonic()
                 if future.status == "finished":
                     yield result
                 elif future.status == "cancelled" and resubmits.get(chunk.name, 0) < max(1, self.retries):
@@ -261,6 +269,11 @@ class DaskBackend:
             client.cancel(list(in_flight))
             in_flight.clear()
             raise
+        except OSError as exc:  # CommClosedError, TimeoutError: the scheduler is gone
+            in_flight.clear()
+            raise SweepError(f"lost the connection to the Dask scheduler at {self.client.scheduler.address} "
+                             f"({type(exc).__name__}: {exc}); the finished chunks are saved: run the same "
+                             f"command again to resume") from None
         finally:  # also when the runner stops early (an error while writing): drop what is left
             if in_flight:
                 client.cancel(list(in_flight))
@@ -281,26 +294,26 @@ class _Shared:
     forgets it and cancels the tasks that need it. ``ensure`` notices and scatters anew.
     """
 
-    def __init__(self, client, grid, plans: list[GroupPlan], stream, wait_s: float = 300):
+    def __init__(self, client, grid, plans: list[GroupPlan], stream):
         self.client, self.grid_value, self.plan_values = client, grid, list(plans)
-        self.stream, self.wait_s = stream, wait_s
+        self.stream = stream
         self.grid, self.plans = None, []
-        self._scatter()
 
-    def _scatter(self) -> None:
+    def scatter(self) -> None:
+        if not self.client.nthreads():  # scatter gives up after 2 s without a worker
+            print("dask: waiting for a worker to join (Ctrl-C to stop)", file=self.stream)
+            self.client.wait_for_workers(1)
         self.grid = self.client.scatter(self.grid_value, broadcast=True, hash=False)
         self.plans = self.client.scatter(self.plan_values, broadcast=True, hash=False)
 
     def ensure(self) -> None:
         if all(f.status == "finished" for f in (self.grid, *self.plans)):
             return
+        if self.client.status != "running":
+            raise OSError(f"the client is {self.client.status}")
         print("dask: the scattered grid was lost with its workers; scattering it again", file=self.stream)
         self.release()
-        try:
-            self.client.wait_for_workers(1, timeout=self.wait_s)
-        except TimeoutError:
-            pass  # scatter waits too; the resubmitted chunks fail if no worker ever comes
-        self._scatter()
+        self.scatter()
 
     def release(self) -> None:
         for f in (self.grid, *self.plans):
