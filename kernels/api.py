@@ -49,8 +49,9 @@ def unpack(blocks: np.ndarray, n_runs: int) -> np.ndarray:
 
 
 def _dataset(net: Network, X, T, dtype):
-    X = np.ascontiguousarray(X, dtype=dtype)
-    T = np.ascontiguousarray(T, dtype=dtype)
+    # writeable copies when needed: Numba types a read-only array differently (a recompile)
+    X = np.require(X, dtype, requirements="CW")
+    T = np.require(T, dtype, requirements="CW")
     if X.ndim != 2 or X.shape[1] != net.n_in:
         raise ValueError(f"X must have shape (n_patterns, {net.n_in}), got {X.shape}")
     if T.ndim != 2 or T.shape != (X.shape[0], net.n_out):
@@ -100,7 +101,7 @@ def forward(net: Network, theta, X, leaky_slope=0.01, dtype="float64") -> np.nda
     """Network outputs Y (n_runs, n_patterns, n_out) for parameters theta (n_runs, P)."""
     dt = _DTYPES[dtype]
     theta = _theta(net, theta)
-    X = np.ascontiguousarray(X, dtype=dt)
+    X = np.require(X, dt, requirements="CW")
     T = np.zeros((X.shape[0], net.n_out), dt)
     X, T, tidx, acc_mode = _dataset(net, X, T, dt)
     n = theta.shape[0]
@@ -121,7 +122,7 @@ def init_params(net: Network, scheme: str, init_keys, low=0.0, high=1.0, std=1.0
     """
     keys = np.atleast_1d(np.asarray(init_keys, dtype=np.uint64))
     n = keys.shape[0]
-    f64 = lambda v: np.ascontiguousarray(np.broadcast_to(np.asarray(v, np.float64), (n,)))
+    f64 = lambda v: np.array(np.broadcast_to(np.asarray(v, np.float64), (n,)))  # writeable: one signature
     if scheme == "numpy_legacy":
         if seeds is None:
             raise ValueError("init scheme 'numpy_legacy' needs seeds")
@@ -175,7 +176,9 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, lr, epochs, momentu
     if np.any(epochs_arr < 0):
         raise ValueError("epochs must be >= 0")
     if shuffle_keys is None:
-        shuffle_keys = np.arange(n, dtype=np.uint64)
+        if shuffle:  # a position-derived key would make a run depend on its batch
+            raise ValueError("shuffle needs shuffle_keys (n_runs,) uint64, one per run")
+        shuffle_keys = np.zeros(n, dtype=np.uint64)
     curve = np.asarray(opts.curve_epochs, np.int64)
     if curve.size and np.any(np.diff(curve) <= 0):
         raise ValueError("curve_epochs must be strictly increasing")

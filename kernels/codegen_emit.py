@@ -73,7 +73,8 @@ class Spec:
         return w_off, b_off, s_off, off
 
     def cost(self):
-        """Size of the unrolled lane body, in multiply-adds (what compile time grows with)."""
+        """A rough size of the unrolled lane body (a lower bound on ``codegen_ir.body_size``
+        divided by about 3), cheap to compute."""
         n_params = self.layout()[3]
         units = sum(self.sizes[1:])
         passes = 1 if self.schedule == FULL else 2      # evaluation + training forward

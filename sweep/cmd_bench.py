@@ -11,7 +11,7 @@ def register(sub) -> None:
                     "(if installed: pip install mlp-sweep[bench]) JAX, and print a Markdown table of "
                     "network-epochs/s, thread scaling, JIT compile times and an end-to-end sweep run. "
                     "Takes about 5 minutes; --quick under one.")
-    p.add_argument("--quick", action="store_true", help="smaller sizes, no cold-compile measurement (< 60 s)")
+    p.add_argument("--quick", action="store_true", help="smaller sizes and fewer repeats (< 60 s)")
     p.add_argument("--threads", type=int, metavar="N", help="Numba threads for the kernels (default: all cores)")
     p.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
     p.add_argument("--no-jax", action="store_true", help="skip the JAX reference even if jax is installed")

@@ -74,6 +74,11 @@ def assert_run_matches(res, i, ref, tol=TOL, label=""):
         np.testing.assert_allclose(res.final_outputs[i], ref["final_outputs"], **tol, err_msg=f"{msg}: outputs")
 
 
+def train_both(net, opts, X, T, theta0, **kwargs):
+    """The kernel generated for this configuration and the generic kernel: [(label, result)]."""
+    return [(f"specialise={sp}", train(net, opts, X, T, theta0, specialise=sp, **kwargs)) for sp in (True, False)]
+
+
 def twin_run(net, opts, X, T, theta0, i, hp, shuffle_keys=None):
     """The twin trains run i with the same per-run values the kernel got."""
     return naive.naive_train(
@@ -126,13 +131,19 @@ def test_train_matches_twin(schedule, optimizer):
               early_stop=rng.integers(0, 2, n).astype(bool),
               main=np.array(["acc75", "acc100", "fahlman", "tss", "loss"])[rng.integers(0, 5, n)])
     shuffle_keys = naive.np.array([naive.shuffle_key_of(int(k)) for k in keys], dtype=np.uint64)
-    res = train(net, opts, X, T, theta0, shuffle_keys=shuffle_keys, **hp)
-    assert res.final_params.shape == (n, net.n_params)
-    assert res.final_outputs.shape == (n, n_p, net.n_out)
-    assert not res.diverged.any()
+    both = train_both(net, opts, X, T, theta0, shuffle_keys=shuffle_keys, **hp)
+    for _, res in both:
+        assert res.final_params.shape == (n, net.n_params)
+        assert res.final_outputs.shape == (n, n_p, net.n_out)
+        assert not res.diverged.any()
     for i in (0, 7, n - 1):
         ref = twin_run(net, opts, X, T, theta0, i, hp, shuffle_keys)
-        assert_run_matches(res, i, ref, label=f"{net} {opts}")
+        for label, res in both:
+            assert_run_matches(res, i, ref, label=f"{label} {net} {opts}")
+    # the generated and the generic kernel do the same operations in the same order
+    (_, gen), (_, generic) = both
+    for f in ("final_params", "final_outputs", "final_loss", "min_loss", "curve_loss", "epochs_run"):
+        np.testing.assert_array_equal(getattr(gen, f), getattr(generic, f), err_msg=f"generated vs generic: {f}")
 
 
 @pytest.mark.parametrize("loss", LOSSES)
@@ -146,9 +157,11 @@ def test_train_every_loss_many_runs(loss):
                        for k in range(n)])
     hp = dict(lr=np.linspace(0.005, 0.05, n), momentum=np.linspace(0.0, 0.9, n), epochs=200,
               early_stop=False, main="fahlman")
-    res = train(net, opts, X, T, theta0, **hp)
+    both = train_both(net, opts, X, T, theta0, **hp)
     for i in (0, 33, 63, 64, n - 1):
-        assert_run_matches(res, i, twin_run(net, opts, X, T, theta0, i, hp), label=f"{net} {loss}")
+        ref = twin_run(net, opts, X, T, theta0, i, hp)
+        for label, res in both:
+            assert_run_matches(res, i, ref, label=f"{label} {net} {loss}")
 
 
 @pytest.mark.parametrize("act", ACTIVATIONS)
@@ -164,9 +177,11 @@ def test_train_every_activation(act):
     theta0 = np.array([naive.naive_init(net.sizes, True, True, "glorot_uniform", 50 + k) for k in range(n)])
     hp = dict(lr=np.linspace(0.01, 0.05, n), epochs=200, leaky_slope=np.linspace(0.01, 0.3, n))
     keys = np.arange(100, 100 + n, dtype=np.uint64)
-    res = train(net, opts, X, T, theta0, shuffle_keys=keys, **hp)
+    both = train_both(net, opts, X, T, theta0, shuffle_keys=keys, **hp)
     for i in range(n):
-        assert_run_matches(res, i, twin_run(net, opts, X, T, theta0, i, hp, keys), label=act)
+        ref = twin_run(net, opts, X, T, theta0, i, hp, keys)
+        for label, res in both:
+            assert_run_matches(res, i, ref, label=f"{label} {act}")
 
 
 def test_adam_large_eps_and_betas():
@@ -178,9 +193,11 @@ def test_adam_large_eps_and_betas():
                         record_final_params=True)
     hp = dict(lr=np.linspace(0.005, 0.05, n), epochs=30, eps=np.geomspace(1e-4, 0.5, n),
               beta1=np.linspace(0.0, 0.95, n), beta2=np.linspace(0.5, 0.9999, n))
-    res = train(net, opts, XOR_X, XOR_T, theta0, **hp)
+    both = train_both(net, opts, XOR_X, XOR_T, theta0, **hp)
     for i in range(0, n, 4):
-        assert_run_matches(res, i, twin_run(net, opts, XOR_X, XOR_T, theta0, i, hp), label="adam")
+        ref = twin_run(net, opts, XOR_X, XOR_T, theta0, i, hp)
+        for label, res in both:
+            assert_run_matches(res, i, ref, label=f"{label} adam")
 
 
 def test_per_run_epochs_and_curve_after_stop():
@@ -188,10 +205,10 @@ def test_per_run_epochs_and_curve_after_stop():
     opts = TrainOptions(loss="mse", optimizer="adam", curve_epochs=(0, 3, 10, 40), record_final_params=True)
     theta0 = np.array([naive.naive_init(net.sizes, True, False, "normal", k) for k in range(18)])
     hp = dict(lr=0.02, epochs=np.arange(18) * 3)
-    res = train(net, opts, XOR_X, XOR_T, theta0, **hp)
-    np.testing.assert_array_equal(res.epochs_run, np.arange(18) * 3)
-    for i in (0, 1, 4, 17):
-        assert_run_matches(res, i, twin_run(net, opts, XOR_X, XOR_T, theta0, i, hp))
+    for label, res in train_both(net, opts, XOR_X, XOR_T, theta0, **hp):
+        np.testing.assert_array_equal(res.epochs_run, np.arange(18) * 3)
+        for i in (0, 1, 4, 17):
+            assert_run_matches(res, i, twin_run(net, opts, XOR_X, XOR_T, theta0, i, hp), label=label)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,13 +221,16 @@ def test_early_stop_epochs_run_is_convergence_epoch():
     opts = TrainOptions(loss="sse", optimizer="momentum", record_final_params=True)
     hp = dict(lr=np.linspace(0.2, 2.0, n), momentum=0.9, epochs=1500, early_stop=True,
               main=np.array(["acc100", "fahlman", "tss", "loss"] * 10), loss_below=0.02)
-    res = train(net, opts, XOR_X, XOR_T, theta0, **hp)
-    assert res.converged.sum() >= n // 2
-    np.testing.assert_array_equal(res.epochs_run[res.converged], res.convergence_epoch[res.converged])
-    np.testing.assert_array_equal(res.epochs_run[~res.converged], 1500)
-    np.testing.assert_array_equal(res.convergence_epoch[~res.converged], -1)
+    both = train_both(net, opts, XOR_X, XOR_T, theta0, **hp)
+    for _, res in both:
+        assert res.converged.sum() >= n // 2
+        np.testing.assert_array_equal(res.epochs_run[res.converged], res.convergence_epoch[res.converged])
+        np.testing.assert_array_equal(res.epochs_run[~res.converged], 1500)
+        np.testing.assert_array_equal(res.convergence_epoch[~res.converged], -1)
     for i in (0, 5, 22, n - 1):
-        assert_run_matches(res, i, twin_run(net, opts, XOR_X, XOR_T, theta0, i, hp))
+        ref = twin_run(net, opts, XOR_X, XOR_T, theta0, i, hp)
+        for label, res in both:
+            assert_run_matches(res, i, ref, label=label)
 
 
 def test_early_stop_at_epoch_zero():
@@ -231,8 +251,13 @@ def test_divergence_is_flagged_and_isolated():
     opts = TrainOptions(loss="sse", optimizer="sgd", curve_epochs=(0, 1, 100, 200), record_final_params=True,
                         record_final_outputs=True)
     lrs = np.array([0.05, 1e6, 0.05])
-    both = train(net, opts, XOR_X, XOR_T, theta0, lr=lrs, epochs=200)
-    alone = train(net, opts, XOR_X, XOR_T, theta0[:1], lr=0.05, epochs=200)
+    for specialise in (True, False):
+        check_divergence_isolated(net, opts, theta0, lrs, specialise)
+
+
+def check_divergence_isolated(net, opts, theta0, lrs, specialise):
+    both = train(net, opts, XOR_X, XOR_T, theta0, lr=lrs, epochs=200, specialise=specialise)
+    alone = train(net, opts, XOR_X, XOR_T, theta0[:1], lr=0.05, epochs=200, specialise=specialise)
     np.testing.assert_array_equal(both.diverged, [False, True, False])
     assert 0 < both.epochs_run[1] < 200 and both.epochs_run[0] == 200
     assert np.isnan(both.curve_loss[1, -1])
@@ -255,15 +280,16 @@ def test_divergence_sweep_matches_twin():
     lrs = 10.0 ** np.arange(3, 300, 7)
     theta0 = naive.naive_init(net.sizes, True, False, "uniform", 0, low=-1, high=1)
     opts = TrainOptions(loss="sse", curve_epochs=(0, 1, 2, 5))
-    res = train(net, opts, XOR_X, T, np.repeat(theta0[None], lrs.size, 0), lr=lrs, epochs=50)
-    assert res.diverged.all()
+    both = train_both(net, opts, XOR_X, T, np.repeat(theta0[None], lrs.size, 0), lr=lrs, epochs=50)
     with np.errstate(all="ignore"):
         for i in range(0, lrs.size, 3):
             ref = twin_run(net, opts, XOR_X, T, np.repeat(theta0[None], lrs.size, 0), i, dict(lr=lrs[i], epochs=50))
-            for f in EPOCH_FIELDS + BOOL_FIELDS + ("final_accuracy",):
-                assert getattr(res, f)[i] == ref[f], (lrs[i], f)
-            np.testing.assert_allclose(res.min_loss[i], ref["min_loss"], rtol=1e-10)
-            np.testing.assert_allclose(res.curve_loss[i], ref["curve_loss"], rtol=1e-10)
+            for label, res in both:
+                assert res.diverged.all()
+                for f in EPOCH_FIELDS + BOOL_FIELDS + ("final_accuracy",):
+                    assert getattr(res, f)[i] == ref[f], (label, lrs[i], f)
+                np.testing.assert_allclose(res.min_loss[i], ref["min_loss"], rtol=1e-10)
+                np.testing.assert_allclose(res.curve_loss[i], ref["curve_loss"], rtol=1e-10)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -353,7 +379,9 @@ def test_seed003_no_hidden_layer_never_solves_xor():
     lr = lrs[np.arange(n) % lrs.size]
     opts = TrainOptions(loss="mse", optimizer="sgd", schedule="full")
     res = train(net, opts, XOR_X, XOR_T, theta0, lr=lr, epochs=2000)
+    generic = train(net, opts, XOR_X, XOR_T, theta0[:50], lr=lr[:50], epochs=2000, specialise=False)
     np.testing.assert_array_equal(res.epoch_acc100, -1)
+    np.testing.assert_array_equal(generic.epoch_acc100, -1)
     assert not res.converged.any() and not res.diverged.any()
     assert np.all(res.final_accuracy <= 0.75)
     # online training too, and the twin on a few of the runs
@@ -369,8 +397,9 @@ def test_seed003_no_hidden_layer_never_solves_xor():
 # ---------------------------------------------------------------------------------------------
 # float32
 # ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("specialise", [True, False])
 @pytest.mark.parametrize("optimizer,schedule", [("sgd", "full"), ("adam", "online")])
-def test_float32_close_to_float64(optimizer, schedule):
+def test_float32_close_to_float64(optimizer, schedule, specialise):
     net = Network(sizes=(2, 4, 1), activations=("tanh", "sigmoid"), bias=True, shortcut=True)
     n = 20
     theta0 = init_params(net, "torch_default", np.arange(n, dtype=np.uint64))
@@ -379,7 +408,7 @@ def test_float32_close_to_float64(optimizer, schedule):
     for dtype in ("float64", "float32"):
         opts = TrainOptions(loss="mse", optimizer=optimizer, schedule=schedule, dtype=dtype,
                             curve_epochs=(0, 10, 20), record_final_params=True, record_final_outputs=True)
-        results[dtype] = train(net, opts, XOR_X, XOR_T, theta0, **hp)
+        results[dtype] = train(net, opts, XOR_X, XOR_T, theta0, specialise=specialise, **hp)
     r64, r32 = results["float64"], results["float32"]
     for f in ("final_loss", "final_mse", "min_loss", "curve_loss", "final_params", "final_outputs"):
         np.testing.assert_allclose(getattr(r32, f), getattr(r64, f), rtol=1e-4, atol=1e-4, err_msg=f)
