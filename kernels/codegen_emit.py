@@ -1,16 +1,17 @@
 """Python source of a training kernel specialised to one static configuration.
 
-``emit_module(spec)`` writes a module with ``train_block`` and ``train_blocks`` that take the
-same arguments as ``kernels.train.train_block``/``train_blocks`` and compute the same numbers,
-operation for operation (same expressions, same order of every sum), so the two paths agree
-to the last bit. What changes is the shape of the code:
+``emit_module(spec)`` writes a module with ``train_range(b0, b1, *train_blocks_args)``, which
+trains blocks ``b0..b1-1`` with the arguments of ``kernels.train.train_blocks`` and computes
+the same numbers as ``kernels.train.train_block``, operation for operation (same expressions,
+same order of every sum), so the two paths agree to the last bit. What changes is the shape
+of the code:
 
-- the lane loop is the innermost loop and its body is straight-line code for one run
-  (``kernels.codegen_ir.make_lane_loop``, emitted as LLVM IR): that lane's parameters are
-  loaded into scalars, every pattern and unit is unrolled with compile-time constants,
-  activations, deltas and gradients stay in registers, and the parameters, optimizer state
-  and metric accumulators are written back at the end. LLVM vectorises the lane loop
-  across runs.
+- the lanes are the vector dimension: the body is straight-line code for one run
+  (``kernels.codegen_ir.make_lane_loop``, emitted as LLVM IR whose every value is a vector
+  of W lanes, i.e. W runs at once): parameters are loaded into registers, every pattern and
+  unit is unrolled with compile-time constants, activations, deltas and gradients stay in
+  registers, and the parameters, optimizer state and metric accumulators are written back
+  at the end of the epoch.
 - all per-lane state of a block (parameters, optimizer state, hyper-parameters, milestones,
   metrics) lives in two block-local arrays ``sf (NF, L)`` (float) and ``si (NI, L)`` (int64),
   copied in at the start and out at the end; the lane body touches only these and the
@@ -73,8 +74,8 @@ class Spec:
         return w_off, b_off, s_off, off
 
     def cost(self):
-        """A rough size of the unrolled lane body (a lower bound on ``codegen_ir.body_size``
-        divided by about 3), cheap to compute."""
+        """A rough size of the unrolled lane body, cheap to compute (``codegen_ir.body_size``
+        counts its instructions exactly; it is 1-5 times this)."""
         n_params = self.layout()[3]
         units = sum(self.sizes[1:])
         passes = 1 if self.schedule == FULL else 2      # evaluation + training forward

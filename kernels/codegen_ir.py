@@ -1,23 +1,21 @@
-"""LLVM IR of a block's lane loop for one epoch, with a straight-line body per lane.
+"""LLVM IR of one epoch of a block: every lane's training step, as explicit vector code.
 
 ``make_lane_loop(spec)`` returns an ``@intrinsic`` ``lane_loop(sf, si, X, T, tidx, e)`` that
-emits, inline into the caller, the loop over the block's lanes; its body is one run's whole
-epoch ``e`` (see ``kernels.codegen_emit``): load the lane's parameters from the block state
-``sf``/``si``, evaluate the network on every pattern (unrolled: every unit of every pattern
-is a scalar SSA value), the metrics and the bookkeeping, then the epoch of updates, and
-store the state back. It returns the number of lanes that go on.
+emits, inline into the caller, epoch ``e`` for all the block's lanes, ``W`` lanes at a time
+(``vector_width``). The body is straight-line code for one run, written once with every value
+an LLVM vector of ``W`` lanes (so one run per vector lane): load the lanes' parameters from the
+block state ``sf``/``si``, evaluate the network on every pattern (unrolled: each unit of each
+pattern is one SSA value), the metrics and the bookkeeping, then the epoch of updates, and
+store the state back (see ``kernels.codegen_emit``). It returns how many lanes go on.
 
 Why IR and not Python source: Numba's front end (typing and lowering) costs milliseconds per
 statement, so an unrolled body of thousands of statements would take minutes to compile;
-built here with llvmlite it takes a fraction of a second, and LLVM's optimiser sees the same
-code. Every operation mirrors what Numba emits for the generic kernel (``kernels.codegen_llvm``),
-in the same order, so both paths produce the same bits.
-
-The loop carries ``llvm.loop.parallel_accesses`` (every load and store of the body is in one
-access group: lane ``ln`` touches only column ``ln`` of ``sf``/``si``) and an explicit
-vector width, so LLVM vectorises it across lanes without alias analysis or runtime checks
-(those give up on bodies with more than a few hundred memory accesses). Loads and stores also
-carry alias-scope metadata and the dataset loads ``!invariant.load``, so they are hoisted.
+built here with llvmlite it takes a fraction of a second. Why explicit vectors: LLVM's loop
+vectoriser gives up on a lane loop with hundreds of memory accesses ("too many memory
+checks") and would depend on its cost model; explicit vectors are always vectorised, skip
+the vectoriser, and compile about 15% faster. Every lane's operations mirror what Numba
+emits for the generic kernel (``kernels.codegen_llvm``), in the same order, so both paths
+produce the same bits. The dataset is read as scalars (``!invariant.load``) and broadcast.
 """
 from __future__ import annotations
 
@@ -31,40 +29,40 @@ from numba.extending import intrinsic
 from kernels import codes
 from kernels.codegen_emit import (ADAM, BCE, FULL, LEAKY, MOMENTUM, MSE, RELU, SGD, SIGMOID, SSE, TANH,
                                   Layout)
-from kernels.codegen_llvm import I1, I64, B, F, I, _Gen
+from kernels.codegen_llvm import I64, F, I, _Gen
 
 
 class _Body:
     """One lane's epoch, emitted through a ``_Gen``; mirrors kernels.train/dense/losses."""
 
-    def __init__(self, spec, lay: Layout, g: _Gen, sf, si, xp, tp, tip, ln, e):
+    def __init__(self, spec, lay: Layout, g: _Gen, sf, si, xp, tp, tip, ln0, e):
         self.s, self.lay, self.g = spec, lay, g
-        self.sf, self.si, self.xp, self.tp, self.tip, self.ln, self.e = sf, si, xp, tp, tip, ln, e
-        self.L = ir.Constant(I64, spec.lanes)
+        self.sf, self.si, self.xp, self.tp, self.tip, self.ln0, self.e = sf, si, xp, tp, tip, ln0, e
         self.w = {}
 
-    # -- state access ---------------------------------------------------------------------------
+    # -- state access: lanes ln0 .. ln0 + W - 1 of a row ------------------------------------------
     def _addr(self, base, row):
         b = self.g.b
-        idx = b.add(ir.Constant(I64, row * self.s.lanes), self.ln)
+        idx = b.add(ir.Constant(I64, row * self.s.lanes), self.ln0)
         return b.gep(base, [idx], inbounds=True)
 
     def lf(self, row):
-        return F(self.g, self.g.load(self._addr(self.sf, row), "sf"))
+        return F(self.g, self.g.vload(self._addr(self.sf, row), self.g.ft, "sf"))
 
     def sfst(self, row, val):
-        self.g.store(val.v, self._addr(self.sf, row), "sf")
+        self.g.vstore(val.v, self._addr(self.sf, row), self.g.ft, "sf")
 
     def li(self, row):
-        return I(self.g, self.g.load(self._addr(self.si, row), "si"))
+        return I(self.g, self.g.vload(self._addr(self.si, row), self.g.it, "si"))
 
     def sist(self, row, val):
-        self.g.store(val.v, self._addr(self.si, row), "si")
+        self.g.vstore(val.v, self._addr(self.si, row), self.g.it, "si")
 
     def data(self, base, idx, ty):
-        ptr = self.g.b.gep(base, [ir.Constant(I64, idx)], inbounds=True)
-        v = self.g.load(ptr, "data", invariant=True)
-        return F(self.g, v) if ty == "f" else I(self.g, v)
+        """Element ``idx`` of a dataset array, in every lane."""
+        g = self.g
+        v = g.sload(g.b.gep(base, [ir.Constant(I64, idx)], inbounds=True))
+        return F(g, g.splat(v, g.ft)) if ty == "f" else I(g, g.splat(v, g.it))
 
     # -- network ------------------------------------------------------------------------------
     def activate(self, code, z):
@@ -228,7 +226,7 @@ class _Body:
         if s.acc_mode == codes.ACC_ARGMAX:
             self.tidx = [self.data(self.tip, k, "i") for k in range(n_p)]
         act = self.li(lay.ACT).eq(1)
-        m = dict(corr=g.i(0), tss=g.c(0.0), fahl=B(g, ir.Constant(I1, 1)), lb=g.c(0.0))
+        m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
         full = s.schedule == FULL
         grad = {}
         scale_full = lay.delta_scale(n_p)
@@ -268,7 +266,7 @@ class _Body:
                 self.sfst(lay.M2 + p, self.m2[p])
             self.sfst(lay.PW1, self.pw1)
             self.sfst(lay.PW2, self.pw2)
-        return g.b.zext(still.v, I64)
+        return still
 
     def bookkeeping(self, m, ps, act):
         """As the per-lane bookkeeping loop of kernels.train.train_block; returns ``still``."""
@@ -309,23 +307,22 @@ class _Body:
 
 
 def vector_width(spec):
-    """Lanes per vector iteration. Measured on Zen 4 (AVX-512): two 512-bit registers per
-    value (16 doubles) is 20% faster for the smallest nets (more independent work per
-    iteration), the same from about 30 parameters on, and slower for large ones (spills); one
-    register per value (16 floats) for float32."""
+    """Lanes per vector. Measured on Zen 4 (AVX-512): 16 doubles (two 512-bit registers per
+    value) is 20% faster than 8 for the smallest nets (more independent work in flight), the
+    same from about 30 parameters on, and slower for large ones (spills); 16 floats (one
+    register) for float32."""
     if spec.dtype == "float32":
-        return 16
-    return 16 if Layout(spec).P <= 32 else 8
+        return min(16, spec.lanes)
+    return min(16 if Layout(spec).P <= 32 else 8, spec.lanes)
 
 
 def make_lane_loop(spec, width=None):
-    """The intrinsic ``lane_loop(sf, si, X, T, tidx, e) -> n_active`` for ``spec``: the loop
-    over the block's lanes whose body is one lane's epoch ``e``; returns how many lanes go on.
-    ``width``: vector width (default: one 512-bit register, 8 doubles or 16 floats)."""
+    """The intrinsic ``lane_loop(sf, si, X, T, tidx, e) -> n_active`` for ``spec``: epoch ``e``
+    of every lane of the block, ``width`` lanes at a time as LLVM vectors; returns how many
+    lanes go on."""
     lay = Layout(spec)
-    if width is None:
-        width = vector_width(spec)
-    width = min(width, spec.lanes)
+    W = width or vector_width(spec)
+    assert spec.lanes % W == 0
 
     @intrinsic
     def lane_loop(typingctx, sf, si, X, T, tidx, e):
@@ -338,27 +335,32 @@ def make_lane_loop(spec, width=None):
             ptrs = [cgutils.create_struct_proxy(ty)(context, builder, value=v).data
                     for ty, v in zip(signature.args[:5], args[:5])]
             e_v = context.cast(builder, args[5], signature.args[5], types.int64)
-            fn = builder.function
+            g = _Gen(builder, spec.dtype, W)
+            e_vec = I(g, g.splat(e_v, g.it))
+            n_groups = spec.lanes // W
+            if n_groups == 1:
+                still = _Body(spec, lay, g, *ptrs, ir.Constant(I64, 0), e_vec).emit()
+                return g.reduce_add(builder.zext(still.v, g.it))
             pre = builder.block
-            body_bb = fn.append_basic_block("lanes")
-            exit_bb = fn.append_basic_block("lanes.end")
+            body_bb = builder.function.append_basic_block("lanes")
+            exit_bb = builder.function.append_basic_block("lanes.end")
             builder.branch(body_bb)
             builder.position_at_end(body_bb)
-            ln = builder.phi(I64, "ln")
-            n_active = builder.phi(I64, "n_active")
-            ln.add_incoming(ir.Constant(I64, 0), pre)
-            n_active.add_incoming(ir.Constant(I64, 0), pre)
-            g = _Gen(builder, spec.dtype)
-            still = _Body(spec, lay, g, *ptrs, ln, I(g, e_v)).emit()
-            n_next = builder.add(n_active, still)
-            ln_next = builder.add(ln, ir.Constant(I64, 1))
-            more = builder.icmp_unsigned("<", ln_next, ir.Constant(I64, spec.lanes))
+            grp = builder.phi(I64, "group")
+            acc = builder.phi(g.it, "active")
+            grp.add_incoming(ir.Constant(I64, 0), pre)
+            acc.add_incoming(g.i(0).v, pre)
+            ln0 = builder.mul(grp, ir.Constant(I64, W))
+            still = _Body(spec, lay, g, *ptrs, ln0, e_vec).emit()
+            acc_next = builder.add(acc, builder.zext(still.v, g.it))
+            grp_next = builder.add(grp, ir.Constant(I64, 1))
+            more = builder.icmp_unsigned("<", grp_next, ir.Constant(I64, n_groups))
             br = builder.cbranch(more, body_bb, exit_bb)
-            br.set_metadata("llvm.loop", g.loop_md(width))
-            ln.add_incoming(ln_next, builder.block)
-            n_active.add_incoming(n_next, builder.block)
+            br.set_metadata("llvm.loop", g.no_unroll())
+            grp.add_incoming(grp_next, builder.block)
+            acc.add_incoming(acc_next, builder.block)
             builder.position_at_end(exit_bb)
-            return n_next
+            return g.reduce_add(acc_next)
 
         return sig, codegen
 
@@ -388,7 +390,7 @@ class _Stub:
 def body_size(spec):
     """Number of LLVM instructions in the lane body of ``spec`` (what compile time grows with)."""
     counter = _Counter()
-    g = _Gen(counter, spec.dtype)
+    g = _Gen(counter, spec.dtype, vector_width(spec))
     stubs = [_Stub() for _ in range(6)]
     _Body(spec, Layout(spec), g, *stubs, I(g, _Stub())).emit()
     return counter.n

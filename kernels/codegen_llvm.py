@@ -1,8 +1,8 @@
-"""A small toolkit for emitting straight-line LLVM IR that matches what Numba emits.
+"""A small toolkit for emitting straight-line vector LLVM IR that matches what Numba emits.
 
-``_Gen`` wraps an llvmlite ``IRBuilder`` for one float dtype; ``F`` (float), ``I`` (int64) and
-``B`` (i1) wrap SSA values with Python operators that emit the same instructions Numba
-lowers the generic kernels' Python to: ``fadd``/``fsub``/``fmul``/``fdiv`` without fast-math
+``_Gen`` wraps an llvmlite ``IRBuilder`` for vectors of W lanes of one float dtype; ``F``
+(float), ``I`` (int64) and ``B`` (i1) wrap vector SSA values with Python operators that emit,
+lane by lane, the same instructions Numba lowers the generic kernels' Python to: ``fadd``/``fsub``/``fmul``/``fdiv`` without fast-math
 flags, ordered comparisons (``!=`` unordered), negation as ``-0.0 - x``, ``abs``/``sqrt``/``fma``
 as LLVM intrinsics, ``min``/``max`` and ``a if c else b`` as selects, and ``exp``/``log1p01``
 step for step as ``kernels.elementary``. So a value computed here has the same bits as the
@@ -22,7 +22,7 @@ I64 = ir.IntType(64)
 
 class _RawMD(ir.values.NamedValue):
     """A metadata node printed from a template (llvmlite cannot express ``distinct`` nor
-    self-references, which loop IDs and access groups need); ``{self}`` is its own name."""
+    self-references, which loop IDs need); ``{self}`` is its own name, ``{refs}`` the others."""
 
     name_prefix = "!"
 
@@ -39,33 +39,69 @@ class _RawMD(ir.values.NamedValue):
         return self.name_prefix + str(self.name)
 
 
-class _Gen:
-    """The builder plus typed constants, alias scopes and the elementary functions."""
+class _SplatConst(ir.Constant):
+    """``<W x T> splat (T v)``: short IR text (the IR of a large body is megabytes)."""
 
-    def __init__(self, builder, dtype):
+    def __init__(self, vty, scalar):
+        self.type = vty
+        self.constant = f"splat ({scalar.type} {scalar.get_reference()})"
+
+    def _to_string(self):
+        return f"{self.type} {self.constant}"
+
+    def _get_reference(self):
+        return self.constant
+
+
+class _Gen:
+    """The builder, for vectors of ``width`` lanes of one float dtype: typed splat constants,
+    vector loads and stores with alias metadata, and the elementary functions."""
+
+    def __init__(self, builder, dtype, width):
         self.b = builder
+        self.W = width
         self.dtype = np.dtype(dtype)
-        self.ft = ir.DoubleType() if self.dtype == np.float64 else ir.FloatType()
+        self.fs = ir.DoubleType() if self.dtype == np.float64 else ir.FloatType()
+        self.ft = ir.VectorType(self.fs, width)
+        self.it = ir.VectorType(I64, width)
+        self.bt = ir.VectorType(I1, width)
+        self.sfx = f"v{width}f{self.dtype.itemsize * 8}"
         mod = builder.module
         dom = mod.add_metadata([ir.MetaDataString(mod, "mlpk.domain")])
-        self.scopes = {}
-        for name in ("sf", "si", "data"):
-            self.scopes[name] = mod.add_metadata([ir.MetaDataString(mod, f"mlpk.{name}"), dom])
-        self.md_scope = {k: mod.add_metadata([v]) for k, v in self.scopes.items()}
-        self.md_noalias = {k: mod.add_metadata([v for n, v in self.scopes.items() if n != k]) for k in self.scopes}
+        scopes = {n: mod.add_metadata([ir.MetaDataString(mod, f"mlpk.{n}"), dom]) for n in ("sf", "si", "data")}
+        self.md_scope = {k: mod.add_metadata([v]) for k, v in scopes.items()}
+        self.md_noalias = {k: mod.add_metadata([v for n, v in scopes.items() if n != k]) for k in scopes}
         self.md_invariant = mod.add_metadata([])
-        self.group = _RawMD(mod, "distinct !{{}}")
+        self._consts = {}
 
     # -- values --------------------------------------------------------------------------
-    def c(self, v):
-        """A float constant, rounded to the dtype first (as ``dtype.type(v)`` does)."""
-        return F(self, ir.Constant(self.ft, float(self.dtype.type(v))))
+    def _splat_const(self, vty, scalar):
+        key = (str(vty), scalar.get_reference())
+        const = self._consts.get(key)
+        if const is None:
+            const = self._consts[key] = _SplatConst(vty, scalar)
+        return const
 
-    def i(self, v):
-        return I(self, ir.Constant(I64, int(v)))
+    def c(self, v):
+        """A float constant in every lane, rounded to the dtype first (as ``dtype.type(v)``)."""
+        return F(self, self._splat_const(self.ft, ir.Constant(self.fs, float(self.dtype.type(v)))))
+
+    def i(self, v, ty=I64):
+        vty = self.it if ty is I64 else ir.VectorType(ty, self.W)
+        return I(self, self._splat_const(vty, ir.Constant(ty, int(v))))
+
+    def true(self):
+        return B(self, self._splat_const(self.bt, ir.Constant(I1, 1)))
 
     def f(self, v):
         return v if isinstance(v, F) else self.c(v)
+
+    def splat(self, scalar, vty):
+        """A scalar SSA value in every lane of a vector of type ``vty``."""
+        b = self.b
+        one = b.insert_element(ir.Constant(vty, ir.Undefined), scalar, ir.Constant(ir.IntType(32), 0))
+        return b.shuffle_vector(one, ir.Constant(vty, ir.Undefined),
+                                ir.Constant(ir.VectorType(ir.IntType(32), self.W), [0] * self.W))
 
     def sel(self, cond, a, b):
         if isinstance(a, I) or isinstance(b, I) or (type(a) is int and type(b) is int):
@@ -75,9 +111,12 @@ class _Gen:
         a, b = self.f(a), self.f(b)
         return F(self, self.b.select(cond.v, a.v, b.v))
 
-    def _intr(self, name, args, ty=None):
-        ty = ty or self.ft
-        fn = self.b.module.declare_intrinsic(name, [ty], ir.FunctionType(ty, [ty] * len(args)))
+    def _intr(self, name, args):
+        full = f"{name}.{self.sfx}"
+        mod = self.b.module
+        fn = mod.globals.get(full)
+        if fn is None:
+            fn = ir.Function(mod, ir.FunctionType(self.ft, [self.ft] * len(args)), full)
         return self.b.call(fn, args)
 
     def fabs(self, x):
@@ -98,30 +137,39 @@ class _Gen:
         lim = self.f(lim)
         return self.sel(lim > x, lim, x)
 
+    def reduce_add(self, x):
+        """Sum of the lanes of an int64 vector."""
+        name = f"llvm.vector.reduce.add.v{self.W}i64"
+        mod = self.b.module
+        fn = mod.globals.get(name) or ir.Function(mod, ir.FunctionType(I64, [self.it]), name)
+        return self.b.call(fn, [x])
+
     # -- memory ----------------------------------------------------------------------------
     def _tag(self, instr, scope):
         instr.set_metadata("alias.scope", self.md_scope[scope])
         instr.set_metadata("noalias", self.md_noalias[scope])
-        instr.set_metadata("llvm.access.group", self.group)
         return instr
 
-    def loop_md(self, width):
-        """Loop ID: iterations are independent (every access is in ``group``), vectorise by width."""
+    def vload(self, ptr, vty, scope):
+        """W consecutive elements from the element pointer ``ptr``."""
+        vptr = self.b.bitcast(ptr, vty.as_pointer())
+        return self._tag(self.b.load(vptr, align=8), scope)   # element-aligned only
+
+    def vstore(self, value, ptr, vty, scope):
+        vptr = self.b.bitcast(ptr, vty.as_pointer())
+        self._tag(self.b.store(value, vptr, align=8), scope)
+
+    def sload(self, ptr, scope="data"):
+        """A scalar that no store in the kernel changes (the dataset)."""
+        instr = self._tag(self.b.load(ptr), scope)
+        instr.set_metadata("invariant.load", self.md_invariant)
+        return instr
+
+    def no_unroll(self):
+        """Loop ID that keeps LLVM from unrolling a loop (its body is already large)."""
         mod = self.b.module
-        par = mod.add_metadata([ir.MetaDataString(mod, "llvm.loop.parallel_accesses"), self.group])
-        ena = mod.add_metadata([ir.MetaDataString(mod, "llvm.loop.vectorize.enable"), ir.Constant(I1, 1)])
-        wid = mod.add_metadata([ir.MetaDataString(mod, "llvm.loop.vectorize.width"), ir.Constant(I32, width)])
-        return _RawMD(mod, "distinct !{{{self}, {refs}}}", par, ena, wid)
-
-    def load(self, ptr, scope, invariant=False):
-        instr = self.b.load(ptr)
-        self._tag(instr, scope)
-        if invariant:
-            instr.set_metadata("invariant.load", self.md_invariant)
-        return instr
-
-    def store(self, value, ptr, scope):
-        self._tag(self.b.store(value, ptr), scope)
+        off = mod.add_metadata([ir.MetaDataString(mod, "llvm.loop.unroll.disable")])
+        return _RawMD(mod, "distinct !{{{self}, {refs}}}", off)
 
     # -- elementary functions, step for step as kernels.elementary ---------------------------
     def exp(self, x):
@@ -136,8 +184,8 @@ class _Gen:
             for k in (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
                       1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
                 p = self.fma(p, r, k)
-            ni = b.fptosi(n.v, I64)
-            bits = b.shl(b.add(ni, ir.Constant(I64, 1023)), ir.Constant(I64, 52))
+            ni = b.fptosi(n.v, self.it)
+            bits = b.shl(b.add(ni, self.i(1023).v), self.i(52).v)
             return p * F(self, b.bitcast(bits, self.ft))
         x = self.fmin(self.fmax(x, -87.0), 88.0)
         t = x * _LOG2E + _SHIFTER32
@@ -147,8 +195,8 @@ class _Gen:
         p = self.c(1.0 / 5040.0)
         for k in (1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
             p = self.fma(p, r, k)
-        ni = b.fptosi(n.v, I32)
-        bits = b.shl(b.add(ni, ir.Constant(I32, 127)), ir.Constant(I32, 23))
+        ni = b.fptosi(n.v, ir.VectorType(I32, self.W))
+        bits = b.shl(b.add(ni, self.i(127, I32).v), self.i(23, I32).v)
         return p * F(self, b.bitcast(bits, self.ft))
 
     def log1p01(self, u):
@@ -210,7 +258,7 @@ class F:
         return F(self.g, self.g.b.fdiv(self._o(o), self.v))
 
     def __neg__(self):
-        return F(self.g, self.g.b.fsub(ir.Constant(self.g.ft, -0.0), self.v))
+        return F(self.g, self.g.b.fsub(self.g.c(-0.0).v, self.v))
 
     def _cmp(self, op, o, ordered=True):
         fn = self.g.b.fcmp_ordered if ordered else self.g.b.fcmp_unordered
@@ -245,7 +293,7 @@ class I:
         self.g, self.v = g, v
 
     def _o(self, o):
-        return o.v if isinstance(o, I) else ir.Constant(I64, int(o))
+        return o.v if isinstance(o, I) else self.g.i(o).v
 
     def __add__(self, o):
         return I(self.g, self.g.b.add(self.v, self._o(o)))
@@ -285,7 +333,7 @@ class B:
         return B(self.g, self.g.b.or_(self.v, o.v))
 
     def __invert__(self):
-        return B(self.g, self.g.b.not_(self.v))
+        return B(self.g, self.g.b.xor(self.v, self.g.true().v))
 
     def eq(self, o):
         return B(self.g, self.g.b.icmp_unsigned("==", self.v, o.v))
