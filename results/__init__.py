@@ -5,12 +5,26 @@ The analysis API for pandas::
     import results
     df = results.load("runs/xor-169", filters=[("train.lr", "==", 0.5)])
     results.convergence(df, by=["lr", "hidden"], metric="epoch_acc100", at=[169])
-"""
-from results.analysis import claim, compare, convergence, milestone_conditional, select
-from results.reader import load, load_curves, read_manifest, resolve_column
-from results.report import write_report
 
-__all__ = [
-    "claim", "compare", "convergence", "load", "load_curves", "milestone_conditional",
-    "read_manifest", "resolve_column", "select", "write_report",
-]
+Names load lazily, so ``sweep run`` (which needs only the schema and writer) does not pay
+for importing scipy and matplotlib.
+"""
+from importlib import import_module
+
+_EXPORTS = {
+    "claim": "results.analysis", "compare": "results.analysis", "convergence": "results.analysis",
+    "milestone_conditional": "results.analysis", "select": "results.analysis",
+    "load": "results.reader", "load_curves": "results.reader", "read_manifest": "results.reader",
+    "resolve_column": "results.reader", "write_report": "results.report",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'results' has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

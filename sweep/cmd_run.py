@@ -48,10 +48,11 @@ def run(args) -> int:
     print(f"{grid.name}: {done} of {grid.n_runs} runs in {out_dir} "
           f"({stats.n_trained} trained now, {stats.n_done_before} already there, {stats.n_failed} failed)")
     if stats.n_trained:
-        outside = 1 - stats.kernel_s / stats.wall_s if stats.wall_s else 0.0
+        outside = 1 - (stats.kernel_s + stats.warm_s) / stats.wall_s if stats.wall_s else 0.0
         print(f"{stats.wall_s:.2f} s wall, {stats.n_trained / stats.wall_s:,.0f} runs/s, "
               f"{stats.network_epochs / stats.wall_s / 1e6:.1f} M network-epochs/s; "
-              f"kernels {stats.kernel_s:.2f} s, {100 * outside:.1f}% of wall time outside them")
+              f"kernels {stats.kernel_s:.2f} s, kernel load/compile {stats.warm_s:.2f} s, "
+              f"{100 * outside:.1f}% of wall time outside both")
     print(format_summary(group_summary(out_dir, grid), grid.main_criterion or "main"))
     return 1 if stats.n_failed else 0
 

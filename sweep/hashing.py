@@ -5,6 +5,7 @@ A run's config is a dict ``key -> value`` over ``"seed"`` and every key of
 does not apply, list kinds as Python lists). Each ``(key, value)`` pair hashes to
 
     h(key, value) = first 8 bytes, little-endian, of blake2b(f"{key}={canonical_json(value)}")
+    h("seed", s)  = splitmix64(splitmix64(s mod 2**64) ^ SEED_SALT)   (vectorised: seeds are many)
 
 and a set of keys hashes to ``splitmix64(sum of h mod 2**64)``. A sum is order-free, so the
 id does not depend on how the grid was written (fixed vs swept, axis order, sub-grid,
@@ -65,25 +66,21 @@ def canonical_json(value: Any) -> str:
 
 
 def value_hash(key: str, value: Any) -> int:
-    """``h(key, value)``: 8 bytes of blake2b of ``key=canonical_json(value)``, as an int."""
+    """``h(key, value)``: 8 bytes of blake2b of ``key=canonical_json(value)``, as an int
+    (for ``"seed"``: the splitmix form of :func:`seed_hashes`)."""
+    if key == "seed":
+        return splitmix64_int(splitmix64_int(int(value) & MASK64) ^ SEED_SALT)
     digest = hashlib.blake2b(f"{key}={canonical_json(value)}".encode()).digest()
     return int.from_bytes(digest[:8], "little")
 
 
-_SEED_PREFIX = hashlib.blake2b(b"seed=")
+SEED_SALT = int.from_bytes(hashlib.blake2b(b"seed").digest()[:8], "little")
 
 
 def seed_hashes(seeds: Iterable[int]) -> np.ndarray:
-    """``h("seed", s)`` for many seeds (n,) -> uint64 (n,); about 0.6 us per seed.
-
-    ``json.dumps`` of a Python int is its decimal text, so the prefix state is reused.
-    """
-    parts = []
-    for s in seeds:
-        h = _SEED_PREFIX.copy()
-        h.update(str(int(s)).encode())
-        parts.append(h.digest()[:8])
-    return np.frombuffer(b"".join(parts), dtype="<u8").astype(np.uint64)
+    """``h("seed", s)`` for many seeds (n,) -> uint64 (n,), vectorised (a few ns per seed)."""
+    s = np.asarray(np.fromiter(seeds, dtype=np.int64) if not isinstance(seeds, np.ndarray) else seeds)
+    return splitmix64(splitmix64(s.astype(np.int64).view(np.uint64)) ^ np.uint64(SEED_SALT))
 
 
 def keyed_sum(config: Mapping[str, Any], keys: Iterable[str]) -> int:

@@ -11,6 +11,8 @@ import platform
 import socket
 import sys
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -21,7 +23,7 @@ from results.schema import SCHEMA_VERSION
 from results.writer import OutputDir
 from sweep.backends.base import ChunkFailure
 from sweep.errors import OutputError
-from sweep.execute import Chunk, GroupPlan, plan_group
+from sweep.execute import Chunk, GroupPlan, execute_chunk, plan_group
 from sweep.progress import Progress
 
 DEFAULT_CHUNK = 4096
@@ -38,6 +40,7 @@ class RunStats:
     chunk_s: float = 0.0
     write_s: float = 0.0
     plan_s: float = 0.0
+    warm_s: float = 0.0
     wall_s: float = 0.0
     network_epochs: int = 0
     failures: list = field(default_factory=list)
@@ -138,6 +141,12 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
             chunks = list(iter_chunks(grid, chunk_size))
         plans = make_plans(grid)
         stats.plan_s = time.perf_counter() - t0
+        if chunks and backend.name == "local":  # load or compile each group's kernels once, timed apart
+            t0 = time.perf_counter()
+            for plan, group in zip(plans, grid.groups()):
+                a = group.ranges[0][0]
+                execute_chunk(grid, plan, Chunk(plan.index, a, a + 1))
+            stats.warm_s = time.perf_counter() - t0
         stats.n_pending = sum(c.n_runs for c in chunks)
         sessions = manifest.get("sessions", [])
         sessions.append({"started": _now(), "backend": backend.describe(), "pending": stats.n_pending})
@@ -145,23 +154,42 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
         manifest.update({"sessions": sessions, "status": "running", "started": manifest.get("started", _now())})
         out.write_manifest(manifest)
         bar = Progress(stats.n_pending, enabled=progress, stream=stream)
+        # parts are written on one background thread, overlapping the next kernel call
+        # (the kernels release the GIL); at most two writes wait, and all finish before exit
+        writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-writer")
+        pending: deque = deque()
+
+        def written(future) -> None:
+            n_rows, seconds = future.result()
+            stats.write_s += seconds
+            stats.n_trained += n_rows
+
+        def write(item) -> tuple[int, float]:
+            tw = time.perf_counter()
+            out.write_part(item.chunk.name, item.table, item.curves)
+            return item.table.num_rows, time.perf_counter() - tw
+
         crashed = True  # until the loop ends normally or by Ctrl-C
         try:
-            for item in backend.map_chunks(grid, plans, chunks):
-                if isinstance(item, ChunkFailure):
-                    stats.n_failed += item.chunk.n_runs
-                    stats.failures.append({"chunk": item.chunk.name, "error": item.error,
-                                           "traceback": item.traceback})
-                    print(f"\nchunk {item.chunk.name} failed: {item.error}", file=stream)
-                    continue
-                tw = time.perf_counter()
-                out.write_part(item.chunk.name, item.table, item.curves)
-                stats.write_s += time.perf_counter() - tw
-                stats.kernel_s += item.kernel_s
-                stats.chunk_s += item.total_s
-                stats.network_epochs += item.network_epochs
-                stats.n_trained += item.table.num_rows
-                bar.update(item.table.num_rows, item.network_epochs)
+            try:
+                for item in backend.map_chunks(grid, plans, chunks):
+                    if isinstance(item, ChunkFailure):
+                        stats.n_failed += item.chunk.n_runs
+                        stats.failures.append({"chunk": item.chunk.name, "error": item.error,
+                                               "traceback": item.traceback})
+                        print(f"\nchunk {item.chunk.name} failed: {item.error}", file=stream)
+                        continue
+                    stats.kernel_s += item.kernel_s
+                    stats.chunk_s += item.total_s
+                    stats.network_epochs += item.network_epochs
+                    pending.append(writer.submit(write, item))
+                    while len(pending) > 2:
+                        written(pending.popleft())
+                    bar.update(item.table.num_rows, item.network_epochs)
+            finally:  # finished chunks are never lost, even on Ctrl-C
+                while pending:
+                    written(pending.popleft())
+                writer.shutdown()
             crashed = False
         except KeyboardInterrupt:
             stats.interrupted = True
@@ -172,7 +200,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
             status = ("error" if crashed else "interrupted" if stats.interrupted
                       else "failed" if stats.n_failed else "complete")
             sessions[-1].update({"finished": _now(), "trained": stats.n_trained, "failed": stats.n_failed,
-                                 "kernel_s": round(stats.kernel_s, 3), "wall_s": round(stats.wall_s, 3),
+                                 "kernel_s": round(stats.kernel_s, 3), "warm_s": round(stats.warm_s, 3), "wall_s": round(stats.wall_s, 3),
                                  "network_epochs": stats.network_epochs, "status": status})
             manifest.update({"status": status, "finished": _now(), "failures": stats.failures,
                              "n_done": stats.n_done_before + stats.n_trained})
