@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kernels import codes
+from kernels.network import param_offsets
 
 SIGMOID, TANH, RELU, LEAKY, LINEAR = (codes.ACTIVATION[a] for a in ("sigmoid", "tanh", "relu", "leaky_relu", "linear"))
 SSE, MSE, BCE = codes.LOSS["sse"], codes.LOSS["mse"], codes.LOSS["bce"]
@@ -62,16 +63,7 @@ class Spec:
 
     def layout(self):
         """(w_off, b_off, s_off, n_params) exactly as ``Network.layout``."""
-        w_off, b_off, off = [], [], 0
-        for l in range(self.n_layers):
-            n_i, n_o = self.sizes[l], self.sizes[l + 1]
-            w_off.append(off)
-            off += n_i * n_o
-            b_off.append(off if self.bias else -1)
-            off += n_o if self.bias else 0
-        s_off = off if self.shortcut else -1
-        off += self.sizes[0] * self.sizes[-1] if self.shortcut else 0
-        return w_off, b_off, s_off, off
+        return param_offsets(self.sizes, self.bias, self.shortcut)
 
     def cost(self):
         """A rough size of the unrolled lane body, cheap to compute (``codegen_ir.body_size``

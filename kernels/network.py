@@ -14,6 +14,20 @@ import numpy as np
 from kernels import codes
 
 
+def param_offsets(sizes, bias: bool, shortcut: bool) -> tuple[list[int], list[int], int, int]:
+    """(w_off, b_off, s_off, n_params) of the flat layout; -1 marks an absent bias/shortcut."""
+    w_off, b_off, off = [], [], 0
+    for l in range(len(sizes) - 1):
+        n_i, n_o = sizes[l], sizes[l + 1]
+        w_off.append(off)
+        off += n_i * n_o
+        b_off.append(off if bias else -1)
+        off += n_o if bias else 0
+    s_off = off if shortcut else -1
+    off += sizes[0] * sizes[-1] if shortcut else 0
+    return w_off, b_off, s_off, off
+
+
 @dataclass(frozen=True)
 class Network:
     """``sizes = (n_in, h_1, ..., h_k, n_out)``; ``activations`` has one name per layer
@@ -49,15 +63,7 @@ class Network:
     @cached_property
     def layout(self) -> dict[str, np.ndarray]:
         """Offsets the kernels index with: w_off, b_off (-1: none), s_off, unit_off, sizes, acts."""
-        w_off, b_off, off = [], [], 0
-        for l in range(self.n_layers):
-            n_i, n_o = self.sizes[l], self.sizes[l + 1]
-            w_off.append(off)
-            off += n_i * n_o
-            b_off.append(off if self.bias else -1)
-            off += n_o if self.bias else 0
-        s_off = off if self.shortcut else -1
-        off += self.n_in * self.n_out if self.shortcut else 0
+        w_off, b_off, s_off, off = param_offsets(self.sizes, self.bias, self.shortcut)
         return {
             "sizes": np.array(self.sizes, np.int64),
             "acts": np.array([codes.ACTIVATION[a] for a in self.activations], np.int64),
