@@ -95,8 +95,8 @@ statistics below are Kaplan-Meier estimates (scipy), with Wilson intervals for s
 
 ## Findings
 
-- **Pooled over the whole grid**: {pooled.sentence}
-- **The first milestone**: {acc75.sentence}
+- **Pooled over the whole grid.** {pooled.sentence}
+- **The first milestone (75% by 107).** {acc75.sentence}
 - **Never converging**: {pct(never)} of all runs have not reached 100% accuracy after {epochs:,} epochs
   (the worst cell is lr = {worst['train.lr']}, H = {worst['model.hidden']}: only {worst['share']} converge).
 - **Where 169 is typical**: the cell where reaching 100% by epoch 169 is most likely is lr = {best['train.lr']},
