@@ -94,8 +94,11 @@ def plan_group(index: int, group, base_dir: str | Path, max_epochs: int) -> Grou
 def _filled(cols: dict, key: str, default: float) -> np.ndarray:
     """A numeric column with non-applicable (None) entries replaced by a neutral value."""
     v = cols[key]
-    if v.dtype == object:
-        v = np.array([default if x is None else x for x in v], dtype=np.float64)
+    if v.dtype == object:  # the key does not apply in this group: (normally) every entry is None
+        mask = np.equal(v, None)
+        out = np.full(len(v), default, dtype=np.float64)
+        out[~mask] = v[~mask].astype(np.float64)
+        return out
     return v
 
 

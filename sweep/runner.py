@@ -90,28 +90,28 @@ def iter_chunks(grid, chunk_size: int):
 
 
 def plan_pending(grid, chunk_size: int, done: np.ndarray) -> tuple[list[Chunk], int]:
-    """Chunks restricted to runs not yet done (and not duplicated by an earlier sub-grid).
+    """Chunks restricted to runs not yet done and not repeated by an earlier sub-grid.
 
-    Returns the chunks and how many of ``done`` belong to this grid.
+    One pass collects every run_id (8 bytes per run); the first occurrence of each id and
+    membership in ``done`` are then found once, in O(n log n). Returns the chunks and how
+    many of ``done`` belong to this grid.
     """
-    chunks, matched, seen = [], 0, []
-    for c in iter_chunks(grid, chunk_size):
-        ids = grid.columns(c.start, c.stop)["run_id"]
-        in_done = np.isin(ids, done, assume_unique=False) if done.size else np.zeros(len(ids), bool)
-        matched += int(in_done.sum())
-        pending = ~in_done
-        if seen:  # drop runs scheduled earlier in this sweep (overlapping sub-grids)
-            pending &= ~np.isin(ids, np.concatenate(seen))
-        _, first = np.unique(ids, return_index=True)
-        unique_mask = np.zeros(len(ids), bool)
-        unique_mask[first] = True
-        pending &= unique_mask
-        if len(getattr(grid, "subgrids", ())) > 1:
-            seen.append(ids)
+    all_chunks = list(iter_chunks(grid, chunk_size))
+    ids = [grid.columns(c.start, c.stop)["run_id"] for c in all_chunks]
+    flat = np.concatenate(ids) if ids else np.zeros(0, np.uint64)
+    in_done = np.isin(flat, done) if done.size else np.zeros(flat.size, bool)
+    first = np.zeros(flat.size, bool)
+    first[np.unique(flat, return_index=True)[1]] = True
+    pending_all = first & ~in_done
+    matched = int(np.isin(done, flat).sum()) if done.size else 0
+    chunks, offset = [], 0
+    for c, chunk_ids in zip(all_chunks, ids):
+        pending = pending_all[offset: offset + len(chunk_ids)]
+        offset += len(chunk_ids)
         if pending.all():
             chunks.append(c)
         elif pending.any():
-            chunks.append(Chunk(c.group, c.start, c.stop, pending))
+            chunks.append(Chunk(c.group, c.start, c.stop, pending.copy()))
     return chunks, matched
 
 

@@ -175,3 +175,28 @@ def test_seed001_grid_reproduces_published_weights(tmp_path):
     expected = [0.91687358, 0.26504775, 0.58854191, 0.78320538, 0.91800106, 0.82735501,
                 0.72795148, 0.26048042, 0.9117634]
     np.testing.assert_allclose(theta, expected, atol=5e-9)
+
+
+def test_overlapping_subgrids_train_each_distinct_run_once(tmp_path):
+    grid = tmp_path / "union.toml"
+    grid.write_text("""
+name = "union"
+[task]
+name = "xor"
+[train]
+epochs = 50
+[sweep]
+seeds = 30
+"train.lr" = [0.5, 1.0]
+[[sweep.grids]]
+"train.optimizer" = ["sgd"]
+[[sweep.grids]]
+"train.optimizer" = ["sgd", "momentum"]
+"train.momentum" = [0.9]
+""")
+    out = tmp_path / "o"
+    assert main(["run", str(grid), "--out", str(out), "--no-progress", "--chunk-size", "16"]) == 0
+    df = pd.read_parquet(out)
+    # 60 sgd runs appear in both sub-grids: 180 grid entries, 120 distinct runs
+    assert len(df) == 120 and df["run_id"].is_unique
+    assert df["train.optimizer"].value_counts().to_dict() == {"sgd": 60, "momentum": 60}
