@@ -1,19 +1,21 @@
 """Numba kernels for training many small dense MLPs at once.
 
 Private ``@njit`` kernels (``kernels.train``, ``kernels.init``) are pure functions of
-arrays and scalars: no I/O, no globals, no printing. ``kernels.api`` holds the small checked
-wrappers that the rest of the project calls.
+arrays and scalars: no globals, no printing. Every op is defined once in ``kernels.ops``; the
+generic kernel compiles the definitions (``kernels.lanes``) and the specialised kernels trace them
+(``kernels.codegen_ir``). ``kernels.api`` holds the small checked wrappers that the rest of the
+project calls. The one piece of I/O is ``kernels.codegen``'s on-disk cache of generated kernels.
 """
-from kernels.api import forward, init_params, loss_and_grad, train
+from kernels.api import call_static, forward, init_params, loss_and_grad, train
 from kernels.config import LANES
 from kernels.init import init_runs
 from kernels.network import Network, TrainOptions, TrainResult, log_spaced_epochs
-from kernels.train import loss_grad_blocks, train_blocks
+from kernels.train import loss_grad_blocks, train_blocks, train_range
 
 #: The compiled entry points; each should hold one signature per dtype used.
-DISPATCHERS = (train_blocks, loss_grad_blocks, init_runs)
+DISPATCHERS = (train_range, loss_grad_blocks, init_runs)
 
 __all__ = [
-    "DISPATCHERS", "LANES", "Network", "TrainOptions", "TrainResult", "forward", "init_params",
+    "DISPATCHERS", "LANES", "call_static", "Network", "TrainOptions", "TrainResult", "forward", "init_params",
     "log_spaced_epochs", "loss_and_grad", "train",
 ]

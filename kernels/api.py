@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels import codes
+from kernels.bundles import FIN_ACC, FIN_LOSS, FIN_MIN, FIN_MSE, N_FINAL, SCHEDULES, Data, Net, Outputs, Runs, Static
 from kernels.codegen import specialised_train_blocks
 from kernels.config import LANES
-from kernels.init import init_runs
+from kernels.init import INIT_SCHEMES, init_runs
 from kernels.network import Network, TrainOptions, TrainResult
+from kernels.ops import ACC_ARGMAX, ACC_THRESHOLD, HYPER, LOSSES, MILESTONES, N_MILESTONES, OPTIMIZERS
+from kernels.ops.hyper import IROW
 from kernels.train import loss_grad_blocks, train_blocks
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
@@ -48,7 +50,7 @@ def unpack(blocks: np.ndarray, n_runs: int) -> np.ndarray:
     return moved.reshape((moved.shape[0] * moved.shape[1],) + moved.shape[2:])[:n_runs]
 
 
-def _dataset(net: Network, X, T, dtype):
+def _dataset(net: Network, X, T, dtype) -> tuple[Data, int]:
     # writeable copies when needed: Numba types a read-only array differently (a recompile)
     X = np.require(X, dtype, requirements="CW")
     T = np.require(T, dtype, requirements="CW")
@@ -57,9 +59,9 @@ def _dataset(net: Network, X, T, dtype):
     if T.ndim != 2 or T.shape != (X.shape[0], net.n_out):
         raise ValueError(f"T must have shape ({X.shape[0]}, {net.n_out}), got {T.shape}")
     onehot = net.n_out > 1 and bool(np.all((T == 0) | (T == 1))) and bool(np.all(T.sum(axis=1) == 1))
-    acc_mode = codes.ACC_ARGMAX if onehot else codes.ACC_THRESHOLD
+    acc_mode = ACC_ARGMAX if onehot else ACC_THRESHOLD
     tidx = np.argmax(T, axis=1).astype(np.int64)
-    return X, T, tidx, acc_mode
+    return Data(X, T, tidx), acc_mode
 
 
 def _theta(net: Network, theta) -> np.ndarray:
@@ -69,31 +71,49 @@ def _theta(net: Network, theta) -> np.ndarray:
     return theta
 
 
-def _layout_args(net: Network):
+def _net(net: Network) -> Net:
     lay = net.layout
-    return lay["sizes"], lay["acts"], lay["w_off"], lay["b_off"], lay["s_off"], lay["unit_off"]
+    return Net(lay["sizes"], lay["acts"], lay["w_off"], lay["b_off"], lay["unit_off"])
 
 
 def _loss_code(net: Network, loss: str) -> int:
-    code = codes.code(codes.LOSS, loss, "loss")
-    if loss == "bce" and net.activations[-1] != "sigmoid":
-        raise ValueError("loss 'bce' needs a sigmoid output activation")
-    return code
+    op = LOSSES[loss]
+    if op.needs_output and net.activations[-1] != op.needs_output:
+        raise ValueError(f"loss {loss!r} needs a {op.needs_output} output activation")
+    return op.code
 
 
-def loss_and_grad(net: Network, loss: str, theta, X, T, leaky_slope=0.01, dtype="float64"):
-    """Full-batch loss E (n_runs,) and gradient dE/dtheta (n_runs, P), without training."""
+def _static(net, loss, opt=0, schedule=0, batch=1, shuffle=False, acc_mode=0, flat=False, decay=False,
+            rec_out=False) -> Static:
+    return Static(int(loss), int(opt), int(schedule), int(batch), int(shuffle), int(acc_mode),
+                  int(net.layout["s_off"]), int(flat), int(decay), int(rec_out))
+
+
+def pack_hyper(values: dict, n_runs: int, dtype) -> np.ndarray:
+    """Per-run hyper-parameters -> ``(n_blocks, N_HYPER, LANES)``; missing names take their
+    defaults (``kernels.ops.hyper.HYPER``)."""
+    unknown = set(values) - set(HYPER)
+    if unknown:
+        raise TypeError(f"unknown hyper-parameter(s) {sorted(unknown)}; known: {', '.join(HYPER)}")
+    rows = [pack(values.get(name, default), n_runs, dtype) for name, default in HYPER.items()]
+    return np.ascontiguousarray(np.stack(rows, axis=1))
+
+
+def loss_and_grad(net: Network, loss: str, theta, X, T, leaky_slope=0.01, dtype="float64", flat_spot=0.0):
+    """Full-batch loss E (n_runs,) and gradient dE/dtheta (n_runs, P), without training
+    (``flat_spot``: the backward pass of Fahlman's modified derivative)."""
     dt = _DTYPES[dtype]
     theta = _theta(net, theta)
-    X, T, tidx, acc_mode = _dataset(net, X, T, dt)
+    data, acc_mode = _dataset(net, X, T, dt)
     n = theta.shape[0]
     th = pack_params(theta, dt)
     nb = th.shape[0]
     o_loss = np.empty((nb, LANES), dt)
     o_grad = np.empty_like(th)
-    o_out = np.empty((nb, X.shape[0], net.n_out, LANES), dt)
-    loss_grad_blocks(X, T, tidx, *_layout_args(net), _loss_code(net, loss), acc_mode,
-                     th, pack(leaky_slope, n, dt), o_loss, o_grad, o_out)
+    o_out = np.empty((nb, data.X.shape[0], net.n_out, LANES), dt)
+    st = _static(net, _loss_code(net, loss), acc_mode=acc_mode, flat=flat_spot != 0)
+    hyper = pack_hyper({"leaky_slope": leaky_slope, "flat_spot": flat_spot}, n, dt)
+    loss_grad_blocks(data, _net(net), st, th, hyper, o_loss, o_grad, o_out)
     return unpack(o_loss, n).astype(np.float64), unpack(o_grad, n).astype(np.float64)
 
 
@@ -102,14 +122,14 @@ def forward(net: Network, theta, X, leaky_slope=0.01, dtype="float64") -> np.nda
     dt = _DTYPES[dtype]
     theta = _theta(net, theta)
     X = np.require(X, dt, requirements="CW")
-    T = np.zeros((X.shape[0], net.n_out), dt)
-    X, T, tidx, acc_mode = _dataset(net, X, T, dt)
+    data, acc_mode = _dataset(net, X, np.zeros((X.shape[0], net.n_out), dt), dt)
     n = theta.shape[0]
     th = pack_params(theta, dt)
     nb = th.shape[0]
     o_out = np.empty((nb, X.shape[0], net.n_out, LANES), dt)
-    loss_grad_blocks(X, T, tidx, *_layout_args(net), codes.LOSS["sse"], acc_mode,
-                     th, pack(leaky_slope, n, dt), np.empty((nb, LANES), dt), np.empty_like(th), o_out)
+    st = _static(net, LOSSES.code("sse"), acc_mode=acc_mode)
+    loss_grad_blocks(data, _net(net), st, th, pack_hyper({"leaky_slope": leaky_slope}, n, dt),
+                     np.empty((nb, LANES), dt), np.empty_like(th), o_out)
     return unpack(o_out, n).astype(np.float64)
 
 
@@ -129,7 +149,9 @@ def init_params(net: Network, scheme: str, init_keys, low=0.0, high=1.0, std=1.0
         if net.shortcut:
             raise ValueError("init scheme 'numpy_legacy' does not support a shortcut")
         return _legacy(net, np.broadcast_to(seeds, (n,)), f64(low), f64(high), f64(scale))
-    code = codes.code(codes.INIT, scheme, "init scheme")
+    code = INIT_SCHEMES.get(scheme)
+    if code is None:
+        raise ValueError(f"unknown init scheme {scheme!r}; choose one of: {', '.join(INIT_SCHEMES)}")
     out = np.empty((n, net.n_params), np.float64)
     fan_in, fan_out, is_bias = net.param_info
     init_runs(code, keys, f64(low), f64(high), f64(std), f64(scale), fan_in, fan_out, is_bias, out)
@@ -149,10 +171,30 @@ def _legacy(net, seeds, low, high, scale):
     return out
 
 
-def train(net: Network, opts: TrainOptions, X, T, theta0, *, lr, epochs, momentum=0.9, beta1=0.9,
-          beta2=0.999, eps=1e-8, leaky_slope=0.01, early_stop=False, main="acc100", tss_below=0.04,
-          loss_below=0.01, shuffle_keys=None, specialise=True) -> TrainResult:
-    """Train ``n_runs`` networks of one architecture; every hyper-parameter is a scalar or (n_runs,).
+def _milestone_codes(main, n: int) -> np.ndarray:
+    arr = np.asarray(main)
+    if arr.dtype.kind in "US":
+        codes = MILESTONES.codes()
+        arr = np.vectorize(lambda m: MILESTONES.code(str(m)) if str(m) in codes else MILESTONES[str(m)],
+                           otypes=[np.int64])(arr)
+    return np.broadcast_to(arr.astype(np.int64), (n,))
+
+
+def call_static(net: Network, opts: TrainOptions, X, T) -> Static:
+    """The ``Static`` bundle ``train`` builds for this call (what selects a specialised kernel)."""
+    dt = _DTYPES[opts.dtype]
+    _, acc_mode = _dataset(net, X, T, dt)
+    batch = 1 if opts.schedule == "online" else max(1, int(opts.batch_size))
+    return _static(net, _loss_code(net, opts.loss), OPTIMIZERS.code(opts.optimizer), SCHEDULES.index(opts.schedule),
+                   batch, bool(opts.shuffle) and opts.schedule != "full", acc_mode, opts.flat_spot != 0,
+                   opts.weight_decay != 0, opts.record_final_outputs)
+
+
+def train(net: Network, opts: TrainOptions, X, T, theta0, *, epochs, early_stop=False, main="acc100",
+          shuffle_keys=None, specialise=True, **hyper) -> TrainResult:
+    """Train ``n_runs`` networks of one architecture; ``epochs``, ``early_stop``, ``main`` and every
+    hyper-parameter (``kernels.ops.hyper.HYPER``: ``lr``, ``momentum``, ...; defaults there) are
+    scalars or (n_runs,) arrays. ``opts.flat_spot`` and ``opts.weight_decay`` are shared.
 
     ``specialise``: use the kernel generated for this configuration (``kernels.codegen``) when
     it is small enough to unroll; ``False`` always runs the generic kernel. Both compute the
@@ -161,17 +203,18 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, lr, epochs, momentu
     dt = _DTYPES.get(opts.dtype)
     if dt is None:
         raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {opts.dtype!r}")
+    if "flat_spot" in hyper or "weight_decay" in hyper:
+        raise TypeError("flat_spot and weight_decay are TrainOptions fields (shared by a call)")
     theta0 = _theta(net, theta0)
     n = theta0.shape[0]
-    X, T, tidx, acc_mode = _dataset(net, X, T, dt)
+    data, acc_mode = _dataset(net, X, T, dt)
     loss = _loss_code(net, opts.loss)
-    opt = codes.code(codes.OPTIMIZER, opts.optimizer, "optimizer")
-    sched = codes.code(codes.SCHEDULE, opts.schedule, "schedule")
+    opt = OPTIMIZERS.code(opts.optimizer)
+    if opts.schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {opts.schedule!r}; choose one of: {', '.join(SCHEDULES)}")
+    sched = SCHEDULES.index(opts.schedule)
     batch = 1 if opts.schedule == "online" else max(1, int(opts.batch_size))
     shuffle = bool(opts.shuffle) and opts.schedule != "full"
-    main_arr = np.asarray(main)
-    if main_arr.dtype.kind in "US":
-        main_arr = np.vectorize(lambda m: codes.code(codes.MILESTONE, str(m), "criterion"), otypes=[np.int64])(main_arr)
     epochs_arr = np.broadcast_to(np.asarray(epochs, np.int64), (n,))
     if np.any(epochs_arr < 0):
         raise ValueError("epochs must be >= 0")
@@ -182,43 +225,36 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, lr, epochs, momentu
     curve = np.asarray(opts.curve_epochs, np.int64)
     if curve.size and np.any(np.diff(curve) <= 0):
         raise ValueError("curve_epochs must be strictly increasing")
-
-    th = pack_params(theta0, dt)
-    nb = th.shape[0]
-    o_run = np.empty((nb, LANES), np.int64)
-    o_ms = np.empty((nb, codes.N_MILESTONES, LANES), np.int64)
-    o_fin = np.empty((nb, 4, LANES), np.float64)
-    o_div = np.empty((nb, LANES), np.uint8)
-    o_curve = np.full((nb, curve.size, 2, LANES), np.nan)
     rec_out = bool(opts.record_final_outputs)
-    o_out = np.full((nb, X.shape[0] if rec_out else 0, net.n_out if rec_out else 0, LANES), np.nan, dt)
-    kernel = None
-    if specialise:
-        kernel = specialised_train_blocks(net, loss, opt, sched, batch, shuffle, acc_mode, X.shape[0],
-                                          opts.dtype, rec_out)
-    if kernel is None:
-        kernel = train_blocks
-    kernel(X, T, tidx, *_layout_args(net), loss, opt, sched, batch, shuffle, acc_mode,
-                 th, pack(lr, n, dt), pack(momentum, n, dt), pack(beta1, n, dt), pack(beta2, n, dt),
-                 pack(eps, n, dt), pack(leaky_slope, n, dt), pack(epochs_arr, n, np.int64),
-                 pack(main_arr, n, np.int64), pack(early_stop, n, np.int64), pack(tss_below, n, dt),
-                 pack(loss_below, n, dt), pack(shuffle_keys, n, np.uint64), curve, rec_out,
-                 o_run, o_ms, o_fin, o_div, o_curve, o_out)
+    st = _static(net, loss, opt, sched, batch, shuffle, acc_mode, opts.flat_spot != 0, opts.weight_decay != 0,
+                 rec_out)
+    hyper = dict(hyper, flat_spot=opts.flat_spot, weight_decay=opts.weight_decay)
+    lane_int = np.stack([pack(epochs_arr, n, np.int64), pack(_milestone_codes(main, n), n, np.int64),
+                         pack(early_stop, n, np.int64)], axis=1)
+    runs = Runs(pack_params(theta0, dt), pack_hyper(hyper, n, dt), np.ascontiguousarray(lane_int),
+                pack(shuffle_keys, n, np.uint64))
+    nb = runs.theta.shape[0]
+    n_out_rec = (data.X.shape[0], net.n_out) if rec_out else (0, 0)
+    out = Outputs(np.empty((nb, LANES), np.int64), np.empty((nb, N_MILESTONES, LANES), np.int64),
+                  np.empty((nb, N_FINAL, LANES), np.float64), np.empty((nb, LANES), np.uint8),
+                  np.full((nb, curve.size, 2, LANES), np.nan), np.full((nb, *n_out_rec, LANES), np.nan, dt))
+    kernel = specialised_train_blocks(net, st, data.X.shape[0], opts.dtype) if specialise else None
+    (kernel or train_blocks)(data, _net(net), st, runs, curve, out)
 
-    ms = unpack(o_ms, n)
-    fin = unpack(o_fin, n)
-    main_codes = np.broadcast_to(main_arr.astype(np.int64), (n,))
+    ms = unpack(out.ms, n)
+    fin = unpack(out.fin, n)
+    main_codes = unpack(runs.lane_int[:, IROW["main"]], n)
     conv_epoch = ms[np.arange(n), main_codes]
-    curves = unpack(o_curve, n)
+    curves = unpack(out.curve, n)
+    by_name = {f"epoch_{m}": ms[:, op.code].copy() for m, op in zip(MILESTONES.names(), MILESTONES.ops())}
     return TrainResult(
-        epochs_run=unpack(o_run, n).copy(),
-        final_loss=fin[:, 0].copy(), final_mse=fin[:, 1].copy(), final_accuracy=fin[:, 2].copy(),
-        min_loss=np.where(np.isinf(fin[:, 3]), np.nan, fin[:, 3]),
-        epoch_acc75=ms[:, 0].copy(), epoch_acc100=ms[:, 1].copy(), epoch_fahlman=ms[:, 2].copy(),
-        epoch_tss=ms[:, 3].copy(), epoch_loss=ms[:, 4].copy(),
-        diverged=unpack(o_div, n).astype(bool),
+        epochs_run=unpack(out.run, n).copy(),
+        final_loss=fin[:, FIN_LOSS].copy(), final_mse=fin[:, FIN_MSE].copy(), final_accuracy=fin[:, FIN_ACC].copy(),
+        min_loss=np.where(np.isinf(fin[:, FIN_MIN]), np.nan, fin[:, FIN_MIN]),
+        **by_name,
+        diverged=unpack(out.div, n).astype(bool),
         converged=conv_epoch >= 0, convergence_epoch=conv_epoch.copy(),
         curve_loss=curves[:, :, 0].copy(), curve_mse=curves[:, :, 1].copy(),
-        final_params=unpack(th, n).astype(np.float64) if opts.record_final_params else None,
-        final_outputs=unpack(o_out, n).astype(np.float64) if rec_out else None,
+        final_params=unpack(runs.theta, n).astype(np.float64) if opts.record_final_params else None,
+        final_outputs=unpack(out.out, n).astype(np.float64) if rec_out else None,
     )

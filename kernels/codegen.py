@@ -28,11 +28,12 @@ from pathlib import Path
 
 import numba
 
-from kernels.codegen_emit import Spec, emit_module
+from kernels.codegen_emit import FULL, Spec, emit_module
+from kernels.driver import block_driver
 from kernels.config import LANES
 
 #: Bump when the generated code changes meaning (the source hash below catches most edits).
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: Largest lane body (LLVM instructions, ``codegen_ir.body_size``) that is specialised; above
 #: it the generic kernel runs. Cold compile time is about 1 s + 0.25 ms per instruction on a
@@ -40,8 +41,9 @@ GENERATOR_VERSION = 1
 #: this keeps a cold compile under about 9 s.
 MAX_BODY = 36_000
 
-_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "elementary.py",
-                 "intrinsics.py", "rng.py", "codes.py", "config.py")
+_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "intrinsics.py",
+                 "rng.py", "config.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
+                     (Path(__file__).parent / "ops").glob("*.py"))))
 _lock = threading.Lock()
 _loaded: dict[Spec, object] = {}
 _eligible: dict[Spec, bool] = {}
@@ -65,19 +67,17 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "mlp-sweep" / "kernels"
 
 
-def make_spec(net, loss: int, opt: int, schedule: int, batch_size: int, shuffle: bool, acc_mode: int,
-              n_patterns: int, dtype: str, rec_out: bool) -> Spec:
-    """The static configuration, normalised so equivalent calls share one kernel."""
-    from kernels import codes
-    full = schedule == codes.SCHEDULE["full"]
+def make_spec(net, st, n_patterns: int, dtype: str) -> Spec:
+    """The static configuration of a call (``st``: its ``kernels.bundles.Static``), normalised so
+    equivalent calls share one kernel."""
+    full = st.schedule == FULL
     return Spec(
-        sizes=tuple(int(s) for s in net.sizes),
-        acts=tuple(codes.ACTIVATION[a] for a in net.activations),
-        bias=bool(net.bias), shortcut=bool(net.shortcut), loss=int(loss), opt=int(opt),
-        schedule=int(schedule),
-        batch_size=int(n_patterns) if full else max(1, min(int(batch_size), int(n_patterns))),
-        shuffle=bool(shuffle) and not full, acc_mode=int(acc_mode), n_patterns=int(n_patterns),
-        dtype=str(dtype), rec_out=bool(rec_out), lanes=LANES)
+        sizes=tuple(int(s) for s in net.sizes), acts=tuple(int(a) for a in net.layout["acts"]),
+        bias=bool(net.bias), shortcut=bool(net.shortcut), loss=int(st.loss), opt=int(st.opt),
+        schedule=int(st.schedule),
+        batch_size=int(n_patterns) if full else max(1, min(int(st.batch_size), int(n_patterns))),
+        shuffle=bool(st.shuffle) and not full, acc_mode=int(st.acc_mode), n_patterns=int(n_patterns),
+        dtype=str(dtype), rec_out=bool(st.rec_out), lanes=LANES, flat=bool(st.flat), decay=bool(st.decay))
 
 
 def kernel_name(spec: Spec) -> str:
@@ -100,55 +100,14 @@ def eligible(spec: Spec) -> bool:
     return ok
 
 
-def specialised_train_blocks(net, loss, opt, schedule, batch_size, shuffle, acc_mode, n_patterns, dtype,
-                             rec_out):
+def specialised_train_blocks(net, st, n_patterns, dtype):
     """The specialised ``train_blocks`` for this configuration, or None (use the generic one)."""
     if os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0":
         return None
-    spec = make_spec(net, loss, opt, schedule, batch_size, shuffle, acc_mode, n_patterns, dtype, rec_out)
+    spec = make_spec(net, st, n_patterns, dtype)
     if not eligible(spec):
         return None
-    return _driver(load(spec).train_range)
-
-
-def _driver(train_range):
-    """``train_blocks`` on top of ``train_range``: ranges of blocks on ``numba.get_num_threads()``
-    Python threads (the kernel releases the GIL), taken from a shared counter so that threads
-    that finish early take more. Which thread trains a block never changes its results."""
-
-    def train_blocks(X, T, tidx, *args):
-        n_blocks = args[12].shape[0]        # theta_all
-        n_threads = max(1, min(numba.get_num_threads(), n_blocks))
-        if n_threads == 1:
-            train_range(0, n_blocks, X, T, tidx, *args)
-            return
-        step = max(1, n_blocks // (8 * n_threads))
-        starts = iter(range(0, n_blocks, step))
-        take = threading.Lock()
-        errors = []
-
-        def work():
-            try:
-                while True:
-                    with take:
-                        b0 = next(starts, None)
-                    if b0 is None:
-                        return
-                    train_range(b0, min(b0 + step, n_blocks), X, T, tidx, *args)
-            except BaseException as exc:  # re-raised in the caller
-                errors.append(exc)
-
-        threads = [threading.Thread(target=work, daemon=True) for _ in range(n_threads - 1)]
-        for t in threads:
-            t.start()
-        work()
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
-
-    train_blocks.train_range = train_range
-    return train_blocks
+    return block_driver(load(spec).train_range)
 
 
 def load(spec: Spec):

@@ -29,13 +29,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels import codes
+from kernels.bundles import FIN_ACC, FIN_LOSS, FIN_MIN, FIN_MSE, FULL
+from kernels.lanes import literal
 from kernels.network import param_offsets
-
-SIGMOID, TANH, RELU, LEAKY, LINEAR = (codes.ACTIVATION[a] for a in ("sigmoid", "tanh", "relu", "leaky_relu", "linear"))
-SSE, MSE, BCE = codes.LOSS["sse"], codes.LOSS["mse"], codes.LOSS["bce"]
-SGD, MOMENTUM, ADAM = codes.OPTIMIZER["sgd"], codes.OPTIMIZER["momentum"], codes.OPTIMIZER["adam"]
-FULL = codes.SCHEDULE["full"]
+from kernels.ops import LOSSES, N_HYPER, N_MILESTONES, OPTIMIZERS
+from kernels.ops.hyper import IROW, ROW
 
 
 @dataclass(frozen=True)
@@ -56,6 +54,8 @@ class Spec:
     dtype: str           # "float64" | "float32"
     rec_out: bool
     lanes: int
+    flat: bool = False   # Fahlman's flat-spot offset
+    decay: bool = False  # weight decay
 
     @property
     def n_layers(self):
@@ -81,30 +81,33 @@ class Layout:
         self.spec = spec
         self.w_off, self.b_off, self.s_off, self.P = spec.layout()
         self.n_in, self.n_out, self.nl = spec.sizes[0], spec.sizes[-1], spec.n_layers
+        self.opt = OPTIMIZERS.by_code(spec.opt)
+        self.loss = LOSSES.by_code(spec.loss)
         n_p, P = spec.n_patterns, self.P
         rows = _Rows()
         self.TH = rows.take(P)
-        self.M1 = rows.take(P) if spec.opt in (MOMENTUM, ADAM) else -1
-        self.M2 = rows.take(P) if spec.opt == ADAM else -1
-        (self.LR, self.MOM, self.B1, self.B2, self.EPS, self.SLOPE, self.TSSB, self.LOSSB,
-         self.PW1, self.PW2, self.FLOSS, self.FMSE, self.FMIN) = (rows.take() for _ in range(13))
+        self.SLOT = [rows.take(P) for _ in self.opt.slots]          # per-weight optimizer state
+        self.LSLOT = [rows.take() for _ in self.opt.lane_slots]      # per-run optimizer state
+        self.HYP = rows.take(N_HYPER)                                # every hyper-parameter row
+        self.FLOSS, self.FMSE, self.FMIN = (rows.take() for _ in range(3))
         self.OUT = rows.take(n_p * self.n_out) if spec.rec_out else -1
         self.XS = rows.take(n_p * self.n_in) if spec.shuffle else -1
         self.TS = rows.take(n_p * self.n_out) if spec.shuffle else -1
         self.NF = rows.n
         irows = _Rows()
-        self.MS = irows.take(5)
+        self.MS = irows.take(N_MILESTONES)
         self.RUN, self.DIV, self.ACT, self.EP, self.MAIN, self.ESTOP, self.CORR = (irows.take() for _ in range(7))
         self.NI = irows.n
 
+    def hyper(self, name):
+        """The ``sf`` row of hyper-parameter ``name``."""
+        return self.HYP + ROW[name]
+
     def delta_scale(self, nb):
         """The constant factor of dE/dz for a batch of nb patterns, rounded as the kernels do
-        (``kernels.losses.delta_scale``)."""
+        (the loss op's ``scale`` on numpy scalars of the run dtype)."""
         f = np.dtype(self.spec.dtype).type
-        if self.spec.loss == SSE:
-            return 1.0
-        n_terms = f(nb * self.n_out)
-        return float((f(1.0) + f(1.0)) / n_terms) if self.spec.loss == MSE else float(f(1.0) / n_terms)
+        return float(self.loss.scale(f(nb * self.n_out), f(1.0)))
 
 
 class _Rows:
@@ -117,22 +120,18 @@ class _Rows:
         return start
 
 
-_ARGS = ("b, X, T, tidx, sizes, acts, w_off, b_off, s_off, unit_off, loss, opt, schedule, "
-         "batch_size, shuffle, acc_mode, theta_all, lr_all, mom_all, b1_all, b2_all, eps_all, "
-         "slope_all, epochs_all, main_all, estop_all, tss_all, lossb_all, skey_all, curve_epochs, "
-         "rec_out, o_run, o_ms, o_fin, o_div, o_curve, o_out")
-
-
 def emit_module(spec: Spec, header: str = "") -> str:
-    """Source of the module: ``SPEC``, ``lane_loop`` and ``train_range``, the Numba function
-    that trains blocks ``b0..b1-1`` one after the other (``kernels.codegen`` runs ranges of
+    """Source of the module: ``SPEC``, ``lane_loop`` and ``train_range(b0, b1, data, net, st, runs,
+    curve_epochs, out)``, the Numba function that trains blocks ``b0..b1-1`` one after the other
+    with the arguments of ``kernels.train.train_blocks`` (``kernels.codegen`` runs ranges of
     blocks on threads)."""
     lay = Layout(spec)
     L, P, n_p, n_in, n_out = spec.lanes, lay.P, spec.n_patterns, lay.n_in, lay.n_out
     dt = f"np.{spec.dtype}"
-    init = [f"{a}[b, ln]" for a in ("lr_all", "mom_all", "b1_all", "b2_all", "eps_all", "slope_all",
-                                    "tss_all", "lossb_all")]
-    rows = (lay.LR, lay.MOM, lay.B1, lay.B2, lay.EPS, lay.SLOPE, lay.TSSB, lay.LOSSB)
+    slot_init = []
+    for row, (_, init) in zip(lay.SLOT, lay.opt.slots):
+        val = f"runs.hyper[b, {ROW[init]}, ln]" if isinstance(init, str) else literal(init)
+        slot_init += [f"    for p in range({P}):", f"        sf[{row} + p, ln] = {val}"]
     body = [f"for ln in range({L}):",
             f"    for r in range({lay.NF}):",
             "        sf[r, ln] = 0.0",
@@ -141,22 +140,23 @@ def emit_module(spec: Spec, header: str = "") -> str:
             "max_epochs = 0",
             f"for ln in range({L}):",
             f"    for p in range({P}):",
-            f"        sf[{lay.TH} + p, ln] = theta_all[b, p, ln]",
-            *[f"    sf[{r}, ln] = {a}" for r, a in zip(rows, init)],
-            f"    sf[{lay.PW1}, ln] = 1.0",
-            f"    sf[{lay.PW2}, ln] = 1.0",
+            f"        sf[{lay.TH} + p, ln] = runs.theta[b, p, ln]",
+            f"    for r in range({N_HYPER}):",
+            f"        sf[{lay.HYP} + r, ln] = runs.hyper[b, r, ln]",
+            *slot_init,
+            *[f"    sf[{row}, ln] = {literal(init)}" for row, (_, init) in zip(lay.LSLOT, lay.opt.lane_slots)],
             f"    sf[{lay.FMIN}, ln] = np.inf",
-            *[f"    si[{lay.MS + m}, ln] = -1" for m in range(5)],
+            *[f"    si[{lay.MS + m}, ln] = -1" for m in range(N_MILESTONES)],
             f"    si[{lay.ACT}, ln] = 1",
-            f"    si[{lay.EP}, ln] = epochs_all[b, ln]",
-            f"    si[{lay.MAIN}, ln] = main_all[b, ln]",
-            f"    si[{lay.ESTOP}, ln] = estop_all[b, ln]",
-            "    max_epochs = max(max_epochs, epochs_all[b, ln])",
+            f"    si[{lay.EP}, ln] = runs.lane_int[b, {IROW['epochs']}, ln]",
+            f"    si[{lay.MAIN}, ln] = runs.lane_int[b, {IROW['main']}, ln]",
+            f"    si[{lay.ESTOP}, ln] = runs.lane_int[b, {IROW['early_stop']}, ln]",
+            f"    max_epochs = max(max_epochs, runs.lane_int[b, {IROW['epochs']}, ln])",
             "ci = 0",
             "for e in range(max_epochs + 1):"]
     if spec.shuffle:
         body += [f"    for ln in range({L}):",
-                 "        shuffle_into(perm, skey_all[b, ln], e + 1)",
+                 "        shuffle_into(perm, runs.skey[b, ln], e + 1)",
                  f"        for k in range({n_p}):",
                  "            pk = perm[k]",
                  f"            for i in range({n_in}):",
@@ -167,25 +167,25 @@ def emit_module(spec: Spec, header: str = "") -> str:
              "    if ci < n_curve and curve_epochs[ci] == e:",
              f"        for ln in range({L}):",
              f"            if si[{lay.RUN}, ln] == e:",
-             f"                o_curve[b, ci, 0, ln] = sf[{lay.FLOSS}, ln]",
-             f"                o_curve[b, ci, 1, ln] = sf[{lay.FMSE}, ln]",
+             f"                out.curve[b, ci, 0, ln] = sf[{lay.FLOSS}, ln]",
+             f"                out.curve[b, ci, 1, ln] = sf[{lay.FMSE}, ln]",
              "        ci += 1",
              "    if n_active == 0:",
              "        break",
              f"for ln in range({L}):",
              f"    for p in range({P}):",
-             f"        theta_all[b, p, ln] = sf[{lay.TH} + p, ln]",
-             *[f"    o_ms[b, {m}, ln] = si[{lay.MS + m}, ln]" for m in range(5)],
-             f"    o_run[b, ln] = si[{lay.RUN}, ln]",
-             f"    o_div[b, ln] = si[{lay.DIV}, ln]",
-             f"    o_fin[b, 0, ln] = np.float64(sf[{lay.FLOSS}, ln])",
-             f"    o_fin[b, 1, ln] = np.float64(sf[{lay.FMSE}, ln])",
-             f"    o_fin[b, 2, ln] = si[{lay.CORR}, ln] / {n_p}",
-             f"    o_fin[b, 3, ln] = np.float64(sf[{lay.FMIN}, ln])"]
+             f"        runs.theta[b, p, ln] = sf[{lay.TH} + p, ln]",
+             *[f"    out.ms[b, {m}, ln] = si[{lay.MS + m}, ln]" for m in range(N_MILESTONES)],
+             f"    out.run[b, ln] = si[{lay.RUN}, ln]",
+             f"    out.div[b, ln] = si[{lay.DIV}, ln]",
+             f"    out.fin[b, {FIN_LOSS}, ln] = np.float64(sf[{lay.FLOSS}, ln])",
+             f"    out.fin[b, {FIN_MSE}, ln] = np.float64(sf[{lay.FMSE}, ln])",
+             f"    out.fin[b, {FIN_ACC}, ln] = si[{lay.CORR}, ln] / {n_p}",
+             f"    out.fin[b, {FIN_MIN}, ln] = np.float64(sf[{lay.FMIN}, ln])"]
     if spec.rec_out:
         body += [f"    for k in range({n_p}):",
                  f"        for j in range({n_out}):",
-                 f"            o_out[b, k, j, ln] = sf[{lay.OUT} + k * {n_out} + j, ln]"]
+                 f"            out.out[b, k, j, ln] = sf[{lay.OUT} + k * {n_out} + j, ln]"]
     src = [header.rstrip("\n"),
            "import numpy as np",
            "from numba import njit",
@@ -199,8 +199,9 @@ def emit_module(spec: Spec, header: str = "") -> str:
            "",
            "",
            "@njit(cache=True, error_model='numpy', fastmath=False, nogil=True)",
-           f"def train_range(b0, b1, {_ARGS[3:]}):",
+           "def train_range(b0, b1, data, net, st, runs, curve_epochs, out):",
            '    """Train blocks b0..b1-1 in place, as kernels.train.train_block does each."""',
+           "    X, T, tidx = data.X, data.T, data.tidx",
            f"    sf = np.empty(({lay.NF}, {L}), {dt})",
            f"    si = np.empty(({lay.NI}, {L}), np.int64)",
            f"    perm = np.empty({n_p}, np.int64)",

@@ -14,8 +14,9 @@ built here with llvmlite it takes a fraction of a second. Why explicit vectors: 
 vectoriser gives up on a lane loop with hundreds of memory accesses ("too many memory
 checks") and would depend on its cost model; explicit vectors are always vectorised, skip
 the vectoriser, and compile about 15% faster. Every lane's operations mirror what Numba
-emits for the generic kernel (``kernels.codegen_llvm``), in the same order, so both paths
-produce the same bits. The dataset is read as scalars (``!invariant.load``) and broadcast.
+emits for the generic kernel: both run the op definitions of ``kernels.ops`` (Numba compiles
+them; here they are traced with ``kernels.codegen_llvm`` values), in the same order, so both
+paths produce the same bits. The dataset is read as scalars (``!invariant.load``) and broadcast.
 """
 from __future__ import annotations
 
@@ -26,19 +27,21 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from kernels import codes
-from kernels.codegen_emit import (ADAM, BCE, FULL, LEAKY, MOMENTUM, MSE, RELU, SGD, SIGMOID, SSE, TANH,
-                                  Layout)
+from kernels.codegen_emit import FULL, Layout
 from kernels.codegen_llvm import I64, F, I, _Gen
+from kernels.ops import ACC_ARGMAX, ACTIVATIONS, MILESTONES, N_MILESTONES
+from kernels.ops.metrics import fahlman_ok, same_side
 
 
 class _Body:
-    """One lane's epoch, emitted through a ``_Gen``; mirrors kernels.train/dense/losses."""
+    """One lane's epoch, emitted through a ``_Gen`` by tracing the op definitions of
+    ``kernels.ops`` with vector values; the structure mirrors kernels.train and kernels.dense."""
 
     def __init__(self, spec, lay: Layout, g: _Gen, sf, si, xp, tp, tip, ln0, e):
         self.s, self.lay, self.g = spec, lay, g
         self.sf, self.si, self.xp, self.tp, self.tip, self.ln0, self.e = sf, si, xp, tp, tip, ln0, e
         self.w = {}
+        self.acts = [ACTIVATIONS.by_code(c) for c in spec.acts]
 
     # -- state access: lanes ln0 .. ln0 + W - 1 of a row ------------------------------------------
     def _addr(self, base, row):
@@ -65,31 +68,10 @@ class _Body:
         return F(g, g.splat(v, g.ft)) if ty == "f" else I(g, g.splat(v, g.it))
 
     # -- network ------------------------------------------------------------------------------
-    def activate(self, code, z):
-        g = self.g
-        if code == SIGMOID:
-            return 1.0 / (1.0 + g.exp(-z))
-        if code == TANH:  # sign(z) (1 - e) / (1 + e), e = exp(-2|z|)
-            e = g.exp(g.c(-2.0) * g.fabs(z))
-            t = (1.0 - e) / (1.0 + e)
-            return g.sel(z >= 0.0, t, -t)
-        if code == RELU:
-            return g.sel(z > 0.0, z, 0.0)
-        if code == LEAKY:
-            return g.sel(z > 0.0, z, self.slope * z)
-        return z
-
-    def derive(self, code, d, a):
-        g = self.g
-        if code == SIGMOID:
-            return d * (a * (1.0 - a))
-        if code == TANH:
-            return d * (1.0 - a * a)
-        if code == RELU:
-            return g.sel(a > 0.0, d, 0.0)
-        if code == LEAKY:
-            return g.sel(a > 0.0, d, d * self.slope)
-        return d
+    def derive(self, layer, d, a):
+        """d f'(a) for the activation of ``layer`` (plus the flat-spot offset times d)."""
+        out = self.acts[layer].backward(d, a, self.slope)
+        return out + self.fs * d if self.s.flat else out
 
     def forward(self, xs):
         """Activations of every level (level 0 = xs) and the output logits."""
@@ -112,7 +94,7 @@ class _Body:
                         z = z + w[srow + i] * xs[i]
                 if last:
                     zo.append(z)
-                outs.append(self.activate(s.acts[l], z))
+                outs.append(self.acts[l].forward(z, self.slope))
             levels.append(outs)
         return levels, zo
 
@@ -129,8 +111,8 @@ class _Body:
         out = []
         for j in range(lay.n_out):
             d = g.c(scale) * (ys[j] - ts[j])
-            if s.loss != BCE:
-                d = self.derive(s.acts[nl - 1], d, ys[j])
+            if not lay.loss.logit_delta:
+                d = self.derive(nl - 1, d, ys[j])
             out.append(d)
         deltas[nl] = out
         if s.shortcut:
@@ -153,13 +135,13 @@ class _Body:
                     a = g.c(0.0)
                     for j in range(n_o):
                         a = a + w[lay.w_off[l] + j * n_i + i] * dl[j]
-                    hd.append(self.derive(s.acts[l - 1], a, ins[i]))
+                    hd.append(self.derive(l - 1, a, ins[i]))
                 deltas[l] = hd
 
     def metrics(self, m, k, ys, zo):
         """Accumulate pattern k's tss, loss terms, correct count and Fahlman flag into m."""
         s, lay, g = self.s, self.lay, self.g
-        if s.acc_mode == codes.ACC_ARGMAX:
+        if s.acc_mode == ACC_ARGMAX:
             best, bi = ys[0], g.i(0)
             for j in range(1, lay.n_out):
                 better = ys[j] > best
@@ -169,37 +151,27 @@ class _Body:
         else:
             ok = None
             for j in range(lay.n_out):
-                same = (ys[j] >= 0.5).eq(self.tbig[k][j])
+                same = same_side(ys[j], self.tbig[k][j])
                 ok = same if ok is None else ok & same
         m["corr"] = m["corr"] + g.sel(ok, 1, 0)
         for j in range(lay.n_out):
             d = ys[j] - self.t[k][j]
             m["tss"] = m["tss"] + d * d
-            m["fahl"] = m["fahl"] & (g.fabs(d) < 0.4)
-            if s.loss == BCE:
-                z = zo[j]
-                sp = g.sel(z > 0.0, z, 0.0) + g.log1p01(g.exp(-g.fabs(z)))
-                m["lb"] = m["lb"] + (sp - self.t[k][j] * z)
+            m["fahl"] = m["fahl"] & fahlman_ok(d)
+            if lay.loss.uses_terms:
+                m["lb"] = m["lb"] + lay.loss.term(ys[j], self.t[k][j], zo[j])
 
     def update(self, grad, still):
-        s, lay, g, w = self.s, self.lay, self.g, self.w
-        if s.opt == ADAM:
-            self.pw1 = self.pw1 * self.b1
-            self.pw2 = self.pw2 * self.b2
-            lrc = self.lr / (1.0 - self.pw1)
-            sq2 = g.sqrt(1.0 - self.pw2)
+        """One update of every weight by the optimizer op (kernels.ops.optimizers)."""
+        lay, g, w, op = self.lay, self.g, self.w, self.lay.opt
+        h = tuple(self.lf(lay.hyper(name)) for name in op.hyper)
+        self.lstate, c = op.lane(self.lstate, h, self.loss_now)
         for p in range(lay.P):
-            gp = grad[p]
-            if s.opt == SGD:
-                w[p] = g.sel(still, w[p] - self.lr * gp, w[p])
-            elif s.opt == MOMENTUM:
-                self.m1[p] = self.mom * self.m1[p] + gp
-                w[p] = g.sel(still, w[p] - self.lr * self.m1[p], w[p])
-            else:
-                self.m1[p] = self.b1 * self.m1[p] + (1.0 - self.b1) * gp
-                self.m2[p] = self.b2 * self.m2[p] + (1.0 - self.b2) * (gp * gp)
-                den = g.sqrt(self.m2[p]) / sq2 + self.eps
-                w[p] = g.sel(still, w[p] - lrc * (self.m1[p] / den), w[p])
+            gp = grad[p] + self.wd * w[p] if self.s.decay else grad[p]
+            new, slots = op.update(w[p], gp, tuple(sl[p] for sl in self.slots), h, c)
+            for sl, v in zip(self.slots, slots):
+                sl[p] = v
+            w[p] = g.sel(still, new, w[p])
 
     # -- the epoch ------------------------------------------------------------------------------
     def emit(self):
@@ -211,19 +183,15 @@ class _Body:
         ps = g.c(0.0)
         for p in range(P):
             ps = ps + w[p]
-        self.lr = self.lf(lay.LR)
-        self.slope = self.lf(lay.SLOPE) if LEAKY in s.acts else None
-        if s.opt == MOMENTUM:
-            self.mom = self.lf(lay.MOM)
-        if s.opt == ADAM:
-            self.b1, self.b2, self.eps = self.lf(lay.B1), self.lf(lay.B2), self.lf(lay.EPS)
-            self.pw1, self.pw2 = self.lf(lay.PW1), self.lf(lay.PW2)
-        self.m1 = [self.lf(lay.M1 + p) for p in range(P)] if s.opt in (MOMENTUM, ADAM) else None
-        self.m2 = [self.lf(lay.M2 + p) for p in range(P)] if s.opt == ADAM else None
+        self.slope = self.lf(lay.hyper("leaky_slope"))
+        self.fs = self.lf(lay.hyper("flat_spot")) if s.flat else None
+        self.wd = self.lf(lay.hyper("weight_decay")) if s.decay else None
+        self.slots = [[self.lf(row + p) for p in range(P)] for row in lay.SLOT]
+        self.lstate = tuple(self.lf(row) for row in lay.LSLOT)
         x = [[self.data(self.xp, k * n_in + i, "f") for i in range(n_in)] for k in range(n_p)]
         self.t = [[self.data(self.tp, k * n_out + j, "f") for j in range(n_out)] for k in range(n_p)]
         self.tbig = [[tv >= 0.5 for tv in row] for row in self.t]
-        if s.acc_mode == codes.ACC_ARGMAX:
+        if s.acc_mode == ACC_ARGMAX:
             self.tidx = [self.data(self.tip, k, "i") for k in range(n_p)]
         act = self.li(lay.ACT).eq(1)
         m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
@@ -258,40 +226,33 @@ class _Body:
                 self.update(grad, still)
         for p in range(P):
             self.sfst(lay.TH + p, w[p])
-        if s.opt in (MOMENTUM, ADAM):
+        for row, sl in zip(lay.SLOT, self.slots):
             for p in range(P):
-                self.sfst(lay.M1 + p, self.m1[p])
-        if s.opt == ADAM:
-            for p in range(P):
-                self.sfst(lay.M2 + p, self.m2[p])
-            self.sfst(lay.PW1, self.pw1)
-            self.sfst(lay.PW2, self.pw2)
+                self.sfst(row + p, sl[p])
+        for row, v in zip(lay.LSLOT, self.lstate):
+            self.sfst(row, v)
         return still
 
     def bookkeeping(self, m, ps, act):
         """As the per-lane bookkeeping loop of kernels.train.train_block; returns ``still``."""
         s, lay, g, e = self.s, self.lay, self.g, self.e
-        n_terms = s.n_patterns * lay.n_out
+        n_terms = g.c(s.n_patterns * lay.n_out)
         tss, corr = m["tss"], m["corr"]
-        if s.loss == SSE:
-            ls = g.c(0.5) * tss
-        elif s.loss == MSE:
-            ls = tss / g.c(n_terms)
-        else:
-            ls = m["lb"] / g.c(n_terms)
-        mse = tss / g.c(n_terms)
+        ls = lay.loss.value(tss, m["lb"], n_terms)
+        self.loss_now = ls
+        mse = tss / n_terms
         fin = (ls - ls).eq(0.0) & (ps - ps).eq(0.0)
-        conds = [(corr * 4) >= 3 * s.n_patterns, corr.eq(s.n_patterns), m["fahl"],
-                 tss < self.lf(lay.TSSB), ls < self.lf(lay.LOSSB)]
+        tssb, lossb = self.lf(lay.hyper("tss_below")), self.lf(lay.hyper("loss_below"))
+        conds = [op.met(corr, s.n_patterns, m["fahl"], tss, ls, tssb, lossb) for op in MILESTONES.ops()]
         ms = []
-        for k in range(5):
+        for k in range(N_MILESTONES):
             old = self.li(lay.MS + k)
             new = g.sel(act & conds[k] & (old < 0), e, old)
             self.sist(lay.MS + k, new)
             ms.append(new)
         mc = self.li(lay.MAIN)
         met = None
-        for k in range(5):
+        for k in range(N_MILESTONES):
             t = mc.eq(k) & (ms[k] >= 0)
             met = t if met is None else met | t
         self.sfst(lay.FLOSS, g.sel(act, ls, self.lf(lay.FLOSS)))

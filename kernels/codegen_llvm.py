@@ -4,16 +4,16 @@
 (float), ``I`` (int64) and ``B`` (i1) wrap vector SSA values with Python operators that emit,
 lane by lane, the same instructions Numba lowers the generic kernels' Python to: ``fadd``/``fsub``/``fmul``/``fdiv`` without fast-math
 flags, ordered comparisons (``!=`` unordered), negation as ``-0.0 - x``, ``abs``/``sqrt``/``fma``
-as LLVM intrinsics, ``min``/``max`` and ``a if c else b`` as selects, and ``exp``/``log1p01``
-step for step as ``kernels.elementary``. So a value computed here has the same bits as the
-generic kernel's.
+as LLVM intrinsics, ``min``/``max`` and ``a if c else b`` as selects. The primitives of
+``kernels.ops.prim`` dispatch to ``_Gen`` when called with these values, which is how the op
+definitions are traced. So a value computed here has the same bits as the generic kernel's.
 """
 from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
 
-from kernels.elementary import _LN2_HI, _LN2_LO, _LOG2E, _SHIFTER32, _SHIFTER64
+from kernels.ops.prim import _SHIFT32_BITS, _SHIFT64_BITS
 
 I1 = ir.IntType(1)
 I32 = ir.IntType(32)
@@ -61,6 +61,7 @@ class _Gen:
         self.b = builder
         self.W = width
         self.dtype = np.dtype(dtype)
+        self.is64 = self.dtype == np.float64
         self.fs = ir.DoubleType() if self.dtype == np.float64 else ir.FloatType()
         self.ft = ir.VectorType(self.fs, width)
         self.it = ir.VectorType(I64, width)
@@ -171,54 +172,19 @@ class _Gen:
         off = mod.add_metadata([ir.MetaDataString(mod, "llvm.loop.unroll.disable")])
         return _RawMD(mod, "distinct !{{{self}, {refs}}}", off)
 
-    # -- elementary functions, step for step as kernels.elementary ---------------------------
-    def exp(self, x):
+    # -- bit tricks ------------------------------------------------------------------------
+    def pow2_shifted(self, t):
+        """``2**n`` for ``t = n + shifter`` (``kernels.ops.prim.pow2_shifted``): bitcast, integer
+        subtract and add, shift, bitcast back."""
         b = self.b
-        if self.dtype == np.float64:
-            x = self.fmin(self.fmax(x, -708.0), 709.0)
-            t = x * _LOG2E + _SHIFTER64
-            n = t - _SHIFTER64
-            r = self.fma(n, -_LN2_HI, x)
-            r = self.fma(n, -_LN2_LO, r)
-            p = self.c(1.0 / 6227020800.0)
-            for k in (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 1.0 / 40320.0,
-                      1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
-                p = self.fma(p, r, k)
-            ni = b.fptosi(n.v, self.it)
-            bits = b.shl(b.add(ni, self.i(1023).v), self.i(52).v)
-            return p * F(self, b.bitcast(bits, self.ft))
-        x = self.fmin(self.fmax(x, -87.0), 88.0)
-        t = x * _LOG2E + _SHIFTER32
-        n = t - _SHIFTER32
-        r = self.fma(n, -0.693359375, x)
-        r = self.fma(n, 2.12194440e-4, r)
-        p = self.c(1.0 / 5040.0)
-        for k in (1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
-            p = self.fma(p, r, k)
-        ni = b.fptosi(n.v, ir.VectorType(I32, self.W))
-        bits = b.shl(b.add(ni, self.i(127, I32).v), self.i(23, I32).v)
-        return p * F(self, b.bitcast(bits, self.ft))
-
-    def log1p01(self, u):
-        if self.dtype == np.float64:
-            big = u > 0.41421356237309503
-            coefs = (1.0 / 19.0, 1.0 / 17.0, 1.0 / 15.0, 1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0,
-                     1.0 / 5.0, 1.0 / 3.0)
-            p = self.c(1.0 / 21.0)
-            ln2 = 0.6931471805599453
+        if self.is64:
+            ity, shift_bits, bias, mant = I64, _SHIFT64_BITS, 1023, 52
         else:
-            big = u > 0.41421356
-            coefs = (1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0)
-            p = self.c(1.0 / 11.0)
-            ln2 = 0.6931472
-        v = self.sel(big, (u - 1.0) * 0.5, u)
-        s = v / (2.0 + v)
-        s2 = s * s
-        for k in coefs:
-            p = self.fma(p, s2, k)
-        p = p * s2
-        res = self.fma(2.0 * s, p, 2.0 * s)
-        return res + self.sel(big, ln2, 0.0)
+            ity, shift_bits, bias, mant = I32, _SHIFT32_BITS, 127, 23
+        vty = ir.VectorType(ity, self.W)
+        n = b.sub(b.bitcast(t.v, vty), self.i(shift_bits, ity).v)
+        bits = b.shl(b.add(n, self.i(bias, ity).v), self.i(mant, ity).v)
+        return F(self, b.bitcast(bits, self.ft))
 
 
 class F:
@@ -226,6 +192,16 @@ class F:
 
     __slots__ = ("g", "v")
     __hash__ = None
+    __array_ufunc__ = None  # ``np.float32(c) * F`` defers to ``F.__rmul__``
+
+    def __abs__(self):
+        return self.g.fabs(self)
+
+    def __eq__(self, o):
+        return self.eq(o)
+
+    def __ne__(self, o):
+        return self.ne(o)
 
     def __init__(self, g, v):
         self.g, self.v = g, v
@@ -288,6 +264,13 @@ class I:
 
     __slots__ = ("g", "v")
     __hash__ = None
+    __array_ufunc__ = None
+
+    def __eq__(self, o):
+        return self.eq(o)
+
+    def __sub__(self, o):
+        return I(self.g, self.g.b.sub(self.v, self._o(o)))
 
     def __init__(self, g, v):
         self.g, self.v = g, v
@@ -322,6 +305,9 @@ class B:
 
     __slots__ = ("g", "v")
     __hash__ = None
+
+    def __eq__(self, o):
+        return self.eq(o)
 
     def __init__(self, g, v):
         self.g, self.v = g, v

@@ -13,61 +13,16 @@ Block layout (lane-last, ``L = LANES`` runs per block):
 Forward:  z_l = W_l a_{l-1} + b_l (+ S x on the output layer),  a_l = f_l(z_l).
 Backward: grad W_l += delta_l a_{l-1}^T,  grad b_l += delta_l,  grad S += delta_out x^T,
           delta_{l-1} = f'_{l-1}(a_{l-1}) * (W_l^T delta_l).
-Derivatives are written in terms of the output ``a`` (sigmoid: a(1-a); tanh: 1-a^2;
-relu: [a>0]; leaky_relu: 1 if a>0 else slope; linear: 1).
+The activations and their derivatives (in terms of the output ``a``) are the op definitions of
+``kernels.ops.activations``, applied lane by lane through ``kernels.lanes``; ``flat``/``fs`` add
+Fahlman's flat-spot offset to every derivative.
 """
 from __future__ import annotations
 
 from numba import njit
 
 from kernels.config import LANES, NJIT_INLINE
-from kernels.elementary import exp
-
-
-@njit(**NJIT_INLINE)
-def activate(code, z, A, k, u, slope):
-    """A[k, u, :] = f(z) for activation ``code`` (branch outside the lane loop)."""
-    one = z.dtype.type(1.0)
-    zero = z.dtype.type(0.0)
-    if code == 0:  # sigmoid
-        for ln in range(LANES):
-            A[k, u, ln] = one / (one + exp(-z[ln]))
-    elif code == 1:  # tanh = sign(z) (1 - e) / (1 + e), e = exp(-2|z|)
-        two = z.dtype.type(2.0)
-        for ln in range(LANES):
-            e = exp(-two * abs(z[ln]))
-            t = (one - e) / (one + e)
-            A[k, u, ln] = t if z[ln] >= zero else -t
-    elif code == 2:  # relu
-        for ln in range(LANES):
-            A[k, u, ln] = z[ln] if z[ln] > zero else zero
-    elif code == 3:  # leaky_relu
-        for ln in range(LANES):
-            A[k, u, ln] = z[ln] if z[ln] > zero else slope[ln] * z[ln]
-    else:  # linear
-        for ln in range(LANES):
-            A[k, u, ln] = z[ln]
-
-
-@njit(**NJIT_INLINE)
-def scale_by_derivative(code, A, k, u, D, slope):
-    """D[u, :] *= f'(a) with a = A[k, u, :]."""
-    one = D.dtype.type(1.0)
-    zero = D.dtype.type(0.0)
-    if code == 0:
-        for ln in range(LANES):
-            a = A[k, u, ln]
-            D[u, ln] *= a * (one - a)
-    elif code == 1:
-        for ln in range(LANES):
-            a = A[k, u, ln]
-            D[u, ln] *= one - a * a
-    elif code == 2:
-        for ln in range(LANES):
-            D[u, ln] = D[u, ln] if A[k, u, ln] > zero else zero
-    elif code == 3:
-        for ln in range(LANES):
-            D[u, ln] = D[u, ln] if A[k, u, ln] > zero else D[u, ln] * slope[ln]
+from kernels.lanes import activate, derive
 
 
 @njit(**NJIT_INLINE)
@@ -105,7 +60,7 @@ def forward_pattern(theta, A, Zo, k, sizes, acts, w_off, b_off, s_off, unit_off,
 
 
 @njit(**NJIT_INLINE)
-def backward_pattern(theta, A, D, G, k, sizes, acts, w_off, b_off, s_off, unit_off, slope, acc):
+def backward_pattern(theta, A, D, G, k, sizes, acts, w_off, b_off, s_off, unit_off, slope, acc, flat, fs):
     """Accumulate the gradient of pattern ``k`` into G (P, L).
 
     On entry D holds the output deltas dE/dz_out at rows ``unit_off[-2]...``; the hidden
@@ -144,4 +99,4 @@ def backward_pattern(theta, A, D, G, k, sizes, acts, w_off, b_off, s_off, unit_o
                         acc[ln] += theta[w, ln] * D[oa + j, ln]
                 for ln in range(LANES):
                     D[ia + i, ln] = acc[ln]
-                scale_by_derivative(acts[l - 1], A, k, ia + i, D, slope)
+                derive(acts[l - 1], A, k, ia + i, D, slope, flat, fs)

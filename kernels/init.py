@@ -2,7 +2,7 @@
 
 Parameter ``j`` of a run with key ``k`` uses ``u = uniform(k, j)`` (normal: Box-Muller on
 counters ``2j, 2j+1``), so a run's initial weights depend only on its key, never on its
-position in a batch. Schemes (codes in ``kernels.codes.INIT``), then times ``scale``:
+position in a batch. Schemes (codes in ``INIT_SCHEMES``), then times ``scale``:
 
 - uniform:        low + (high - low) u
 - normal:         std * sqrt(-2 ln(1 - u1)) cos(2 pi u2)
@@ -18,6 +18,10 @@ from numba import njit, prange
 from kernels.config import NJIT_PARALLEL
 from kernels.rng import uniform
 
+#: Init scheme name -> code (``numpy_legacy`` and ``explicit`` are drawn outside the kernels).
+INIT_SCHEMES = {"uniform": 0, "normal": 1, "glorot_uniform": 2, "torch_default": 3}
+UNIFORM, NORMAL, GLOROT, TORCH = (INIT_SCHEMES[k] for k in INIT_SCHEMES)
+
 
 @njit(**NJIT_PARALLEL)
 def init_runs(scheme, keys, low, high, std, scale, fan_in, fan_out, is_bias, out):
@@ -27,13 +31,13 @@ def init_runs(scheme, keys, low, high, std, scale, fan_in, fan_out, is_bias, out
     for r in prange(out.shape[0]):
         key = keys[r]
         for j in range(n_params):
-            if scheme == 0:
+            if scheme == UNIFORM:
                 v = low[r] + (high[r] - low[r]) * uniform(key, j)
-            elif scheme == 1:
+            elif scheme == NORMAL:
                 u1 = uniform(key, 2 * j)
                 u2 = uniform(key, 2 * j + 1)
                 v = std[r] * math.sqrt(-2.0 * math.log(1.0 - u1)) * math.cos(2.0 * math.pi * u2)
-            elif scheme == 2:
+            elif scheme == GLOROT:
                 lim = math.sqrt(6.0 / (fan_in[j] + fan_out[j]))
                 v = 0.0 if is_bias[j] else -lim + 2.0 * lim * uniform(key, j)
             else:

@@ -34,6 +34,28 @@ def i64_as_f64(typingctx, x):
 
 
 @intrinsic
+def f64_as_i64(typingctx, x):
+    """Reinterpret the bits of a float64 as an int64."""
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def f32_as_i32(typingctx, x):
+    """Reinterpret the bits of a float32 as an int32."""
+    sig = types.int32(types.float32)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return sig, codegen
+
+
+@intrinsic
 def i32_as_f32(typingctx, x):
     """Reinterpret the bits of an int32 as a float32."""
     sig = types.float32(types.int32)

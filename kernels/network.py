@@ -11,7 +11,7 @@ from functools import cached_property
 
 import numpy as np
 
-from kernels import codes
+from kernels.ops import ACTIVATIONS
 
 
 def param_offsets(sizes, bias: bool, shortcut: bool) -> tuple[list[int], list[int], int, int]:
@@ -46,7 +46,7 @@ class Network:
         if len(self.activations) != len(self.sizes) - 1:
             raise ValueError(f"need {len(self.sizes) - 1} activations (one per layer), got {len(self.activations)}")
         for a in self.activations:
-            codes.code(codes.ACTIVATION, a, "activation")
+            ACTIVATIONS[a]
 
     @property
     def n_in(self) -> int:
@@ -66,7 +66,7 @@ class Network:
         w_off, b_off, s_off, off = param_offsets(self.sizes, self.bias, self.shortcut)
         return {
             "sizes": np.array(self.sizes, np.int64),
-            "acts": np.array([codes.ACTIVATION[a] for a in self.activations], np.int64),
+            "acts": np.array([ACTIVATIONS.code(a) for a in self.activations], np.int64),
             "w_off": np.array(w_off, np.int64),
             "b_off": np.array(b_off, np.int64),
             "s_off": s_off,
@@ -144,6 +144,8 @@ class TrainOptions:
     batch_size: int = 1
     shuffle: bool = False
     dtype: str = "float64"
+    flat_spot: float = 0.0        # Fahlman's offset added to every activation derivative
+    weight_decay: float = 0.0     # L2: g += weight_decay * w, before every optimizer
     curve_epochs: tuple[int, ...] = ()
     record_final_params: bool = False
     record_final_outputs: bool = False

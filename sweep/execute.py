@@ -15,7 +15,9 @@ import pyarrow as pa
 
 import kernels
 from kernels import Network, TrainOptions, log_spaced_epochs
+from kernels.ops import HYPER
 from results.schema import CONFIG_FIELDS, CURVE_SCHEMA, run_schema
+from sweep.schema import HYPER_KEYS
 from sweep.tasks import make_task
 
 
@@ -102,6 +104,13 @@ def _filled(cols: dict, key: str, default: float) -> np.ndarray:
     return v
 
 
+def _hyper(cols: dict) -> dict:
+    """The kernels' per-run hyper-parameters from the chunk's columns (``schema.HYPER_KEYS``);
+    keys that do not apply to a run take the kernels' defaults (never read by its optimizer)."""
+    return {name: _filled(cols, key, HYPER[name]) for name, key in HYPER_KEYS.items()
+            if key in cols and name not in ("flat_spot", "weight_decay")}
+
+
 def execute_chunk(grid, plan: GroupPlan, chunk: Chunk) -> ChunkResult:
     """Train the chunk's pending runs and return their rows (see results.schema)."""
     t0 = time.perf_counter()
@@ -120,13 +129,9 @@ def execute_chunk(grid, plan: GroupPlan, chunk: Chunk) -> ChunkResult:
     epochs = cols["train.epochs"].astype(np.int64)
     t1 = time.perf_counter()
     res = kernels.train(
-        net, plan.options, plan.X, plan.T, theta0, lr=cols["train.lr"],
-        epochs=epochs, momentum=_filled(cols, "train.momentum", 0.0),
-        beta1=_filled(cols, "train.beta1", 0.9), beta2=_filled(cols, "train.beta2", 0.999),
-        eps=_filled(cols, "train.eps", 1e-8), leaky_slope=cols["model.leaky_slope"],
+        net, plan.options, plan.X, plan.T, theta0, epochs=epochs,
         early_stop=cols["train.early_stop"].astype(np.int64), main=cols["criteria.main"].astype(str),
-        tss_below=cols["criteria.tss_below"], loss_below=cols["criteria.loss_below"],
-        shuffle_keys=cols["shuffle_key"])
+        shuffle_keys=cols["shuffle_key"], **_hyper(cols))
     kernel_s = time.perf_counter() - t1
     table = _run_table(cols, res, plan, theta0)
     curves = _curve_table(cols["run_id"], res, plan.options.curve_epochs) if plan.options.curve_epochs else None

@@ -140,6 +140,14 @@ EXECUTION_KEYS = {"backend": "str", "threads": "int", "scheduler": "str", "dask_
 BACKENDS = ("local", "dask")
 
 
+#: Kernel hyper-parameter name (``kernels.ops.hyper.HYPER``) -> the grid key that sets it.
+HYPER_KEYS = {
+    "lr": "train.lr", "momentum": "train.momentum", "beta1": "train.beta1", "beta2": "train.beta2",
+    "eps": "train.eps", "leaky_slope": "model.leaky_slope", "tss_below": "criteria.tss_below",
+    "loss_below": "criteria.loss_below",
+}
+
+
 def group_keys() -> tuple[str, ...]:
     """Keys whose values split runs into separate kernel calls."""
     return tuple(p.key for p in PARAMS if p.role == "group")

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kernels import Network, TrainOptions, codes, init_params, train
+from kernels import Network, TrainOptions, call_static, init_params, train
+from kernels.ops import MILESTONES
 from kernels import codegen
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
@@ -106,7 +107,7 @@ def run_both(case, n=N_RUNS, seed=0, pick=None):
               beta1=rng.uniform(0.8, 0.95, n), beta2=rng.uniform(0.99, 0.9999, n), eps=1e-7,
               leaky_slope=rng.uniform(0.01, 0.3, n), tss_below=rng.uniform(0.05, 0.5, n),
               loss_below=rng.uniform(0.01, 0.1, n), early_stop=bool(extra.get("early_stop", False)),
-              main=np.array(list(codes.MILESTONE))[rng.integers(0, 5, n)],
+              main=np.array(MILESTONES.names())[rng.integers(0, len(MILESTONES.names()), n)],
               shuffle_keys=rng.integers(0, 2**63, n, dtype=np.uint64))
     hp["epochs"][-1] = EPOCHS            # at least one run goes the distance
     if pick is not None:                 # train only these runs, with the same inputs
@@ -114,6 +115,7 @@ def run_both(case, n=N_RUNS, seed=0, pick=None):
         hp = {k: v[pick] if np.ndim(v) else v for k, v in hp.items()}
     fast = train(net, opts, X, T, theta0, specialise=True, **hp)
     slow = train(net, opts, X, T, theta0, specialise=False, **hp)
+    fast.extra["T"] = T
     return net, opts, X, fast, slow
 
 
@@ -133,10 +135,8 @@ def assert_same(fast, slow, label):
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_specialised_matches_generic(case):
     net, opts, X, fast, slow = run_both(case)
-    acc_mode = codes.ACC_ARGMAX if case[5] == "encoder" else codes.ACC_THRESHOLD
-    assert codegen.specialised_train_blocks(
-        net, codes.LOSS[opts.loss], codes.OPTIMIZER[opts.optimizer], codes.SCHEDULE[opts.schedule],
-        opts.batch_size, opts.shuffle, acc_mode, X.shape[0], opts.dtype, True) is not None, "not specialised"
+    st = call_static(net, opts, X, fast.extra["T"])
+    assert codegen.specialised_train_blocks(net, st, X.shape[0], opts.dtype) is not None, "not specialised"
     assert_same(fast, slow, case[0])
     name = case[0]
     if "diverge" in name:
@@ -158,18 +158,20 @@ def test_results_independent_of_batching():
 
 def test_path_depends_on_configuration_only():
     net = Network(sizes=(2, 2, 1), activations=("sigmoid", "sigmoid"))
-    args = (net, 1, 0, 0, 1, False, 0, 4, "float64", False)
+    X4, T4 = np.zeros((4, 2)), np.zeros((4, 1))
+    args = (net, call_static(net, TrainOptions(loss="mse"), X4, T4), 4, "float64")
     k1 = codegen.specialised_train_blocks(*args)
     k2 = codegen.specialised_train_blocks(*args)
     assert k1 is not None and k1.train_range is k2.train_range
     big = Network(sizes=(64, 256, 64), activations=("sigmoid", "sigmoid"))
-    assert codegen.specialised_train_blocks(big, 1, 0, 0, 1, False, 1, 64, "float64", False) is None
+    st_big = call_static(big, TrainOptions(loss="mse", schedule="online"), np.zeros((64, 64)), np.eye(64))
+    assert codegen.specialised_train_blocks(big, st_big, 64, "float64") is None
 
 
 def test_no_recompile_for_new_hyper_parameters():
     case = CASES[0]
     net, opts, X, _, _ = run_both(case)
-    kernel = codegen.specialised_train_blocks(net, 1, 0, 0, 1, False, 0, 4, "float64", True)
+    kernel = codegen.specialised_train_blocks(net, call_static(net, opts, X, XOR_T), 4, "float64")
     assert len(kernel.train_range.signatures) == 1
     theta0 = init_params(net, "normal", np.arange(100, dtype=np.uint64))
     opts2 = TrainOptions(loss="mse", optimizer="sgd", curve_epochs=(0, 3), record_final_outputs=True)

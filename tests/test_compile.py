@@ -17,8 +17,14 @@ XOR_T = np.array([[0], [1], [1], [0]], dtype=np.float64)
 
 
 def float_dtypes(sig) -> frozenset:
-    """The float dtypes of the array arguments of one compiled signature."""
-    return frozenset(str(t.dtype) for t in sig if isinstance(t, types.Array) and isinstance(t.dtype, types.Float))
+    """The float dtypes of the array arguments of one compiled signature (inside bundles too)."""
+    out = set()
+    for t in sig:
+        if isinstance(t, types.BaseTuple):
+            out |= float_dtypes(tuple(t))
+        elif isinstance(t, types.Array) and isinstance(t.dtype, types.Float):
+            out.add(str(t.dtype))
+    return frozenset(out)
 
 
 def signature_counts():
@@ -75,11 +81,10 @@ def test_generated_kernel_compiles_once():
     codegen = pytest.importorskip("kernels.codegen")
     if not hasattr(codegen, "specialised_train_blocks"):
         pytest.skip("no generated kernels")
-    from kernels import codes
+    from kernels import call_static
     net = Network(sizes=(2, 3, 1), activations=("tanh", "sigmoid"), bias=True, shortcut=True)
-    args = (net, codes.LOSS["mse"], codes.OPTIMIZER["momentum"], codes.SCHEDULE["online"], 1, True,
-            codes.ACC_THRESHOLD, 4, "float64", False)
     opts = TrainOptions(loss="mse", optimizer="momentum", schedule="online", shuffle=True)
+    args = (net, call_static(net, opts, XOR_X, XOR_T), 4, "float64")
     theta0 = init_params(net, "torch_default", np.arange(40, dtype=np.uint64))
     X_ro = XOR_X.copy()
     X_ro.setflags(write=False)

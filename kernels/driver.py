@@ -1,0 +1,52 @@
+"""Runs a ``train_range(b0, b1, data, net, st, runs, curve_epochs, out)`` kernel on threads.
+
+Both the generic kernel (``kernels.train.train_range``) and every specialised one release the GIL,
+so ranges of blocks run on ``numba.get_num_threads()`` Python threads. (A ``prange`` would need a
+parfor lowering of the whole training loop: tens of seconds of compile time for nothing.)
+"""
+from __future__ import annotations
+
+import threading
+
+import numba
+
+
+def block_driver(train_range):
+    """``train_blocks`` on top of ``train_range``: ranges of blocks on ``numba.get_num_threads()``
+    Python threads (the kernel releases the GIL), taken from a shared counter so that threads
+    that finish early take more. Which thread trains a block never changes its results."""
+
+    def train_blocks(data, net, st, runs, curve_epochs, out):
+        args = (data, net, st, runs, curve_epochs, out)
+        n_blocks = runs.theta.shape[0]
+        n_threads = max(1, min(numba.get_num_threads(), n_blocks))
+        if n_threads == 1:
+            train_range(0, n_blocks, *args)
+            return
+        step = max(1, n_blocks // (8 * n_threads))
+        starts = iter(range(0, n_blocks, step))
+        take = threading.Lock()
+        errors = []
+
+        def work():
+            try:
+                while True:
+                    with take:
+                        b0 = next(starts, None)
+                    if b0 is None:
+                        return
+                    train_range(b0, min(b0 + step, n_blocks), *args)
+            except BaseException as exc:  # re-raised in the caller
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, daemon=True) for _ in range(n_threads - 1)]
+        for t in threads:
+            t.start()
+        work()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
+    train_blocks.train_range = train_range
+    return train_blocks
