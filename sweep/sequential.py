@@ -103,12 +103,13 @@ def _known_top(store: OutcomeStore, bounds: np.ndarray) -> int:
     return int(bounds[i])
 
 
-def manifest_section(rule, cells: list[Cell], states: list[CellState], rounds: int, status: str) -> dict:
-    """What the manifest records: the rule, and per cell how it stopped."""
+def manifest_section(rule, cells: list[Cell], states: list[CellState], rounds: int, status: str,
+                     wall_s: float = 0.0) -> dict:
+    """What the manifest records: the rule, and per cell how it stopped (rounds and wall_s: this session)."""
     def num(x: float):
         return None if x is None or not math.isfinite(x) else float(x)
     return {
-        "rule": rule.canonical(), "description": rule.describe(), "status": status, "rounds": rounds,
+        "rule": rule.canonical(), "description": rule.describe(), "status": status, "rounds": rounds, "wall_s": round(wall_s, 3),
         "n_cells": len(cells), "n_resolved": sum(s.status == "resolved" for s in states),
         "n_max": sum(s.status == "max" for s in states), "runs_used": sum(s.runs for s in states),
         "cells": [{"cell": c.label, "values": c.values, "runs": s.runs, "status": s.status,
@@ -153,7 +154,8 @@ def run_sequential(grid, out_dir=None, backend=None, chunk_size=None, progress=T
             running = [s.next for s in stats.states if s.status == "running"]
             status = "complete" if not running else "interrupted" if stats.interrupted else \
                 "failed" if stats.n_failed else "running"
-            _record(out_path, manifest_section(rule, stats.cells, stats.states, stats.rounds, status), status)
+            _record(out_path, manifest_section(rule, stats.cells, stats.states, stats.rounds, status,
+                                                 time.perf_counter() - t0), status)
             if not running or stats.interrupted or stats.n_failed:
                 break
             stats.rounds += 1
