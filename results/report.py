@@ -23,6 +23,7 @@ import pandas as pd
 
 from results import analysis, plots
 from results.reader import load, resolve_column, resolve_columns
+from results.sequential_report import stopping_blocks
 from sweep.errors import OutputError
 from sweep.schema import MILESTONE_COLUMNS
 
@@ -168,6 +169,7 @@ def _blocks(df: pd.DataFrame, path, by: list[str], metric: str, at, conf: float)
 
     table = analysis.convergence(df, by, metric, at=at, conf=conf)
     blocks += [("h2", "Convergence by setting"), ("table", convergence_display(table, at))]
+    blocks += stopping_blocks(man)
     if at:
         claims = analysis.claim(df, metric, at, by=by, conf=conf)
         blocks += [("h2", "Claims"), ("ul", list(claims["sentence"]))]

@@ -72,4 +72,11 @@ def run_claim(args: argparse.Namespace) -> int:
     print()
     for s in table["sentence"]:
         print(s)
+    section = df.attrs.get("manifest", {}).get("sequential")
+    if isinstance(section, dict):  # sequential seeds: how each cell stopped
+        from results.sequential_report import stopping_summary, stopping_table
+        print()
+        print(stopping_summary(section))
+        with pd.option_context("display.width", 200, "display.max_colwidth", 80, "display.max_rows", 500):
+            print(stopping_table(section).to_string(index=False))
     return 0

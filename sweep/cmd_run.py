@@ -37,6 +37,8 @@ def run(args) -> int:
     backend = make_backend(grid.execution, threads=args.threads, scheduler=args.scheduler,
                            dask_local=args.dask_local)
     cmd = "python -m sweep run " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if sys.argv[1:2] == ["run"] else ""
+    if grid.stopping is not None:
+        return run_sequential_cmd(grid, out_dir, backend, args, cmd)
     try:
         stats = run_sweep(grid, out_dir, backend=backend, chunk_size=args.chunk_size,
                           progress=not args.no_progress, resume_hint=cmd or f"python -m sweep run {args.grid} --out {out_dir}")
@@ -61,6 +63,10 @@ def dry_run(grid) -> int:
     """Runs per group, and a time estimate from training a few runs of each group."""
     from sweep.execute import Chunk, execute_chunk
     print(grid.describe())
+    if grid.stopping is not None:
+        rule = grid.stopping
+        print(f"  {rule.describe()}: the runs above are the most it may train; at least "
+              f"{rule.min} per cell; the estimate below is for that maximum")
     total_s = 0.0
     for plan, group in zip(make_plans(grid), grid.groups()):
         a, b = group.ranges[0]
@@ -75,3 +81,20 @@ def dry_run(grid) -> int:
               f"({res.network_epochs / max(res.kernel_s, 1e-9) / 1e6:.1f} M network-epochs/s in calibration)")
     print(f"estimated time: {total_s:.1f} s ({total_s / 60:.1f} min) for {grid.n_runs} runs")
     return 0
+
+
+def run_sequential_cmd(grid, out_dir, backend, args, cmd: str) -> int:
+    """``sweep run`` on a grid with sequential seeds (sweep.sequential): rounds until resolved."""
+    from sweep.sequential import format_cells, run_sequential
+    try:
+        stats = run_sequential(grid, out_dir, backend=backend, chunk_size=args.chunk_size,
+                               progress=not args.no_progress,
+                               resume_hint=cmd or f"python -m sweep run {args.grid} --out {out_dir}")
+    finally:
+        backend.close()
+    print(f"{grid.name}: {stats.n_trained} runs trained now in {stats.rounds} round(s), "
+          f"{stats.wall_s:.1f} s wall, {stats.n_failed} failed; output in {out_dir}")
+    print(format_cells(stats, grid.stopping))
+    if stats.interrupted:
+        return 130
+    return 1 if stats.n_failed else 0

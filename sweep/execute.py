@@ -111,12 +111,22 @@ def _hyper(cols: dict) -> dict:
             if key in cols and name not in ("flat_spot", "weight_decay")}
 
 
+def _chunk_columns(grid, chunk: Chunk) -> dict:
+    """The chunk's pending runs' columns; a sparse mask (e.g. several cells' seed blocks far
+    apart) is decoded segment by segment instead of over its whole span."""
+    if chunk.mask is None:
+        return grid.columns(chunk.start, chunk.stop)
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], chunk.mask.view(np.int8), [0]])))
+    if edges.size == 0 or edges.size // 2 > 64 or 2 * chunk.n_runs > chunk.mask.size:
+        return {k: v[chunk.mask] for k, v in grid.columns(chunk.start, chunk.stop).items()}
+    parts = [grid.columns(chunk.start + a, chunk.start + b) for a, b in zip(edges[::2], edges[1::2])]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 def execute_chunk(grid, plan: GroupPlan, chunk: Chunk) -> ChunkResult:
     """Train the chunk's pending runs and return their rows (see results.schema)."""
     t0 = time.perf_counter()
-    cols = grid.columns(chunk.start, chunk.stop)
-    if chunk.mask is not None:
-        cols = {k: v[chunk.mask] for k, v in cols.items()}
+    cols = _chunk_columns(grid, chunk)
     n = len(cols["run_id"])
     net = plan.network
     if plan.explicit_theta is not None:

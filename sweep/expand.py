@@ -123,6 +123,7 @@ class Grid:
     hash: str
     runs_hash: str
     warnings: tuple[str, ...] = ()
+    stopping: Any = None  # a sweep.stopping.StopRule for sequential seeds, else None
     _cache: dict = field(default_factory=dict, repr=False)
 
     def __getstate__(self) -> dict:  # pickled for distributed workers: without the caches

@@ -82,6 +82,7 @@ from sweep.groups import Group, applies, make_groups
 from sweep.hashing import canonical_json
 from sweep.locate import ALIASES, _Context, _short, _suggest  # noqa: F401  (ALIASES: re-export)
 from sweep.parse_axes import MAX_SEED, SWEEP_SPECIAL, _axes, _flatten, _merge  # noqa: F401  (MAX_SEED: re-export)
+from sweep.stopping import check_rule_against_runs, is_sequential, parse_resolve, parse_seed_rule
 from sweep.schema import BACKENDS, EXECUTION_KEYS, OUTPUT_KEYS, PARAM_BY_KEY, PARAMS, SECTIONS
 from sweep.validate import TASK_KEYS, _check_group, _value, task_shape  # noqa: F401  (TASK_KEYS: re-export)
 
@@ -129,6 +130,10 @@ def _apply_overrides(raw: dict, sweep: dict, overrides, ctx: _Context) -> dict[s
         section, _, name = key.partition(".")
         if key in ("name", "description"):
             table, name = "", key
+        elif key.startswith("sweep.resolve.") and isinstance(sweep.setdefault("resolve", {}), dict):
+            sweep["resolve"][key.split(".", 2)[2]] = value  # checked with [sweep.resolve]
+            ctx.origin[("sweep.resolve", key.split(".", 2)[2])] = where
+            continue
         elif section == "sweep" and (name in SWEEP_SPECIAL or name in PARAM_BY_KEY):
             table = "sweep"
         elif (section in SECTIONS and key in PARAM_BY_KEY or section == "output" and name in OUTPUT_KEYS
@@ -227,6 +232,7 @@ def parse_grid(text: str, path: str = "<grid>", overrides: list[str] | tuple[str
         for i, g in enumerate(grids, 1):
             own, seeds = _axes(_flatten(g), ctx, f"sweep.grids#{i}")
             specs.append((_merge(base_axes, own, ctx, f"sweep.grids#{i}"), seeds or base_seeds or Seeds()))
+    rule = _stop_rule(sweep, grids, fixed, specs, ctx)
     for key, where in fixed_overrides.items():
         if any(key in a.keys for axes, _ in specs for a in axes):
             raise GridError(f"{key} is a sweep axis in this grid, so a fixed value would be ignored; "
@@ -245,9 +251,35 @@ def parse_grid(text: str, path: str = "<grid>", overrides: list[str] | tuple[str
                             f"{', '.join(p.applies[1])})")
 
     runs = {"params": fixed, "sweep": [s.canonical() for s in subgrids]}
+    if rule is not None:  # the rule's settings stay out of runs_hash (and of every run_id)
+        runs["sweep"] = [{**c, "seeds": "sequential"} for c in runs["sweep"]]
     canonical = canonical_json({"name": name, "description": description, **runs,
-                                "output": output, "execution": execution})
+                                "output": output, "execution": execution,
+                                **({"stopping": rule.canonical()} if rule else {})})
     return Grid(name=name, description=description, path=path, text=text, overrides=overrides,
                 base_dir=base_dir, fixed=fixed, subgrids=subgrids, group_list=groups, output=output,
                 execution=execution, canonical=canonical, hash=hashlib.sha256(canonical.encode()).hexdigest(),
-                runs_hash=hashlib.sha256(canonical_json(runs).encode()).hexdigest(), warnings=tuple(warnings))
+                runs_hash=hashlib.sha256(canonical_json(runs).encode()).hexdigest(), warnings=tuple(warnings),
+                stopping=rule)
+
+
+def _stop_rule(sweep: dict, grids, fixed: dict, specs, ctx: _Context):
+    """The grid's :class:`~sweep.stopping.StopRule`, or None for a fixed seed list."""
+    if not is_sequential(sweep.get("seeds")):
+        if "resolve" in sweep:
+            raise ctx.error("[sweep.resolve] needs sequential seeds: seeds = {until = \"resolved\", min = 200, "
+                            "max = 100000, step = 200}", "sweep", "seeds" if "seeds" in sweep else "resolve")
+        return None
+    for i, g in enumerate(grids or (), 1):
+        if "seeds" in g:
+            raise ctx.error("a [[sweep.grids]] table cannot set seeds when [sweep] has sequential seeds",
+                            f"sweep.grids#{i}", "seeds")
+    rule = parse_resolve(sweep.get("resolve"), parse_seed_rule(sweep["seeds"], ctx, "sweep"), ctx)
+    values = {}
+    for key in ("train.epochs", "train.early_stop", "criteria.main"):
+        values[key] = set()
+        for axes, _ in specs:  # per sub-grid: the axis values, else the fixed value
+            axis = next((a for a in axes if key in a.keys), None)
+            values[key] |= {v[axis.keys.index(key)] for v in axis.values} if axis else {fixed[key]}
+    check_rule_against_runs(rule, values, ctx)
+    return rule

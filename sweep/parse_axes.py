@@ -13,9 +13,10 @@ from sweep.axes import LIST_KINDS, Axis, Seeds
 from sweep.hashing import canonical_json
 from sweep.locate import _Context, _short, _suggest
 from sweep.schema import PARAM_BY_KEY
+from sweep.stopping import is_sequential, parse_seed_rule
 from sweep.validate import _value
 
-SWEEP_SPECIAL = ("seeds", "zip", "grids")
+SWEEP_SPECIAL = ("seeds", "zip", "grids", "resolve")
 MAX_SEED = 2**63 - 1
 
 
@@ -31,7 +32,13 @@ def _flatten(table: dict, prefix: str = "") -> dict:
 
 
 def _seeds(v: Any, ctx: _Context, table: str) -> Seeds:
-    usage = "seeds must be a count (seeds = 2000), a list ([1, 5, 9]) or {start = 100, count = 50}"
+    usage = ("seeds must be a count (seeds = 2000), a list ([1, 5, 9]) or {start = 100, count = 50}, "
+             "or sequential: {until = \"resolved\", min = 200, max = 100000, step = 200}")
+    if is_sequential(v):  # a stopping rule (sweep.stopping): the seed space is 0..max-1
+        if table != "sweep":
+            raise ctx.error("sequential seeds ({until = \"resolved\"}) are set in [sweep] only, "
+                            "for the whole grid", table, "seeds")
+        return Seeds(0, parse_seed_rule(v, ctx, table)[1])
     if type(v) is int:
         if v < 1:
             raise ctx.error(f"seeds = {v}: the seed count must be >= 1", table, "seeds")
@@ -86,6 +93,9 @@ def _axes(flat: dict, ctx: _Context, table: str) -> tuple[list[Axis], Seeds | No
     for k, v in flat.items():
         if k == "seeds":
             seeds = _seeds(v, ctx, table)
+        elif k == "resolve":
+            if table != "sweep":
+                raise ctx.error("[sweep.resolve] is set in [sweep] only, for the whole grid", table, k)
         elif k == "grids":
             if table != "sweep":
                 raise ctx.error("[[sweep.grids]] cannot be nested", table, k)

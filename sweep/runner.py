@@ -116,8 +116,12 @@ def plan_pending(grid, chunk_size: int, done: np.ndarray) -> tuple[list[Chunk], 
 
 
 def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
-              resume_hint: str = "", stream=sys.stderr) -> RunStats:
-    """Train every missing run of ``grid`` into ``out_dir`` and return timing figures."""
+              resume_hint: str = "", stream=sys.stderr, index_ranges=None) -> RunStats:
+    """Train every missing run of ``grid`` into ``out_dir`` and return timing figures.
+
+    index_ranges: ``[(start, stop), ...]`` run-index ranges: train only the missing runs in
+    them (one round of sequential seeds, ``sweep.sequential``, which checks the directory).
+    """
     from sweep.backends.local import LocalBackend
 
     backend = backend or LocalBackend()
@@ -130,7 +134,10 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
         done = out.done_run_ids()
         stats.n_done_before = int(done.size)
         t0 = time.perf_counter()
-        if done.size or len(getattr(grid, "subgrids", ())) > 1:
+        if index_ranges is not None:
+            from sweep.seq_plan import plan_ranges
+            chunks = plan_ranges(grid, chunk_size, done, index_ranges)
+        elif done.size or len(getattr(grid, "subgrids", ())) > 1:
             chunks, matched = plan_pending(grid, chunk_size, done)
             if matched < done.size:
                 raise OutputError(
