@@ -105,6 +105,8 @@ class _Gen:
                                 ir.Constant(ir.VectorType(ir.IntType(32), self.W), [0] * self.W))
 
     def sel(self, cond, a, b):
+        if isinstance(a, B) and isinstance(b, B):
+            return B(self, self.b.select(cond.v, a.v, b.v))
         if isinstance(a, I) or isinstance(b, I) or (type(a) is int and type(b) is int):
             a = a if isinstance(a, I) else self.i(a)
             b = b if isinstance(b, I) else self.i(b)

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 import kernels
 from kernels import Network, TrainOptions, log_spaced_epochs
-from kernels.ops import HYPER
+from kernels.ops import HYPER, kernel_optimizer
 from results.schema import CONFIG_FIELDS, CURVE_SCHEMA, run_schema
 from sweep.schema import HYPER_KEYS
 from sweep.tasks import make_task
@@ -83,7 +83,9 @@ def plan_group(index: int, group, base_dir: str | Path, max_epochs: int) -> Grou
     net = network_for(cfg, X.shape[1], T.shape[1])
     record = {k: bool(cfg[f"record.{k}"]) for k in ("initial_params", "final_params", "final_outputs")}
     opts = TrainOptions(
-        loss=cfg["train.loss"], optimizer=cfg["train.optimizer"], schedule=cfg["train.schedule"],
+        loss=cfg["train.loss"], optimizer=kernel_optimizer(cfg["train.optimizer"], cfg["train.rprop_variant"]),
+        schedule=cfg["train.schedule"], flat_spot=float(cfg["train.flat_spot"]),
+        weight_decay=float(cfg["train.weight_decay"]),
         batch_size=int(cfg["train.batch_size"] or 1), shuffle=bool(cfg["train.shuffle"]),
         dtype=cfg["train.dtype"], curve_epochs=log_spaced_epochs(max_epochs, int(cfg["record.curve_points"])),
         record_final_params=record["final_params"], record_final_outputs=record["final_outputs"])

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Mapping
 
 import numpy as np
 
-from sweep.schema import PARAMS
+from sweep.schema import NOT_IN_IDENTITY, PARAMS
 
 MASK64 = (1 << 64) - 1
 SHUFFLE_SALT = 0x5348554646
@@ -65,9 +65,16 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
+#: Keys added after run identities were fixed, with the value at which they add nothing.
+_NEUTRAL = {p.key: p.neutral for p in PARAMS if p.neutral is not NOT_IN_IDENTITY}
+
+
 def value_hash(key: str, value: Any) -> int:
     """``h(key, value)``: 8 bytes of blake2b of ``key=canonical_json(value)``, as an int
-    (for ``"seed"``: the splitmix form of :func:`seed_hashes`)."""
+    (for ``"seed"``: the splitmix form of :func:`seed_hashes`). A key added later (``Param.neutral``)
+    hashes to 0 at its neutral value or ``None``, so runs that do not use it keep their ids."""
+    if key in _NEUTRAL and (value is None or value == _NEUTRAL[key]):
+        return 0
     if key == "seed":
         return splitmix64_int(splitmix64_int(int(value) & MASK64) ^ SEED_SALT)
     digest = hashlib.blake2b(f"{key}={canonical_json(value)}".encode()).digest()

@@ -18,24 +18,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "linear")
-LOSSES = ("sse", "mse", "bce")
-OPTIMIZERS = ("sgd", "momentum", "adam")
-SCHEDULES = ("full", "online", "minibatch")
-INITS = ("uniform", "normal", "glorot_uniform", "torch_default", "numpy_legacy", "explicit")
+from kernels.bundles import SCHEDULES
+from kernels.init import INIT_SCHEMES
+from kernels.ops import ACTIVATIONS as _ACT, HYPER, LOSSES as _LOSS, MILESTONES as _MS, OPTIMIZERS as _OPT
+from kernels.ops import RPROP_VARIANTS as _RPROP
+
+# Allowed values come from the kernels' op registries (kernels.ops): one list per op family.
+ACTIVATIONS = _ACT.names()
+LOSSES = _LOSS.names()
+#: ``rprop`` is one grid choice; its variant (train.rprop_variant) picks the kernel op.
+OPTIMIZERS = tuple(n for n in _OPT.names() if n not in _RPROP) + ("rprop",)
+RPROP_VARIANTS = tuple(_RPROP)
+#: Rules that need the full-batch gradient (their step sizes follow its sign changes).
+FULL_BATCH_OPTIMIZERS = ("rprop", "quickprop")
+INITS = (*INIT_SCHEMES, "numpy_legacy", "explicit")
 TASKS = ("xor", "and", "or", "nand", "parity", "encoder", "csv")
 TARGETS = ("binary", "onehot")
-CRITERIA = ("acc75", "acc100", "fahlman", "tss", "loss")
+CRITERIA = _MS.names()
 DTYPES = ("float64", "float32")
 
 #: Milestone name -> result column holding its first epoch.
-MILESTONE_COLUMNS = {
-    "acc75": "epoch_acc75",
-    "acc100": "epoch_acc100",
-    "fahlman": "epoch_fahlman",
-    "tss": "epoch_tss",
-    "loss": "epoch_loss",
-}
+MILESTONE_COLUMNS = {name: f"epoch_{name}" for name in CRITERIA}
+
+
+NOT_IN_IDENTITY = object()  # marker: the key always contributes to run_id
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,9 @@ class Param:
     minimum/maximum: inclusive numeric bounds (``exclusive_min`` makes the lower bound strict).
     applies: ``(key, values)``: the key only applies when ``key`` has one of ``values``;
         otherwise the run's value is normalised to ``None``.
+    neutral: for keys added after run identities were fixed: at this value (or ``None``) the key
+        adds nothing to ``run_id`` (``sweep.hashing.value_hash``), so grids that do not use it keep
+        their run ids.
     """
 
     key: str
@@ -59,6 +68,7 @@ class Param:
     maximum: float | None = None
     exclusive_min: bool = False
     applies: tuple[str, tuple] | None = None
+    neutral: Any = NOT_IN_IDENTITY
 
 
 P = Param
@@ -84,7 +94,7 @@ PARAMS: tuple[Param, ...] = (
     P("model.output", "str", "sigmoid", "group", "output activation", choices=ACTIVATIONS),
     P("model.bias", "bool", True, "group", "a bias on every unit"),
     P("model.shortcut", "bool", False, "group", "direct input-to-output connections (RHW 1986 2-1-1 XOR)"),
-    P("model.leaky_slope", "float", 0.01, "lane", "negative-side slope of leaky_relu", minimum=0.0),
+    P("model.leaky_slope", "float", HYPER["leaky_slope"], "lane", "negative-side slope of leaky_relu", minimum=0.0),
     # --- init: initial parameters ------------------------------------------------
     P("init.scheme", "str", "torch_default", "group", "how initial parameters are drawn", choices=INITS),
     P("init.low", "float", 0.0, "init", "uniform: lower bound (inclusive)", applies=("init.scheme", ("uniform", "numpy_legacy"))),
@@ -100,15 +110,37 @@ PARAMS: tuple[Param, ...] = (
     # --- train ----------------------------------------------------------------------
     P("train.loss", "str", "mse", "group", "loss function", choices=LOSSES),
     P("train.optimizer", "str", "sgd", "group", "update rule", choices=OPTIMIZERS),
-    P("train.lr", "float", 0.1, "lane", "learning rate", minimum=0.0, exclusive_min=True),
-    P("train.momentum", "float", 0.9, "lane", "momentum coefficient", minimum=0.0, maximum=1.0,
+    P("train.lr", "float", HYPER["lr"], "lane", "learning rate (quickprop: Fahlman's epsilon; not used by rprop)",
+      minimum=0.0, exclusive_min=True, applies=("train.optimizer", ("sgd", "momentum", "adam", "quickprop"))),
+    P("train.momentum", "float", HYPER["momentum"], "lane", "momentum coefficient", minimum=0.0, maximum=1.0,
       applies=("train.optimizer", ("momentum",))),
-    P("train.beta1", "float", 0.9, "lane", "Adam first-moment decay", minimum=0.0, maximum=1.0,
+    P("train.beta1", "float", HYPER["beta1"], "lane", "Adam first-moment decay", minimum=0.0, maximum=1.0,
       applies=("train.optimizer", ("adam",))),
-    P("train.beta2", "float", 0.999, "lane", "Adam second-moment decay", minimum=0.0, maximum=1.0,
+    P("train.beta2", "float", HYPER["beta2"], "lane", "Adam second-moment decay", minimum=0.0, maximum=1.0,
       applies=("train.optimizer", ("adam",))),
-    P("train.eps", "float", 1e-8, "lane", "Adam denominator epsilon", minimum=0.0, exclusive_min=True,
+    P("train.eps", "float", HYPER["eps"], "lane", "Adam denominator epsilon", minimum=0.0, exclusive_min=True,
       applies=("train.optimizer", ("adam",))),
+    P("train.rprop_variant", "str", "irprop+", "group",
+      "Igel & Huesken 2000 variant: + backtracks, i zeroes the gradient after a sign change "
+      "(torch.optim.Rprop = irprop-)", choices=RPROP_VARIANTS, applies=("train.optimizer", ("rprop",)), neutral=None),
+    P("train.eta_plus", "float", HYPER["eta_plus"], "lane", "rprop: step growth factor", minimum=1.0,
+      applies=("train.optimizer", ("rprop",)), neutral=None),
+    P("train.eta_minus", "float", HYPER["eta_minus"], "lane", "rprop: step shrink factor", minimum=0.0,
+      maximum=1.0, exclusive_min=True, applies=("train.optimizer", ("rprop",)), neutral=None),
+    P("train.step_init", "float", HYPER["step_init"], "lane", "rprop: initial step size (torch: lr)",
+      minimum=0.0, exclusive_min=True, applies=("train.optimizer", ("rprop",)), neutral=None),
+    P("train.step_min", "float", HYPER["step_min"], "lane", "rprop: smallest step size", minimum=0.0,
+      applies=("train.optimizer", ("rprop",)), neutral=None),
+    P("train.step_max", "float", HYPER["step_max"], "lane", "rprop: largest step size", minimum=0.0,
+      exclusive_min=True, applies=("train.optimizer", ("rprop",)), neutral=None),
+    P("train.quickprop_mu", "float", HYPER["quickprop_mu"], "lane", "quickprop: maximum growth factor mu",
+      minimum=0.0, exclusive_min=True, applies=("train.optimizer", ("quickprop",)), neutral=None),
+    P("train.flat_spot", "float", HYPER["flat_spot"], "group",
+      "Fahlman's flat-spot offset added to every activation derivative in the backward pass (0.1 in 1988)",
+      minimum=0.0, neutral=0.0),
+    P("train.weight_decay", "float", HYPER["weight_decay"], "group",
+      "L2 weight decay added to the gradient, g + weight_decay * w, for every optimizer", minimum=0.0,
+      neutral=0.0),
     P("train.schedule", "str", "full", "group", "full batch, online (one pattern per update), or minibatch",
       choices=SCHEDULES),
     P("train.batch_size", "int", 2, "group", "minibatch size", minimum=1,
@@ -120,8 +152,8 @@ PARAMS: tuple[Param, ...] = (
     P("train.dtype", "str", "float64", "group", "floating-point precision", choices=DTYPES),
     # --- criteria: convergence milestones -----------------------------------------
     P("criteria.main", "str", "acc100", "lane", "the milestone that defines 'converged'", choices=CRITERIA),
-    P("criteria.tss_below", "float", 0.04, "lane", "tss milestone: total squared error below this", minimum=0.0),
-    P("criteria.loss_below", "float", 0.01, "lane", "loss milestone: loss below this", minimum=0.0),
+    P("criteria.tss_below", "float", HYPER["tss_below"], "lane", "tss milestone: total squared error below this", minimum=0.0),
+    P("criteria.loss_below", "float", HYPER["loss_below"], "lane", "loss milestone: loss below this", minimum=0.0),
     # --- record: optional outputs -------------------------------------------------
     P("record.curve_points", "int", 0, "group", "loss curve at this many log-spaced epochs (0 = off)",
       minimum=0, maximum=10000),
@@ -144,7 +176,9 @@ BACKENDS = ("local", "dask")
 HYPER_KEYS = {
     "lr": "train.lr", "momentum": "train.momentum", "beta1": "train.beta1", "beta2": "train.beta2",
     "eps": "train.eps", "leaky_slope": "model.leaky_slope", "tss_below": "criteria.tss_below",
-    "loss_below": "criteria.loss_below",
+    "loss_below": "criteria.loss_below", "eta_plus": "train.eta_plus", "eta_minus": "train.eta_minus",
+    "step_init": "train.step_init", "step_min": "train.step_min", "step_max": "train.step_max",
+    "quickprop_mu": "train.quickprop_mu", "flat_spot": "train.flat_spot", "weight_decay": "train.weight_decay",
 }
 
 

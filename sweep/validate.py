@@ -15,7 +15,7 @@ from sweep.errors import GridError
 from sweep.groups import Group
 from sweep.hashing import canonical_json
 from sweep.locate import _Context, _short
-from sweep.schema import PARAM_BY_KEY, Param
+from sweep.schema import FULL_BATCH_OPTIMIZERS, OPTIMIZERS, PARAM_BY_KEY, Param
 from sweep.tasks import make_task
 
 TASK_KEYS = tuple(k for k in PARAM_BY_KEY if k.startswith("task."))
@@ -116,6 +116,11 @@ def _check_group(g: Group, grid_subs, ctx: _Context, base_dir: str, cache: dict,
 
     if c["train.loss"] == "bce" and c["model.output"] != "sigmoid":
         raise fail(f"train.loss = 'bce' requires model.output = 'sigmoid' (got {c['model.output']!r})", "train.loss")
+    if c["train.optimizer"] in FULL_BATCH_OPTIMIZERS and c["train.schedule"] != "full":
+        raise fail(f"train.optimizer = {c['train.optimizer']!r} is a full-batch rule (its steps follow sign "
+                   f"changes of the whole-dataset gradient) but train.schedule = {c['train.schedule']!r}; "
+                   f"allowed: train.schedule = 'full', or train.optimizer one of "
+                   f"{', '.join(o for o in OPTIMIZERS if o not in FULL_BATCH_OPTIMIZERS)}", "train.schedule")
     hidden, act = c["model.hidden"], c["model.activation"]
     if isinstance(act, list) and len(act) != len(hidden):
         raise fail(f"model.activation = {act} has {len(act)} names but model.hidden = {hidden} has "
