@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from results import analysis, plots
+from results import analysis, plots, rules
 from results.reader import load, resolve_column, resolve_columns
 from sweep.errors import OutputError
 from sweep.schema import MILESTONE_COLUMNS
@@ -174,6 +174,7 @@ def _blocks(df: pd.DataFrame, path, by: list[str], metric: str, at, conf: float)
 
     blocks += [("h2", "Kaplan–Meier curves"),
                ("img", "km.png", plots.km_panels(df, by, metric, at=at, conf=conf), "Kaplan-Meier curves")]
+    blocks += rules.report_blocks(df, metric, at=at, conf=conf)  # when train.optimizer varies
     axes = by[:2] if len(by) >= 2 else analysis.varying_columns(df, max_columns=2)
     if len(axes) == 2:
         blocks += [("h2", "Converged share over two swept axes"),
