@@ -45,14 +45,14 @@ def _varying(df: pd.DataFrame, prefixes) -> list[str]:
             and df[c].nunique(dropna=False) > 1]
 
 
-def rule_varies(df: pd.DataFrame) -> bool:
+def rule_varies(df: pd.DataFrame, rule: str = RULE) -> bool:
     """True when ``df`` holds runs of more than one training rule."""
-    return RULE in df and df[RULE].nunique(dropna=True) > 1
+    return rule in df and df[rule].nunique(dropna=True) > 1
 
 
-def setting_columns(df: pd.DataFrame) -> list[str]:
+def setting_columns(df: pd.DataFrame, rule: str = RULE) -> list[str]:
     """The ``train.*`` columns other than the rule that vary across ``df`` (its rules' settings)."""
-    return [c for c in _varying(df, ("train.",)) if c != RULE]
+    return [c for c in _varying(df, ("train.",)) if c != rule]
 
 
 def context_columns(df: pd.DataFrame) -> list[str]:
@@ -66,9 +66,9 @@ def setting_label(row, columns) -> str:
     return ", ".join(parts) or "default"
 
 
-def label_columns(df: pd.DataFrame, rule, settings: list[str]) -> list[str]:
-    """The setting columns worth naming for ``rule``: those that vary among its runs, and ``train.lr``."""
-    part = df[df[RULE].astype(object) == rule]
+def label_columns(df: pd.DataFrame, value, settings: list[str], rule: str = RULE) -> list[str]:
+    """The setting columns worth naming for rule ``value``: those that vary among its runs, and ``train.lr``."""
+    part = df[df[rule].astype(object) == value]
     return [c for c in settings if c == "train.lr" or part[c].nunique(dropna=False) > 1]
 
 
@@ -86,31 +86,33 @@ def restart_mean(fit: stats.KMFit, budget: float) -> float:
 
 
 def compare_rules(df: pd.DataFrame, metric: str = "epoch_acc100", by=None, at=(), conf: float = 0.95,
-                  diverged: str = "censor") -> pd.DataFrame:
+                  diverged: str = "censor", rule: str = RULE) -> pd.DataFrame:
     """One row per (context ``by``, rule, setting); see the module docstring for the columns.
 
-    by: context columns (short names allowed; default ``context_columns(df)``). Sorted by context,
-    then rule, then KM median. ``attrs``: ``by``, ``settings``, ``metric``, ``conf``.
+    by: context columns (short names allowed; default ``context_columns(df)``); rule: the column
+    whose values are the rules (default ``train.optimizer``; a derived column such as
+    "optimizer + variant" works too). Sorted by context, then rule, then KM median.
+    ``attrs``: ``by``, ``settings``, ``metric``, ``conf``, ``rule``.
     """
-    if RULE not in df:
-        raise KeyError(f"no column {RULE!r}: these runs do not record their training rule")
+    if rule not in df:
+        raise KeyError(f"no column {rule!r}: these runs do not record their training rule")
     metric = resolve_column(df, metric)
     by = context_columns(df) if by is None else resolve_columns(df, by)
-    settings = setting_columns(df)
-    table = convergence(df, by + [RULE] + settings, metric, at=at, conf=conf, diverged=diverged)
+    settings = setting_columns(df, rule)
+    table = convergence(df, by + [rule] + settings, metric, at=at, conf=conf, diverged=diverged)
     times, observed = censored_times(df, metric, diverged)
     budget_col = df["train.epochs"] if "train.epochs" in df else df["epochs_run"]
     extra, named_by_rule = [], {}
-    groups = group_rows(df, by + [RULE] + settings)
+    groups = group_rows(df, by + [rule] + settings)
     for (key, idx), (_, row) in zip(groups, table.iterrows()):
         fit = stats.km_fit(times[idx], observed[idx], conf)
         budget = float(np.nanmax(budget_col.to_numpy(np.float64, na_value=np.nan)[idx]))
-        if row[RULE] not in named_by_rule:
-            named_by_rule[row[RULE]] = label_columns(df, row[RULE], settings)
-        named = named_by_rule[row[RULE]]
-        extra.append(dict(rule=str(row[RULE]), setting=setting_label(row, named),
+        if row[rule] not in named_by_rule:
+            named_by_rule[row[rule]] = label_columns(df, row[rule], settings, rule)
+        named = named_by_rule[row[rule]]
+        extra.append(dict(rule=str(row[rule]), setting=setting_label(row, named),
                           restart_mean=restart_mean(fit, budget), _idx=idx))
-    table = pd.concat([table, pd.DataFrame(extra, index=table.index)], axis=1)
+    table = pd.concat([table.drop(columns=["rule"], errors="ignore"), pd.DataFrame(extra, index=table.index)], axis=1)
     table["_rank_median"] = table["km_median"].astype(float)
     table["_rank_share"] = -table["converged_share"].astype(float)
     order = by + ["rule", "_rank_median", "_rank_share", "restart_mean"]
@@ -119,7 +121,7 @@ def compare_rules(df: pd.DataFrame, metric: str = "epoch_acc100", by=None, at=()
     table["best"] = ~table.duplicated(keys, keep="first") if keys else False
     table = _against_fastest(table, by, times, observed, conf)
     out = table.drop(columns=["_rank_median", "_rank_share", "_idx"])
-    out.attrs.update(by=by, settings=settings, metric=metric, conf=conf)
+    out.attrs.update(by=by, settings=settings, metric=metric, conf=conf, rule=rule)
     return out
 
 
@@ -165,7 +167,7 @@ def rule_curves(df: pd.DataFrame, table: pd.DataFrame, at=(), conf: float = 0.95
     for (key, part), ax in zip(contexts, axes.ravel()):
         labels = pd.Series(index=df.index, dtype=object)
         for _, r in part.iterrows():
-            sel = df.index[_positions(df, by, key, r)]
+            sel = df.index[_positions(df, by, r, table.attrs["rule"], table.attrs["settings"])]
             labels.loc[sel] = f"{r['rule']} ({r['setting']})"
         sub = df.loc[labels.notna()].assign(rule=labels[labels.notna()].astype(str))
         title = ", ".join(f"{c}={format_value(v)}" for c, v in zip(by, key if isinstance(key, tuple) else (key,)))
@@ -179,10 +181,10 @@ def rule_curves(df: pd.DataFrame, table: pd.DataFrame, at=(), conf: float = 0.95
     return fig
 
 
-def _positions(df: pd.DataFrame, by, key, row) -> np.ndarray:
+def _positions(df: pd.DataFrame, by, row, rule: str, settings) -> np.ndarray:
     """Boolean mask of the runs of one (context, rule, setting) row."""
-    mask = np.array(df[RULE].astype(object).eq(row[RULE]), dtype=bool)
-    for c in by + list(setting_columns(df)):
+    mask = np.array(df[rule].astype(object).eq(row["rule"]), dtype=bool)
+    for c in by + list(settings):
         v = row[c]
         col = df[c].astype(object)
         hit = col.isna() if _null(v) else col.eq(v).fillna(False)
