@@ -181,6 +181,12 @@ def fmt_p(p: float) -> str:
     return "< 1e-300" if p < 1e-300 else f"{p:.2g}"
 
 
+def p_text(p: float) -> str:
+    """``"p = 0.32"`` or ``"p < 1e-300"``."""
+    text = fmt_p(p)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
 def signed_ci(d: float, lo: float, hi: float) -> str:
     """A difference of shares with its interval: ``"-27.0% (-28.7% to -25.3%)"``."""
     return f"{100 * d:+.1f}% ({100 * lo:+.1f}% to {100 * hi:+.1f}%)"

@@ -21,6 +21,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _study as S  # noqa: E402
 
@@ -82,8 +85,6 @@ def backprop_only_grid(text: str) -> str:
 
 def rule_labels(df) -> list[str]:
     """One rule label per run: backprop (+momentum, +flat spot), quickprop, or the Rprop variant."""
-    import numpy as np
-
     opt = df["train.optimizer"].astype(str).to_numpy()
     flat = (df["train.flat_spot"].fillna(0.0).to_numpy(float) > 0 if "train.flat_spot" in df
             else np.zeros(len(df), bool))
@@ -113,8 +114,6 @@ def run(args) -> tuple[list[str], bool]:
 
 def load_all(out: str):
     """The runs of every problem, with a ``problem`` column; attrs["manifest"] of the first problem."""
-    import pandas as pd
-
     parts = []
     for name, (sub, _) in PROBLEMS.items():
         d = S.results.load(f"{out}/{sub}")
@@ -152,8 +151,6 @@ def main(argv=None) -> int:
                     restart=S.fmt_quantile(r["restart_mean"]),
                     vs="fastest" if r["vs"] is None else
                     f"{S.signed_ci(r['share_diff'], r['share_diff_lo'], r['share_diff_hi'])}; {S.p_text(r['logrank_p'])}")
-
-    import pandas as pd
 
     head = ["problem", "rule", "setting", "runs", f"converged in {epochs:,} (Wilson 95%)", "KM median (95% CI)",
             "KM p90", "mean of converged", "epochs with restarts", "share vs fastest rule; log-rank p"]

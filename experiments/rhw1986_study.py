@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _study as S  # noqa: E402
@@ -49,8 +50,6 @@ def shortcut_table(df) -> tuple[str, dict]:
                          where=f"{100 * r['p']:.1f} ({100 * r['lo']:.1f}–{100 * r['hi']:.1f})"))
         if lr == 0.5 and hi == 0.5:
             ref = r
-    import pandas as pd
-
     t = S.table(pd.DataFrame(rows), ["lr", "rng", "n", "conv", "med", "spread", "where"],
                 ["lr", "init", "runs", "reached tss < 0.04", "KM median sweeps (95% CI)",
                  "KM p10 / p25 / p75 / p90", f"percentile of {SWEEPS_211} (95% CI)"])
@@ -58,8 +57,6 @@ def shortcut_table(df) -> tuple[str, dict]:
 
 
 def stuck_rows(df) -> tuple[str, list[dict]]:
-    import pandas as pd
-
     rows, out = [], []
     for hi, g in df.groupby("init.high", sort=True):
         k = int(g[METRIC].isna().sum())
@@ -81,8 +78,6 @@ def stuck_rows(df) -> tuple[str, list[dict]]:
 
 
 def parity_table(df) -> str:
-    import pandas as pd
-
     rows = []
     for (lr, hi), g in df.groupby(["train.lr", "init.high"], sort=True):
         b = S.binomial(int(g[METRIC].notna().sum()), len(g))
@@ -105,8 +100,6 @@ def parity_table(df) -> str:
 
 def chauvin(df) -> tuple[str, dict]:
     """KM median epochs per width H and the least-squares line median = a + b log2 H (bootstrap CI of b)."""
-    import pandas as pd
-
     widths, meds, rows, groups = [], [], [], []
     for h, g in sorted(df.groupby("model.hidden"), key=lambda kv: int(kv[0].strip("[]"))):
         H = int(h.strip("[]"))
