@@ -151,6 +151,8 @@ def main(argv=None) -> int:
     t_stuck, stuck = stuck_rows(xor2)
     t_parity = parity_table(parity)
     t_ch, ch = chauvin(widths)
+    km_png = S.save_km(widths, ["model.hidden"], METRIC, "rhw1986_files/km_widths.png",
+                       "XOR 2-H-1 (lr 0.5, momentum 0.9, ±0.5): share of runs with tss < 0.04 by each epoch")
     s3, s5 = (next(s for s in stuck if s["hi"] == v) for v in (0.3, 0.5))
     pub = {n: S.binomial(LOCAL_MINIMA, n) for n in HUNDREDS}
     ref_par = part(parity, **{"train.lr": 0.5, "init.high": 0.5})
@@ -176,7 +178,7 @@ treat them as second-hand until checked against the text.
 
 - The XOR net with one hidden unit and direct input-to-output connections (2-1-1 with shortcut):
   one run, solved after about **{SWEEPS_211} sweeps** through the four patterns, with learning rate
-  0.5 and momentum 0.9 (the brief for this study gives the same settings; we have not checked them).
+  0.5 and momentum 0.9 (settings as we recall them; not checked against the text).
 - The 2-2-1 XOR net: "many" runs, and in hundreds of them the net stuck in a local minimum only
   about **{LOCAL_MINIMA} times**; the number of runs is not given, so the rate is only known to be of
   the order of {LOCAL_MINIMA} in {HUNDREDS[0]}–{HUNDREDS[1]}.
@@ -190,16 +192,16 @@ treat them as second-hand until checked against the text.
 - Unstated or not recalled: the stopping criterion of each run, whether every problem used the
   same learning rate and momentum, whether weights changed after every pattern or every sweep
   (the chapter describes both; full batch is used here), and the initial weight range (small
-  uniform values; ±0.5, the PDP software's usual range, and ±0.3 are both swept).
+  uniform values; ±0.5, as we recall the PDP software's default, and ±0.3 are both swept).
 
 ## Settings of the grid, and why
 
 sse loss (E = ½ Σ (y − t)², gradient summed over the patterns, as in 1986), the 1986 momentum rule
 Δw(t) = −lr·∂E/∂w + 0.9·Δw(t−1) (`train.optimizer = "momentum"`, which is that rule at fixed lr),
 full batch, logistic units with biases, initial weights and biases uniform in ±0.3 or ±0.5.
-Converged = total squared error below 0.04 (`criteria.tss_below = 0.04`, the PDP software's usual
-criterion; tss < 0.04 implies every output within 0.2 of its target). Budgets: {epochs_xor:,} epochs for
-XOR (so that a run counted as stuck has had a hundred times the typical time), {int(parity['train.epochs'].max()):,} for parity.
+Converged = total squared error below 0.04 (`criteria.tss_below = 0.04`, as we recall the PDP
+software's usual criterion; tss < 0.04 implies every output within 0.2 of its target). Budgets: {epochs_xor:,} epochs for
+XOR (so that a run counted as stuck has had over a hundred times the median time), {int(parity['train.epochs'].max()):,} for parity.
 Every run stops at its first epoch with tss < 0.04.
 
 ## 1. The 2-1-1 XOR net with shortcut connections
@@ -242,6 +244,8 @@ do so by epoch {PARITY_PRESENTATIONS:,}, but {S.pct(par['never'])} of all runs n
 R² = {ch['r2_lin']:.3f} for a line in H itself: each doubling of the hidden layer saves about
 {abs(ch['slope']):.0f} epochs, from {ch['first']:.0f} at H = {ch['widths'][0]} to {ch['last']:.0f} at H = {ch['widths'][-1]}
 ({S.pct(ch['ratio'])} of the H = {ch['widths'][0]} median).
+
+![Kaplan-Meier curves per hidden width]({km_png})
 
 {S.footer("rhw1986_study.py", args.out, manifest)}"""
     S.write_doc("rhw1986.md", text)

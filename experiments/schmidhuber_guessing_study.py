@@ -79,8 +79,8 @@ weight range; a run whose `epoch_acc100` is 0 is an initial net that classifies 
 The figure "random guessing of 2-2-1 weights solves XOR about once in 1,500 draws" is attributed to
 Jürgen Schmidhuber (his argument, also in Hochreiter & Schmidhuber's work on long time lags, is that
 random weight guessing solves many small benchmarks as fast as gradient methods). **It is
-second-hand here**: it comes from this study's brief, and we could not locate or check the source
-from this machine. Unstated: the distribution and range of the guessed weights, whether biases
+second-hand here**: it reached us through the request for this study (issue 10), and we could
+not locate or check its source from this machine. Unstated: the distribution and range of the guessed weights, whether biases
 were guessed too, and what counted as solving (outputs on the right side of 0.5, or within some
 margin of the targets).
 
