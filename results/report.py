@@ -234,7 +234,7 @@ def write_report(path, by=None, out=None, metric: str | None = None, at=(169,),
     if df.empty:
         raise OutputError(f"{path}: the Parquet parts hold no runs")
     metric = default_metric(df) if metric is None else resolve_column(df, metric)
-    by = analysis.varying_columns(df) if by is None else resolve_columns(df, by)
+    by = rules.rule_first(df, analysis.varying_columns(df)) if by is None else resolve_columns(df, by)
     at = analysis.at_list(at)
     html_path = Path(out) if out else Path(path) / "_report" / "report.html"
     if html_path.suffix.lower() != ".html":

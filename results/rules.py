@@ -50,6 +50,15 @@ def rule_varies(df: pd.DataFrame, rule: str = RULE) -> bool:
     return rule in df and df[rule].nunique(dropna=True) > 1
 
 
+def rule_first(df: pd.DataFrame, by: list[str]) -> list[str]:
+    """``by`` led by ``train.optimizer`` when the rule varies (the report's table and panels then go
+    per rule). The rule is added when ``by`` names only its parameters (``train.momentum`` is null for
+    every rule but momentum, so automatic grouping may pick it instead of the rule)."""
+    if not rule_varies(df):
+        return list(by)
+    return [RULE] + [c for c in by if c != RULE]
+
+
 def setting_columns(df: pd.DataFrame, rule: str = RULE) -> list[str]:
     """The ``train.*`` columns other than the rule that vary across ``df`` (its rules' settings)."""
     return [c for c in _varying(df, ("train.",)) if c != rule]
@@ -229,5 +238,5 @@ def report_blocks(df: pd.DataFrame, metric: str, at=(), conf: float = 0.95) -> l
             ("img", "rules_km.png", rule_curves(df, table, at=at, conf=conf), "Kaplan-Meier curves per training rule")]
 
 
-__all__ = ["RULE", "best_settings", "compare_rules", "context_columns", "display", "report_blocks",
+__all__ = ["RULE", "best_settings", "rule_first", "compare_rules", "context_columns", "display", "report_blocks",
            "restart_mean", "rule_curves", "rule_varies", "setting_columns", "setting_label"]

@@ -131,6 +131,9 @@ def test_report_has_a_rules_section_only_when_the_rule_varies(tmp_path):
     _, md = write_report(d, at=(50,))
     text = md.read_text()
     assert "## Training rules" in text
+    # grouped automatically, the rule comes first: the convergence table and the KM panels go per rule
+    assert "grouped by: train.optimizer, " in text
+    assert text.split("## Convergence by setting")[1].lstrip().startswith("| train.optimizer |")
     assert "| xor | momentum | lr=0.5, momentum=0.9 | 8 |" in text
     png = md.parent / "report_files" / "rules_km.png"
     assert mpimg.imread(png).shape[0] > 100
