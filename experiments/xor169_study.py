@@ -14,28 +14,9 @@ import shutil
 import sys
 from pathlib import Path
 
-import numpy as np
-
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-
-import results  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _study import HERE, fmt_epoch, pct, results, table  # noqa: E402
 from sweep.cli import main as sweep_main  # noqa: E402
-
-
-def pct(x: float) -> str:
-    return f"{100 * x:.1f}%"
-
-
-def fmt_epoch(x) -> str:
-    return "never (censored)" if not np.isfinite(x) else f"{x:.0f}"
-
-
-def table(df, cols, headers) -> str:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    for _, row in df.iterrows():
-        lines.append("| " + " | ".join(str(row[c]) for c in cols) + " |")
-    return "\n".join(lines)
 
 
 def main(argv=None) -> int:

@@ -16,6 +16,7 @@ _EXPORTS = {
     "milestone_conditional": "results.analysis", "select": "results.analysis",
     "load": "results.reader", "load_curves": "results.reader", "read_manifest": "results.reader",
     "resolve_column": "results.reader", "write_report": "results.report",
+    "compare_rules": "results.rules",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from results import analysis, plots
+from results import analysis, plots, rules
 from results.reader import load, resolve_column, resolve_columns
 from results.sequential_report import stopping_blocks
 from sweep.errors import OutputError
@@ -176,6 +176,7 @@ def _blocks(df: pd.DataFrame, path, by: list[str], metric: str, at, conf: float)
 
     blocks += [("h2", "Kaplan–Meier curves"),
                ("img", "km.png", plots.km_panels(df, by, metric, at=at, conf=conf), "Kaplan-Meier curves")]
+    blocks += rules.report_blocks(df, metric, at=at, conf=conf)  # when train.optimizer varies
     axes = by[:2] if len(by) >= 2 else analysis.varying_columns(df, max_columns=2)
     if len(axes) == 2:
         blocks += [("h2", "Converged share over two swept axes"),
@@ -235,7 +236,7 @@ def write_report(path, by=None, out=None, metric: str | None = None, at=(169,),
     if df.empty:
         raise OutputError(f"{path}: the Parquet parts hold no runs")
     metric = default_metric(df) if metric is None else resolve_column(df, metric)
-    by = analysis.varying_columns(df) if by is None else resolve_columns(df, by)
+    by = rules.rule_first(df, analysis.varying_columns(df)) if by is None else resolve_columns(df, by)
     at = analysis.at_list(at)
     html_path = Path(out) if out else Path(path) / "_report" / "report.html"
     if html_path.suffix.lower() != ".html":

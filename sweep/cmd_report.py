@@ -55,12 +55,13 @@ def run_report(args: argparse.Namespace) -> int:
 def run_claim(args: argparse.Namespace) -> int:
     from results.analysis import claim, varying_columns
     from results.reader import load
+    from results.rules import rule_first
 
     df = load(args.dir)
     if df.empty:
         raise OutputError(f"{args.dir}: the Parquet parts hold no runs")
     by = _by(args.by)
-    table = claim(df, args.metric, args.at, by=varying_columns(df) if by is None else by)
+    table = claim(df, args.metric, args.at, by=rule_first(df, varying_columns(df)) if by is None else by)
     cols = table.attrs["by"] + ["at", "n", "n_converged"]
     show = table[cols].copy()
     show["P(by at)"] = [f"{100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]" if p == p else "–"
