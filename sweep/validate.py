@@ -117,8 +117,8 @@ def _check_group(g: Group, grid_subs, ctx: _Context, base_dir: str, cache: dict,
     if c["train.loss"] == "bce" and c["model.output"] != "sigmoid":
         raise fail(f"train.loss = 'bce' requires model.output = 'sigmoid' (got {c['model.output']!r})", "train.loss")
     if c["train.optimizer"] in FULL_BATCH_OPTIMIZERS and c["train.schedule"] != "full":
-        raise fail(f"train.optimizer = {c['train.optimizer']!r} is a full-batch rule (its steps follow sign "
-                   f"changes of the whole-dataset gradient) but train.schedule = {c['train.schedule']!r}; "
+        raise fail(f"train.optimizer = {c['train.optimizer']!r} is a full-batch rule (each step compares "
+                   f"the whole-dataset gradient with the previous epoch's) but train.schedule = {c['train.schedule']!r}; "
                    f"allowed: train.schedule = 'full', or train.optimizer one of "
                    f"{', '.join(o for o in OPTIMIZERS if o not in FULL_BATCH_OPTIMIZERS)}", "train.schedule")
     hidden, act = c["model.hidden"], c["model.activation"]

@@ -198,8 +198,11 @@ def naive_loss(loss, Y, Zout, T):
     raise ValueError(loss)
 
 
-def naive_loss_and_grad(sizes, activations, bias, shortcut, loss, theta, X, T, leaky_slope=0.01):
-    """Loss E over the batch (X, T) and its gradient g (P,) by textbook backpropagation."""
+def naive_loss_and_grad(sizes, activations, bias, shortcut, loss, theta, X, T, leaky_slope=0.01, flat_spot=0.0):
+    """Loss E over the batch (X, T) and its gradient g (P,) by textbook backpropagation.
+
+    ``flat_spot`` (Fahlman 1988): every activation derivative f'(a) becomes f'(a) + flat_spot in the
+    backward pass (so ``g`` is then no longer the gradient of E)."""
     if loss == "bce":
         assert activations[-1] == "sigmoid", "bce requires a sigmoid output"
     X = np.asarray(X, dtype=np.float64)
@@ -217,9 +220,10 @@ def naive_loss_and_grad(sizes, activations, bias, shortcut, loss, theta, X, T, l
         y, t, z = acts[L][p], T[p], zs[L][p]
         # delta = dE/dz of the output layer for this pattern
         if loss == "sse":
-            delta = (y - t) * activation_derivative(activations[-1], z, y, leaky_slope)
+            delta = (y - t) * (activation_derivative(activations[-1], z, y, leaky_slope) + flat_spot)
         elif loss == "mse":
-            delta = 2.0 * (y - t) / (n_b * n_out) * activation_derivative(activations[-1], z, y, leaky_slope)
+            delta = 2.0 * (y - t) / (n_b * n_out) * (activation_derivative(activations[-1], z, y, leaky_slope)
+                                                     + flat_spot)
         else:  # bce, directly on the logit
             delta = (1.0 / (1.0 + np.exp(-z)) - t) / (n_b * n_out)
         for l in range(L, 0, -1):
@@ -229,7 +233,8 @@ def naive_loss_and_grad(sizes, activations, bias, shortcut, loss, theta, X, T, l
                 gS += np.outer(delta, X[p])
             if l > 1:
                 back = weights[l - 1].T @ delta
-                delta = back * activation_derivative(activations[l - 2], zs[l - 1][p], acts[l - 1][p], leaky_slope)
+                delta = back * (activation_derivative(activations[l - 2], zs[l - 1][p], acts[l - 1][p], leaky_slope)
+                                + flat_spot)
     g = flatten(sizes, bias, shortcut, gW, gb if bias else None, gS if shortcut else None)
     return E, g
 
@@ -293,8 +298,14 @@ def batches_of_epoch(schedule, n_p, batch_size, shuffle, shuffle_key, epoch):
 def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, theta0, X, T, *,
                 lr, epochs, momentum=0.9, beta1=0.9, beta2=0.999, eps=1e-8, batch_size=1,
                 shuffle=False, shuffle_key=0, leaky_slope=0.01, early_stop=False, main="acc100",
-                tss_below=0.04, loss_below=0.01, curve_epochs=()) -> dict:
-    """Train one run as the spec describes; returns every result of the kernel's ``train``."""
+                tss_below=0.04, loss_below=0.01, curve_epochs=(), flat_spot=0.0, weight_decay=0.0,
+                eta_plus=1.2, eta_minus=0.5, step_init=0.1, step_min=1e-6, step_max=50.0,
+                quickprop_mu=1.75) -> dict:
+    """Train one run as the spec describes; returns every result of the kernel's ``train``.
+
+    ``optimizer`` is sgd, momentum, adam, quickprop, or an rprop variant (rprop+, rprop-, irprop+,
+    irprop-), each written from its paper's pseudo-code with plain branches (tests/naive.py is the
+    reference, not a copy of kernels/ops)."""
     X = np.asarray(X, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
     n_p = X.shape[0]
@@ -302,6 +313,9 @@ def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, t
     v = np.zeros_like(theta)   # momentum buffer / Adam second moment
     m = np.zeros_like(theta)   # Adam first moment
     t_adam = 0
+    rp = dict(step=np.full_like(theta, step_init), g_prev=np.zeros_like(theta), dw_prev=np.zeros_like(theta),
+              e_prev=math.inf)
+    qp = dict(g_prev=np.zeros_like(theta), dw_prev=np.zeros_like(theta))
     first = {name: -1 for name in MILESTONES}
     history = {}               # epoch -> (loss, mse)
     min_loss = math.inf
@@ -331,7 +345,15 @@ def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, t
         epoch += 1
         for idx in batches_of_epoch(schedule, n_p, batch_size, shuffle, shuffle_key, epoch):
             _, g = naive_loss_and_grad(sizes, activations, bias, shortcut, loss, theta, X[idx], T[idx],
-                                       leaky_slope)
+                                       leaky_slope, flat_spot)
+            if weight_decay:
+                g = g + weight_decay * theta
+            if optimizer.startswith(("rprop", "irprop")):
+                theta = _rprop_step(optimizer, theta, g, rp, met["loss"], eta_plus, eta_minus, step_min, step_max)
+                continue
+            if optimizer == "quickprop":
+                theta = _quickprop_step(theta, g, qp, lr, quickprop_mu)
+                continue
             if optimizer == "sgd":
                 theta = theta - lr * g
             elif optimizer == "momentum":
@@ -374,6 +396,51 @@ def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, t
         curve_loss=curve_loss,
         curve_mse=curve_mse,
     )
+
+
+def _rprop_step(variant, theta, g, st, e_now, eta_plus, eta_minus, step_min, step_max):
+    """One Rprop update, weight by weight, as Igel & Huesken (2000) write each variant."""
+    theta = theta.copy()
+    worse = e_now > st["e_prev"]
+    st["e_prev"] = e_now
+    for j in range(theta.size):
+        prod = st["g_prev"][j] * g[j]
+        gj = g[j]
+        if prod > 0:
+            st["step"][j] = min(st["step"][j] * eta_plus, step_max)
+        elif prod < 0:
+            st["step"][j] = max(st["step"][j] * eta_minus, step_min)
+        if prod < 0 and variant in ("rprop+", "irprop+"):
+            dw = -st["dw_prev"][j] if (variant == "rprop+" or worse) else 0.0
+            gj = 0.0
+        else:
+            if prod < 0 and variant == "irprop-":
+                gj = 0.0
+            dw = -np.sign(gj) * st["step"][j]
+        theta[j] += dw
+        st["dw_prev"][j] = dw
+        st["g_prev"][j] = gj
+    return theta
+
+
+def _quickprop_step(theta, g, st, eps, mu):
+    """One Quickprop update (Fahlman 1988, the rules of his reference code), weight by weight."""
+    theta = theta.copy()
+    shrink = mu / (1.0 + mu)
+    for j in range(theta.size):
+        p, q, s = st["dw_prev"][j], st["g_prev"][j], g[j]
+        if p > 0:
+            step = -eps * s if s < 0 else 0.0
+            step += mu * p if s <= shrink * q else p * s / (q - s)
+        elif p < 0:
+            step = -eps * s if s > 0 else 0.0
+            step += mu * p if s >= shrink * q else p * s / (q - s)
+        else:
+            step = -eps * s
+        theta[j] += step
+        st["dw_prev"][j] = step
+        st["g_prev"][j] = s
+    return theta
 
 
 # --------------------------------------------------------------------------------------------
