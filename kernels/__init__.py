@@ -4,8 +4,13 @@ Private ``@njit`` kernels (``kernels.train``, ``kernels.init``) are pure functio
 arrays and scalars: no globals, no printing. Every op is defined once in ``kernels.ops``; the
 generic kernel compiles the definitions (``kernels.lanes``) and the specialised kernels trace them
 (``kernels.codegen_ir``). ``kernels.api`` holds the small checked wrappers that the rest of the
-project calls. The one piece of I/O is ``kernels.codegen``'s on-disk cache of generated kernels.
+project calls. The I/O: ``kernels.codegen``'s on-disk cache of generated kernels, and
+``kernels.cache_guard``, which drops Numba's cache when a kernel source changes.
 """
+from kernels import cache_guard
+
+cache_guard.check()  # before any cached kernel loads
+
 from kernels.api import call_static, forward, init_params, loss_and_grad, train
 from kernels.config import LANES
 from kernels.init import init_runs

@@ -122,7 +122,7 @@ def _update_body(op):
     h = _tuple(f"H[{ROW[n]}, ln]" for n in op.hyper)
     ls = _tuple(f"LS[{i}, ln]" for i in range(len(op.lane_slots)))
     s = _tuple(f"S[{i}, p, ln]" for i in range(len(op.slots)))
-    n_c = op.n_consts
+    n_c = len(op.consts)
     body = ["for ln in range(LANES):",
             f"    ls_new, c = lane_{op.code}({ls}, {h}, loss_now[ln])"]
     body += [f"    LS[{i}, ln] = ls_new[{i}]" for i in range(len(op.lane_slots))]
@@ -147,16 +147,7 @@ def _init_body(op):
     return body if len(body) > 1 else []
 
 
-def _count_consts(op):
-    """How many per-run constants ``op.lane`` returns (traced once with float64 scalars)."""
-    h = tuple(np.float64(1.5) for _ in op.hyper)
-    ls = tuple(np.float64(1.0) for _ in op.lane_slots)
-    return len(njit(**_GEN)(op.lane)(ls, h, np.float64(0.5))[1])
-
-
-for _op in OPTIMIZERS.ops():
-    _op.n_consts = _count_consts(_op)
-MAX_CONSTS = max(1, max(op.n_consts for op in OPTIMIZERS.ops()))
+MAX_CONSTS = max(1, max(len(op.consts) for op in OPTIMIZERS.ops()))
 
 update = _build(
     "update", "code, theta, G, S, LS, H, C, loss_now, psum, active",

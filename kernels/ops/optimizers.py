@@ -5,7 +5,8 @@ An optimizer declares
 - ``slots``: per-weight state, each ``(name, initial value or hyper-parameter name)``;
 - ``lane_slots``: per-run state, each ``(name, initial value)``;
 - ``lane(ls, h, loss) -> (ls_new, c)``: once per update and run (``loss``: the full-batch loss of
-  the current weights, E(t)); ``c`` is a tuple of floats shared by the run's weights;
+  the current weights, E(t)); ``c`` is a tuple of floats shared by the run's weights, named by
+  ``consts``;
 - ``update(w, g, s, h, c) -> (w_new, s_new)``: one weight, ``g = dE/dw`` (plus weight decay).
 A run that has stopped keeps its weights (the kernels select the old value).
 
@@ -37,6 +38,7 @@ class SGD:
     hyper = ("lr",)
     slots = ()
     lane_slots = ()
+    consts = ()
 
     @staticmethod
     def lane(ls, h, loss):
@@ -52,6 +54,7 @@ class Momentum:
     hyper = ("lr", "momentum")
     slots = (("velocity", 0.0),)
     lane_slots = ()
+    consts = ()
 
     @staticmethod
     def lane(ls, h, loss):
@@ -68,6 +71,7 @@ class Adam:
     hyper = ("lr", "beta1", "beta2", "eps")
     slots = (("m", 0.0), ("v", 0.0))
     lane_slots = (("beta1_pow", 1.0), ("beta2_pow", 1.0))
+    consts = ("lr_corrected", "sqrt_bias2")
 
     @staticmethod
     def lane(ls, h, loss):
@@ -132,19 +136,19 @@ def _irprop_minus(w, g, s, h, c):
     return w + dw, (step, g_keep, dw)
 
 
-def _rprop(lane, update, lane_slots=()):
+def _rprop(lane, update, lane_slots=(), consts=()):
     """One Rprop variant of Igel & Huesken (2000) as an optimizer op."""
     return type("Rprop", (), dict(
         hyper=("eta_plus", "eta_minus", "step_init", "step_min", "step_max"),
         slots=(("step", "step_init"), ("prev_grad", 0.0), ("prev_dw", 0.0)),
-        lane_slots=lane_slots, lane=staticmethod(lane), update=staticmethod(update)))
+        lane_slots=lane_slots, consts=consts, lane=staticmethod(lane), update=staticmethod(update)))
 
 
 #: rprop variants: the grid says train.optimizer = "rprop" and train.rprop_variant.
 RPROP_VARIANTS = {
     "rprop+": _rprop(_no_lane, _rprop_plus),
     "rprop-": _rprop(_no_lane, _rprop_minus),
-    "irprop+": _rprop(_irprop_plus_lane, _irprop_plus, (("prev_loss", np.inf),)),
+    "irprop+": _rprop(_irprop_plus_lane, _irprop_plus, (("prev_loss", np.inf),), ("loss_rose",)),
     "irprop-": _rprop(_no_lane, _irprop_minus),
 }
 for _code, (_name, _op) in enumerate(RPROP_VARIANTS.items(), start=3):
@@ -156,6 +160,7 @@ class Quickprop:
     hyper = ("lr", "quickprop_mu")
     slots = (("prev_grad", 0.0), ("prev_dw", 0.0))
     lane_slots = ()
+    consts = ("shrink",)
 
     @staticmethod
     def lane(ls, h, loss):
