@@ -17,7 +17,7 @@ def register(sub) -> None:
                        description="Train every run of GRID and write one Parquet row per run. "
                                    "Re-running the same command resumes: only missing runs are trained.")
     p.add_argument("grid", help="the grid file (TOML)")
-    p.add_argument("--out", help="output directory (default: [output] dir, or results/<name>)")
+    p.add_argument("--out", help="output directory (default: [output] dir, or runs/<name>)")
     p.add_argument("--threads", type=int, help="threads for the local backend (default: all cores)")
     p.add_argument("--dry-run", action="store_true", help="print the runs per group and a time estimate; train nothing")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",

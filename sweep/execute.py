@@ -17,7 +17,7 @@ import kernels
 from kernels import Network, TrainOptions, log_spaced_epochs
 from kernels.ops import HYPER, kernel_optimizer
 from results.schema import CONFIG_FIELDS, CURVE_SCHEMA, run_schema
-from sweep.schema import HYPER_KEYS
+from sweep.schema import HYPER_KEYS, PARAM_BY_KEY
 from sweep.tasks import make_task
 
 
@@ -135,9 +135,8 @@ def execute_chunk(grid, plan: GroupPlan, chunk: Chunk) -> ChunkResult:
         theta0 = np.broadcast_to(plan.explicit_theta, (n, net.n_params)).copy()
     else:
         theta0 = kernels.init_params(
-            net, plan.config["init.scheme"], cols["init_key"], low=_filled(cols, "init.low", 0.0),
-            high=_filled(cols, "init.high", 1.0), std=_filled(cols, "init.std", 1.0),
-            scale=_filled(cols, "init.scale", 1.0), seeds=cols["seed"])
+            net, plan.config["init.scheme"], cols["init_key"], seeds=cols["seed"],
+            **{k: _filled(cols, f"init.{k}", PARAM_BY_KEY[f"init.{k}"].default) for k in ("low", "high", "std", "scale")})
     epochs = cols["train.epochs"].astype(np.int64)
     t1 = time.perf_counter()
     res = kernels.train(
