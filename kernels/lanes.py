@@ -18,9 +18,11 @@ from numba import njit
 from kernels.config import LANES, NJIT, NJIT_INLINE
 
 #: Generated dispatchers have no source file, so no cache of their own (they are linked into their
-#: cached callers). Neither they nor the ops are inlined at the Numba IR level (that multiplies
-#: compile time); LLVM inlines the small ones.
-_GEN = dict(NJIT, cache=False)
+#: cached callers). Those called per unit and pattern inline into the training loop (twice as fast
+#: as calls); the optimizer update, called once per batch, stays a call (it is the largest: inlining
+#: it would triple the compile time for no measurable speed).
+_GEN = dict(NJIT_INLINE, cache=False)
+_CALLED = dict(NJIT, cache=False)
 from kernels.ops import ACTIVATIONS, LOSSES, MILESTONES, OPTIMIZERS
 from kernels.ops.hyper import ROW
 
@@ -28,8 +30,9 @@ MAX_SLOTS = max(len(op.slots) for op in OPTIMIZERS.ops())
 MAX_LANE_SLOTS = max(1, max(len(op.lane_slots) for op in OPTIMIZERS.ops()))
 
 
-def _build(name: str, head: str, branches: list[tuple[int, list[str]]], env: dict, prologue=()):
-    """Compile ``def name(head): [prologue] if code == c: body ... `` with ``env`` as globals."""
+def _build(name: str, head: str, branches: list[tuple[int, list[str]]], env: dict, prologue=(), inline=True):
+    """Compile ``def name(head): [prologue] if code == c: body ... `` with ``env`` as globals
+    (``inline``: into its callers at the Numba IR level)."""
     lines = [f"def {name}({head}):", *("    " + p for p in prologue)]
     for i, (code, body) in enumerate(branches):
         lines.append(f"    {'if' if i == 0 else 'elif'} code == {code}:")
@@ -37,13 +40,14 @@ def _build(name: str, head: str, branches: list[tuple[int, list[str]]], env: dic
     src = "\n".join(lines) + "\n"
     ns = dict(env, LANES=LANES, np=np)
     exec(compile(src, f"<kernels.lanes.{name}>", "exec"), ns)
-    fn = njit(**_GEN)(ns[name])
+    fn = njit(**(_GEN if inline else _CALLED))(ns[name])
     fn.source = src
     return fn
 
 
 def _jit(op, attr):
-    return njit(**_GEN)(getattr(op, attr))
+    """An op's scalar function, inlined (Numba IR) into the lane loops that call it, so they vectorise."""
+    return njit(**dict(NJIT_INLINE, cache=False))(getattr(op, attr))
 
 
 def _env(family, attr):
@@ -100,7 +104,7 @@ def _milestone_src():
     src = f"def milestones_met({args}):\n    " + "\n    ".join(body) + "\n"
     ns = _env(MILESTONES, "met")
     exec(compile(src, "<kernels.lanes.milestones_met>", "exec"), ns)
-    return njit(**_GEN)(ns["milestones_met"])
+    return njit(**dict(NJIT_INLINE, cache=False))(ns["milestones_met"])
 
 
 #: ``milestones_met(corr, n_patterns, fahl_ok, tss, loss, tss_below, loss_below)`` -> one bool
@@ -153,12 +157,12 @@ update = _build(
     "update", "code, theta, G, S, LS, H, C, loss_now, psum, active",
     [(op.code, _update_body(op)) for op in OPTIMIZERS.ops()],
     {**_env(OPTIMIZERS, "lane"), **_env(OPTIMIZERS, "update")},
-    prologue=["for ln in range(LANES):", "    psum[ln] = 0.0"])
+    prologue=["for ln in range(LANES):", "    psum[ln] = 0.0"], inline=False)
 update.__doc__ = "One update of every weight of the block by optimizer ``code`` (module docstring)."
 
 init_state = _build(
     "init_state", "code, S, LS, H",
-    [(op.code, _init_body(op)) for op in OPTIMIZERS.ops()], {})
+    [(op.code, _init_body(op)) for op in OPTIMIZERS.ops()], {}, inline=False)
 init_state.__doc__ = "Initial per-weight and per-run optimizer state (the ops' ``slots``)."
 
 

@@ -28,8 +28,8 @@ from kernels.ops.hyper import IROW, ROW
 from kernels.ops.metrics import ACC_ARGMAX, N_MILESTONES, fahlman_ok, same_side
 from kernels.rng import shuffle_into
 
-_fahlman_ok = njit(**NJIT)(fahlman_ok)
-_same_side = njit(**NJIT)(same_side)
+_fahlman_ok = njit(**NJIT_INLINE)(fahlman_ok)
+_same_side = njit(**NJIT_INLINE)(same_side)
 _LR, _SLOPE, _TSS, _LOSSB, _FS, _WD = (ROW[k] for k in ("lr", "leaky_slope", "tss_below", "loss_below",
                                                         "flat_spot", "weight_decay"))
 _EPOCHS, _MAIN, _ESTOP = IROW["epochs"], IROW["main"], IROW["early_stop"]

@@ -15,15 +15,13 @@ on data (use ``fmin``/``fmax``/``&``/``|``/``lnot``), float constants through ``
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import types
-from numba.extending import overload
-from numba.np import numpy_support
+from numba.extending import lower_builtin, overload, type_callable
 
-from kernels import intrinsics as _in
-
-#: Primitives and op helpers compile as small functions that LLVM inlines; inlining them at the
-#: Numba IR level instead ("always") multiplies compile time by ten.
-_OPTS = dict(jit_options=dict(error_model="numpy", fastmath=False))
+#: Composite ops and op helpers (exp, softplus, ...) inline into their callers at the Numba IR
+#: level, so that a lane loop calling them vectorises.
+_OPTS = dict(inline="always", jit_options=dict(error_model="numpy", fastmath=False))
 
 SHIFTER64 = 6755399441055744.0  # 1.5 * 2**52: adding it rounds to an integer
 SHIFTER32 = 12582912.0  # 1.5 * 2**23
@@ -96,60 +94,138 @@ def pow2_shifted(t):
     return _g(t).pow2_shifted(t)
 
 
-@overload(like, **_OPTS)
-def _ol_like(x, v):
-    if isinstance(x, types.Float):
-        ty = numpy_support.as_dtype(x).type
-        return lambda x, v: ty(v)
-    return None
+# -- Numba: each primitive is typed and lowered as a builtin, so it becomes a few LLVM instructions
+# inside its caller (no call, no Numba-IR inlining, which would multiply compile time) ------------
+def _typer(fn):
+    def register(rule):
+        type_callable(fn)(lambda context: rule)
+        return rule
+    return register
 
 
-@overload(select, **_OPTS)
-def _ol_select(cond, a, b):
-    return lambda cond, a, b: _in.select(cond, a, b)
+def _float_of(*tys):
+    fl = [types.unliteral(t) for t in tys if isinstance(types.unliteral(t), types.Float)]
+    return max(fl, key=lambda t: t.bitwidth) if fl else None
 
 
-@overload(fma, **_OPTS)
-def _ol_fma(a, b, c):
-    return lambda a, b, c: _in.fma(a, b, c)
+@_typer(like)
+def _type_like(x, v):
+    return types.unliteral(x) if isinstance(types.unliteral(x), types.Float) else None
 
 
-@overload(fmin, **_OPTS)
-def _ol_fmin(x, lim):
-    return lambda x, lim: min(x, lim)
+@lower_builtin(like, types.Any, types.Any)
+def _lower_like(context, builder, sig, args):
+    return context.cast(builder, args[1], sig.args[1], sig.return_type)
 
 
-@overload(fmax, **_OPTS)
-def _ol_fmax(x, lim):
-    return lambda x, lim: max(x, lim)
+def _unify(*tys):
+    tys = [types.unliteral(t) for t in tys]
+    if all(isinstance(t, types.Boolean) for t in tys):
+        return types.boolean
+    if all(isinstance(t, types.Integer) for t in tys):
+        return types.int64
+    return _float_of(*tys)
 
 
-@overload(sqrt, **_OPTS)
-def _ol_sqrt(x):
-    return lambda x: np.sqrt(x)
+@_typer(select)
+def _type_select(cond, a, b):
+    return _unify(a, b) if isinstance(types.unliteral(cond), types.Boolean) else None
 
 
-@overload(sign, **_OPTS)
-def _ol_sign(x):
-    if isinstance(x, types.Float):
-        ty = numpy_support.as_dtype(x).type
-
-        def impl(x):
-            return _in.select(x > ty(0.0), ty(1.0), _in.select(x < ty(0.0), ty(-1.0), ty(0.0)))
-        return impl
-    return None
+@lower_builtin(select, types.Any, types.Any, types.Any)
+def _lower_select(context, builder, sig, args):
+    c = context.cast(builder, args[0], sig.args[0], types.boolean)
+    x = context.cast(builder, args[1], sig.args[1], sig.return_type)
+    y = context.cast(builder, args[2], sig.args[2], sig.return_type)
+    return builder.select(c, x, y)
 
 
-@overload(lnot, **_OPTS)
-def _ol_lnot(c):
-    return lambda c: not c
+def _intrinsic_call(builder, name, ty, values):
+    fn = builder.module.declare_intrinsic(name, [ty], ir.FunctionType(ty, [ty] * len(values)))
+    return builder.call(fn, values)
 
 
-@overload(pow2_shifted, **_OPTS)
-def _ol_pow2_shifted(t):
-    if t == types.float64:
-        return lambda t: _in.i64_as_f64(((_in.f64_as_i64(t) - _SHIFT64_BITS) + 1023) << 52)
-    if t == types.float32:
-        return lambda t: _in.i32_as_f32(((_in.f32_as_i32(t) - np.int32(_SHIFT32_BITS)) + np.int32(127))
-                                        << np.int32(23))
-    return None
+@_typer(fma)
+def _type_fma(a, b, c):
+    return _float_of(a) or _float_of(a, b, c)
+
+
+@lower_builtin(fma, types.Any, types.Any, types.Any)
+def _lower_fma(context, builder, sig, args):
+    ty = sig.return_type
+    vals = [context.cast(builder, v, t, ty) for v, t in zip(args, sig.args)]
+    return _intrinsic_call(builder, "llvm.fma", context.get_value_type(ty), vals)
+
+
+@_typer(fmin)
+def _type_fmin(x, lim):
+    return _float_of(x, lim)
+
+
+@_typer(fmax)
+def _type_fmax(x, lim):
+    return _float_of(x, lim)
+
+
+def _lower_minmax(op):
+    def lower(context, builder, sig, args):
+        ty = sig.return_type
+        x, lim = (context.cast(builder, v, t, ty) for v, t in zip(args, sig.args))
+        return builder.select(builder.fcmp_ordered(op, lim, x), lim, x)
+    return lower
+
+
+lower_builtin(fmin, types.Any, types.Any)(_lower_minmax("<"))
+lower_builtin(fmax, types.Any, types.Any)(_lower_minmax(">"))
+
+
+@_typer(sqrt)
+def _type_sqrt(x):
+    return _float_of(x)
+
+
+@lower_builtin(sqrt, types.Any)
+def _lower_sqrt(context, builder, sig, args):
+    ty = sig.return_type
+    return _intrinsic_call(builder, "llvm.sqrt", context.get_value_type(ty),
+                           [context.cast(builder, args[0], sig.args[0], ty)])
+
+
+@_typer(sign)
+def _type_sign(x):
+    return _float_of(x)
+
+
+@lower_builtin(sign, types.Any)
+def _lower_sign(context, builder, sig, args):
+    lty = context.get_value_type(sig.return_type)
+    x = args[0]
+    zero, one, minus = (ir.Constant(lty, v) for v in (0.0, 1.0, -1.0))
+    inner = builder.select(builder.fcmp_ordered("<", x, zero), minus, zero)
+    return builder.select(builder.fcmp_ordered(">", x, zero), one, inner)
+
+
+@_typer(lnot)
+def _type_lnot(c):
+    return types.boolean if isinstance(types.unliteral(c), types.Boolean) else None
+
+
+@lower_builtin(lnot, types.Any)
+def _lower_lnot(context, builder, sig, args):
+    c = context.cast(builder, args[0], sig.args[0], types.boolean)
+    return builder.xor(c, ir.Constant(c.type, 1))
+
+
+@_typer(pow2_shifted)
+def _type_pow2(t):
+    return _float_of(t)
+
+
+@lower_builtin(pow2_shifted, types.Any)
+def _lower_pow2(context, builder, sig, args):
+    if sig.return_type == types.float64:
+        ity, shift_bits, bias, mant, fty = ir.IntType(64), _SHIFT64_BITS, 1023, 52, ir.DoubleType()
+    else:
+        ity, shift_bits, bias, mant, fty = ir.IntType(32), _SHIFT32_BITS, 127, 23, ir.FloatType()
+    n = builder.sub(builder.bitcast(args[0], ity), ir.Constant(ity, shift_bits))
+    return builder.bitcast(builder.shl(builder.add(n, ir.Constant(ity, bias)), ir.Constant(ity, mant)), fty)
