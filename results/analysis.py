@@ -23,8 +23,8 @@ import pandas as pd
 
 from results import stats
 from results.reader import ColumnError, resolve_column, resolve_columns
-from results.schema import CONFIG_COLUMNS
-from sweep.errors import SweepError
+from results.errors import SweepError
+from results.schema import LABEL_SUFFIX
 
 QUANTILES = {"km_p10": 0.10, "km_p25": 0.25, "km_p75": 0.75, "km_p90": 0.90}
 
@@ -85,10 +85,16 @@ def _frame(rows: list[dict], df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out
 
 
+def config_columns(df: pd.DataFrame) -> list[str]:
+    """The config columns of a run table: dotted names (``train.lr``), without ``record.*`` and labels."""
+    return [c for c in df.columns if isinstance(c, str) and "." in c and not c.startswith("record.")
+            and not c.endswith(LABEL_SUFFIX)]
+
+
 def varying_columns(df: pd.DataFrame, max_columns: int = 3) -> list[str]:
     """Config columns that vary across runs, most levels first, skipping ``record.*`` and any
     column determined by those already chosen (``train.momentum`` under ``train.optimizer``)."""
-    cands = [c for c in CONFIG_COLUMNS if c in df and not c.startswith("record.")]
+    cands = config_columns(df)
     levels = {c: df[c].nunique(dropna=False) for c in cands}
     chosen: list[str] = []
     n_groups = 1

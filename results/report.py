@@ -22,9 +22,10 @@ import numpy as np
 import pandas as pd
 
 from results import analysis, plots
+from results.layout import layout_of
 from results.reader import load, resolve_column, resolve_columns
-from sweep.errors import OutputError
-from sweep.schema import MILESTONE_COLUMNS
+from results.errors import OutputError
+from results.schema import MILESTONE_COLUMNS
 
 DPI = 110
 #: manifest entries listed under the title (when present)
@@ -235,7 +236,7 @@ def write_report(path, by=None, out=None, metric: str | None = None, at=(169,),
     metric = default_metric(df) if metric is None else resolve_column(df, metric)
     by = analysis.varying_columns(df) if by is None else resolve_columns(df, by)
     at = analysis.at_list(at)
-    html_path = Path(out) if out else Path(path) / "_report" / "report.html"
+    html_path = Path(out) if out else layout_of(path).report / "report.html"
     if html_path.suffix.lower() != ".html":
         html_path = html_path.with_suffix(".html")
     md_path = html_path.with_suffix(".md")

@@ -14,13 +14,15 @@ import pyarrow.parquet as pq
 import pytest
 
 import sweep.cli
+from results.layout import layout_of
 from results.reader import load, load_curves
 from results.report import write_report
-from results.schema import CURVE_SCHEMA, run_schema
+from results.schema import CURVE_SCHEMA
+from sweep.columns import run_schema
 from sweep.errors import OutputError
 
 LRS = (0.5, 2.0)
-HIDDEN = ("[2]", "[3]")
+HIDDEN = ([2], [3])
 EPOCHS = 1000
 
 
@@ -43,7 +45,7 @@ def synthetic_table(n_per: int = 60, seed: int = 0) -> pa.Table:
                 reached = t <= run and rng.random() > 0.2
                 a75 = int(t * rng.uniform(0.3, 0.9)) if reached else None
                 values = {"run_id": 1000 + i, "run_index": i, "seed": s, "task.name": "xor",
-                          "model.hidden": h, "train.lr": lr, "train.epochs": EPOCHS, "criteria.main": "acc100",
+                          "model.hidden": h, "model.hidden_label": json.dumps(h), "train.lr": lr, "train.epochs": EPOCHS, "criteria.main": "acc100",
                           "epochs_run": run, "converged": reached, "diverged": diverged,
                           "epoch_acc100": t if reached else None, "convergence_epoch": t if reached else None,
                           "epoch_acc75": a75,
@@ -60,12 +62,13 @@ def sweep_dir(tmp_path_factory):
     table = synthetic_table()
     pq.write_table(table.slice(0, 100), d / "part-0-aaaa.parquet")
     pq.write_table(table.slice(100), d / "part-1-bbbb.parquet")
-    (d / "_manifest.json").write_text(json.dumps(
+    layout = layout_of(d)
+    layout.curves.mkdir(parents=True)
+    layout.manifest.write_text(json.dumps(
         {"name": "xor-lr-hidden", "description": "XOR 2-H-1 over lr and width", "main_criterion": "acc100"}))
-    (d / "_curves").mkdir()
     curves = pa.table({"run_id": [1000, 1000, 1001], "epoch": [0, 10, 0], "loss": [0.3, 0.2, 0.31],
                        "mse": [0.3, 0.2, 0.31]}, schema=CURVE_SCHEMA)
-    pq.write_table(curves, d / "_curves" / "part-0.parquet")
+    pq.write_table(curves, layout.curves / "part-0.parquet")
     return d, table
 
 
@@ -146,7 +149,7 @@ def test_report_files_images_and_numbers(sweep_dir, tmp_path):
     t = table.to_pydict()
     for row in rows:
         sel = [i for i in range(table.num_rows)
-               if t["train.lr"][i] == float(row["train.lr"]) and t["model.hidden"][i] == row["model.hidden"]]
+               if t["train.lr"][i] == float(row["train.lr"]) and t["model.hidden_label"][i] == row["model.hidden"]]
         reached = sum(t["epoch_acc100"][i] is not None for i in sel)
         by169 = sum(t["epoch_acc100"][i] is not None and t["epoch_acc100"][i] <= 169 for i in sel)
         assert row["n"] == str(len(sel)) and row["reached"] == str(reached)
@@ -159,8 +162,8 @@ def test_report_files_images_and_numbers(sweep_dir, tmp_path):
 def test_report_default_location(sweep_dir):
     d, _ = sweep_dir
     html_path, md_path = write_report(d, by=["lr"], at=())
-    assert html_path == d / "_report" / "report.html"
-    assert (d / "_report" / "report_files" / "km.png").exists()
+    assert html_path == layout_of(d).report / "report.html"
+    assert (layout_of(d).report / "report_files" / "km.png").exists()
     assert len(load(d)) == 240  # the report is not picked up as data
 
 
