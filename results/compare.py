@@ -50,6 +50,7 @@ def compare_frames(da: pd.DataFrame, db: pd.DataFrame, metric: str = "epoch_acc1
         share_a=ka / len(da), share_b=kb / len(db), share_diff=d, share_diff_lo=dlo, share_diff_hi=dhi,
         km_median_a=stats.km_fit(ta, oa, conf).quantile(0.5)[0],
         km_median_b=stats.km_fit(tb, ob, conf).quantile(0.5)[0],
+        epochs_max_a=float(ta.max()), epochs_max_b=float(tb.max()),
         paired=pairing.paired, pairing=pairing.reason, n_pairs=pairing.n_pairs,
         share_test=share_test, share_pvalue=share_p, time_test=time_test, time_pvalue=time_p,
         logrank_statistic=lr.statistic, logrank_pvalue=lr.pvalue, **extra))

@@ -48,8 +48,17 @@ def _config_columns(df: pd.DataFrame) -> list[str]:
             and not c.endswith("_label")]
 
 
+def _texts(series: pd.Series) -> list[str]:
+    """Cells as comparable text (missing values as "None", categories by their value)."""
+    return series.astype(object).where(series.notna(), None).map(repr).tolist()
+
+
 def _values(series: pd.Series) -> set:
-    return set(series.astype(object).where(series.notna(), None).map(repr))
+    return set(_texts(series))
+
+
+def _keys(df: pd.DataFrame, on: list[str]) -> list[tuple]:
+    return list(zip(*(_texts(df[c]) for c in on)))
 
 
 @dataclass(frozen=True)
@@ -77,8 +86,7 @@ def pair_runs(da: pd.DataFrame, db: pd.DataFrame) -> Pairing:
     if init:
         return Pairing(False, f"{', '.join(init)} differ, so the initial weights differ", compared)
     on = ["seed"] + [c for c in cols if c not in compared]
-    ka = da[on].astype(object).astype(str).agg("\x1f".join, axis=1).to_numpy()
-    kb = db[on].astype(object).astype(str).agg("\x1f".join, axis=1).to_numpy()
+    ka, kb = _keys(da, on), _keys(db, on)
     if len(set(ka)) != len(ka) or len(set(kb)) != len(kb):
         return Pairing(False, "several runs share a seed and setting (pooled over an unpaired column)", compared)
     pos_b = {k: i for i, k in enumerate(kb)}
