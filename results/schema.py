@@ -164,15 +164,6 @@ def list_label(values) -> str:
     return json.dumps(list(values), separators=(",", ":"))
 
 
-def label_array(values: list, levels: list) -> pa.DictionaryArray:
-    """An ordered dictionary array of list labels: ``levels`` (every value, in order) as categories."""
-    labels = [list_label(v) for v in levels]
-    index = {lab: i for i, lab in enumerate(labels)}
-    codes = pa.array([None if v is None else index[v if isinstance(v, str) else list_label(v)]
-                      for v in values], pa.int32())
-    return pa.DictionaryArray.from_arrays(codes, pa.array(labels, pa.string()), ordered=True)
-
-
 def to_v1(table: pa.Table) -> pa.Table:
     """A version-2 run table in the version-1 form (to append to a directory written before).
 

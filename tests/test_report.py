@@ -16,6 +16,7 @@ import pytest
 import sweep.cli
 from results.layout import layout_of
 from results.reader import load, load_curves
+from results.styles import pct
 from results.report import write_report
 from results.schema import CURVE_SCHEMA
 from sweep.columns import run_schema
@@ -144,7 +145,7 @@ def test_report_files_images_and_numbers(sweep_dir, tmp_path):
         assert mpimg.imread(md_path.parent / rel).shape[0] > 200
 
     # the convergence table against counts taken straight from the Arrow table
-    rows = md_rows(md, "| n | reached | share |")
+    rows = md_rows(md, "| runs | reached [95% CI] |")
     assert len(rows) == 4
     t = table.to_pydict()
     for row in rows:
@@ -152,11 +153,21 @@ def test_report_files_images_and_numbers(sweep_dir, tmp_path):
                if t["train.lr"][i] == float(row["train.lr"]) and t["model.hidden_label"][i] == row["model.hidden"]]
         reached = sum(t["epoch_acc100"][i] is not None for i in sel)
         by169 = sum(t["epoch_acc100"][i] is not None and t["epoch_acc100"][i] <= 169 for i in sel)
-        assert row["n"] == str(len(sel)) and row["reached"] == str(reached)
-        assert row["share"] == f"{100 * reached / len(sel):.1f}%"
+        assert row["runs"] == str(len(sel))
+        assert row["reached [95% CI]"].split(" [")[0] == pct(reached / len(sel))
         if row["train.lr"] == "0.5":  # no early censoring there: P(by 169) is the plain share
-            assert row["P(by 169)"] == f"{100 * by169 / len(sel):.1f}%"
-    assert "reach epoch_acc100 by epoch 169" in md
+            assert row["P(by 169) [95% CI]"].split(" [")[0] == pct(by169 / len(sel))
+    # the claims: one table, a row per group and claimed epoch, P as in the convergence table
+    claims = md_rows(md, "| claim: by epoch |")
+    assert len(claims) == 8 and {c["claim: by epoch"] for c in claims} == {"169", "400"}
+    for c in claims:
+        same = next(r for r in rows if (r["train.lr"], r["model.hidden"]) == (c["train.lr"], c["model.hidden"]))
+        assert c["P(reached by then) [95% CI]"] == same[f"P(by {c['claim: by epoch']}) [95% CI]"]
+    assert "With train.lr" not in md  # no sentence per cell
+    # neighbouring lr levels compared within each width; the synthetic seeds pair the runs
+    comp = md_rows(md, "| paired by seed |")
+    assert len(comp) == 2 and all(c["paired by seed"] == "yes" for c in comp)
+    assert "McNemar mid-p" in md and "KM median epoch" in md
 
 
 def test_report_default_location(sweep_dir):
