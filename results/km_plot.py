@@ -113,10 +113,13 @@ def km_figure(df: pd.DataFrame, by=None, metric: str = "epoch_acc100", at=(), co
         if key:
             ax.set_title(_label(short_names(by[:1]), key), fontsize=10)
         tab.set_xlabel("epoch" + (" (log scale; epoch 0 drawn at 1)" if log else ""))
-        if p == 0 or len(panels) == 1:
+        title = ", ".join(short_names(lines_by)) + ": colour, line style" if len(lines_by) > 1 else None
+        if len(panels) == 1:
             ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False,
-                      title=", ".join(short_names(lines_by)) + "   line = colour, style" if len(lines_by) > 1
-                      else None, title_fontsize=8)
+                      title=title, title_fontsize=8)
+        elif p == 0:  # one legend for every panel, outside them on the right
+            fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper", fontsize=8, frameon=False,
+                       title=title, title_fontsize=8)
     pooled = pooled_note(df, by)
     note = f" ({conf:.0%} band)" if n_lines <= 6 else ""
     fig.suptitle(f"Share of runs that reached {metric} by each epoch, Kaplan–Meier{note}; | = censored"
