@@ -53,23 +53,25 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_claim(args: argparse.Namespace) -> int:
-    from results.analysis import claim, varying_columns
+    from results.analysis import claim, convergence, varying_columns
     from results.reader import load
+    from results.report_tables import claims_display, epoch_text
 
     df = load(args.dir)
     if df.empty:
         raise OutputError(f"{args.dir}: the Parquet parts hold no runs")
     by = _by(args.by)
-    table = claim(df, args.metric, args.at, by=varying_columns(df) if by is None else by)
-    cols = table.attrs["by"] + ["at", "n", "n_converged"]
-    show = table[cols].copy()
-    show["P(by at)"] = [f"{100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]" if p == p else "–"
-                        for p, lo, hi in zip(table["p_by"], table["p_by_lo"], table["p_by_hi"])]
-    show["percentile"] = table["percentile"].round(0).astype("Int64")
-    show["never"] = [f"{100 * v:.1f}%" for v in table["never_share"]]
-    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_rows", 500):
+    by = varying_columns(df) if by is None else by
+    table = claim(df, args.metric, args.at, by=by)
+    show = claims_display(table)
+    # the same Kaplan-Meier median as the run summary and the report, one per group
+    med = convergence(df, by=table.attrs["by"], metric=table.attrs["metric"])
+    per_group = {tuple(map(str, r[table.attrs["by"]])): epoch_text(r["km_median"], r["epochs_max"])
+                 for _, r in med.iterrows()}
+    show["KM median epoch"] = [per_group[tuple(map(str, r[table.attrs["by"]]))] for _, r in table.iterrows()]
+    with pd.option_context("display.width", 250, "display.max_columns", 50, "display.max_rows", 500):
         print(show.to_string(index=False))
-    print()
-    for s in table["sentence"]:
-        print(s)
+    print(f"\nP: Kaplan-Meier probability that {table.attrs['metric']} is reached by the claimed epoch "
+          "(also the claim's percentile among all runs, never-converging runs counting as later than every "
+          "epoch); KM median epoch: censoring-aware, as in the run summary and the report.")
     return 0

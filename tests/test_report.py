@@ -192,7 +192,13 @@ def test_cli_report_and_claim(sweep_dir, tmp_path, cli, capsys):
     assert str(tmp_path / "x.html") in capsys.readouterr().out
     assert cli(["claim", str(d), "--metric", "epoch_acc100", "--at", "169"]) == 0
     out = capsys.readouterr().out
-    assert "percentile" in out and re.search(r"With (train.lr=0.5, model.hidden=\[2\]|model.hidden=\[2\], train.lr=0.5):", out)
+    lines = out.splitlines()
+    assert "P(reached by then) [95% CI]" in lines[0] and "KM median epoch" in lines[0]
+    assert len([line for line in lines[1:] if re.match(r"\s*(0\.5|2(\.0)?|\[[23]\])\s", line)]) == 4
+    # the claim's KM median is the report's and the run summary's estimator
+    from results.analysis import convergence
+    med = convergence(load(d), ["model.hidden", "train.lr"], "epoch_acc100")
+    assert all(f"{v:,.0f}" in out for v in med["km_median"] if v == v and v != float("inf"))
 
 
 @pytest.mark.parametrize("argv", [
