@@ -27,7 +27,7 @@ def register(subparsers) -> None:
         description="Convergence table, Kaplan-Meier curves, heatmap, histograms and claims for one sweep directory.")
     p.add_argument("dir", help="sweep output directory (holds part-*.parquet)")
     p.add_argument("--by", help="comma-separated group columns (default: the varying config columns; 'all' pools)")
-    p.add_argument("--out", help="HTML file to write (default: DIR/_report/report.html; the .md goes beside it)")
+    p.add_argument("--out", help="HTML file to write (default: DIR.sweep/report/report.html, or DIR/_report/ for a directory written before; the .md goes beside it)")
     p.add_argument("--metric", help="milestone column, e.g. epoch_acc100 or acc100 (default: the main criterion)")
     p.add_argument("--at", type=int, nargs="+", default=[169], metavar="K",
                    help="epochs for the P(converged by K) columns and claims (default: 169)")
