@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pyarrow as pa
 
 from results import schema as rs
@@ -35,6 +36,16 @@ def list_levels(grid, key: str) -> list[list[int]]:
     return levels
 
 
+def _dictionary(values: np.ndarray) -> pa.DictionaryArray:
+    """Dictionary-encoded strings; a column constant over the chunk (the usual case) skips hashing."""
+    n = len(values)
+    if n and values.dtype == object and (values == values[0]).all():
+        if values[0] is None:  # the key does not apply anywhere in the chunk
+            return pa.nulls(n, pa.dictionary(pa.int32(), pa.string()))
+        return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), pa.array([values[0]], pa.string()))
+    return pa.array(values, pa.string(), from_pandas=True).dictionary_encode()
+
+
 def config_arrays(cols: dict, grid) -> dict[str, pa.Array]:
     """Arrow arrays of the config columns of one chunk (``grid.columns`` output, list values
     as JSON text) in the version-2 types. List values are parsed once per distinct value."""
@@ -43,7 +54,7 @@ def config_arrays(cols: dict, grid) -> dict[str, pa.Array]:
         name = f.name
         if name.endswith(rs.LABEL_SUFFIX) or pa.types.is_list(f.type):
             key = name[: -len(rs.LABEL_SUFFIX)] if name.endswith(rs.LABEL_SUFFIX) else name
-            enc = pa.array(cols[key], pa.string(), from_pandas=True).dictionary_encode()
+            enc = _dictionary(cols[key])
             distinct = [json.loads(v) for v in enc.dictionary.to_pylist()]
             if pa.types.is_list(f.type):
                 out[name] = pa.array(distinct, f.type).take(enc.indices)
@@ -54,7 +65,7 @@ def config_arrays(cols: dict, grid) -> dict[str, pa.Array]:
                 out[name] = pa.DictionaryArray.from_arrays(
                     codes, pa.array([rs.list_label(v) for v in levels], pa.string()), ordered=True)
         elif pa.types.is_dictionary(f.type):
-            out[name] = pa.array(cols[name], pa.string(), from_pandas=True).dictionary_encode()
+            out[name] = _dictionary(cols[name])
         else:
             out[name] = pa.array(cols[name], type=f.type, from_pandas=True)
     return out
