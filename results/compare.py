@@ -51,7 +51,7 @@ def compare_frames(da: pd.DataFrame, db: pd.DataFrame, metric: str = "epoch_acc1
         km_median_a=stats.km_fit(ta, oa, conf).quantile(0.5)[0],
         km_median_b=stats.km_fit(tb, ob, conf).quantile(0.5)[0],
         epochs_max_a=float(ta.max()), epochs_max_b=float(tb.max()),
-        paired=pairing.paired, pairing=pairing.reason, n_pairs=pairing.n_pairs,
+        paired=pairing.paired, pairing=pairing.reason, pairing_short=pairing.short, n_pairs=pairing.n_pairs,
         share_test=share_test, share_pvalue=share_p, time_test=time_test, time_pvalue=time_p,
         logrank_statistic=lr.statistic, logrank_pvalue=lr.pvalue, **extra))
 

@@ -28,15 +28,20 @@ def curve_quantiles(curves: pd.DataFrame, run_ids, value: str = "loss") -> pd.Da
 
 
 def _panel(ax, df, curves, idx_all, by, styles, value, band: bool, log: bool) -> bool:
-    """Draw the groups of ``by`` among rows ``idx_all``; True if some run stopped early."""
+    """Draw the groups of ``by`` among rows ``idx_all``; returns (some run stopped early,
+    the largest median, the smallest positive p10)."""
     ids = df["run_id"].to_numpy(np.uint64)
     groups = group_rows(df.iloc[idx_all], by) if by else [((), np.arange(len(idx_all)))]
-    dropped = False
+    dropped, top, bottom = False, 0.0, np.inf
     for key, sub in groups:
         q = curve_quantiles(curves, ids[idx_all[sub]], value)
         if q.empty:
             continue
         dropped |= bool((q["n"] < q["n"].max()).any())
+        top = max(top, float(np.nanmax(q["median"])))
+        p10 = q["p10"].to_numpy(np.float64)
+        if (p10 > 0).any():
+            bottom = min(bottom, float(p10[p10 > 0].min()))
         x = q["epoch"].to_numpy(np.float64)
         x = np.maximum(x, 1.0) if log else x
         style = styles.of(key) if by else {"color": "0.2", "ls": "-"}
@@ -45,7 +50,7 @@ def _panel(ax, df, curves, idx_all, by, styles, value, band: bool, log: bool) ->
             ax.fill_between(x, q["p10"], q["p90"], color=style["color"], alpha=0.14, lw=0)
     ax.set_yscale("log")
     ax.grid(True, which="major", alpha=0.3)
-    return dropped
+    return dropped, top, bottom
 
 
 def loss_curve_figure(df: pd.DataFrame, curves: pd.DataFrame, by=None, value: str = "loss",
@@ -68,18 +73,21 @@ def loss_curve_figure(df: pd.DataFrame, curves: pd.DataFrame, by=None, value: st
     rows = -(-len(panels) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols + 3.0 if len(panels) > 1 else 10.4, 4.2 * rows),
                              layout="constrained", sharex=True, sharey=True, squeeze=False)
-    dropped = False
+    dropped, top, bottom = False, 0.0, np.inf
     n_lines = 1
     for (key, idx), ax in zip(panels, axes.ravel()):
         log = epoch_axis(ax, float(epochs.max()) if epochs.size else 1.0,
                          float(positive.min()) if positive.size else 1.0)
         n_lines = max(n_lines, len(group_rows(df.iloc[idx], lines_by)) if lines_by else 1)
-        dropped |= _panel(ax, df, curves, idx, lines_by, styles, value, n_lines <= 8, log)
+        d, t, b = _panel(ax, df, curves, idx, lines_by, styles, value, n_lines <= 8, log)
+        dropped, top, bottom = dropped or d, max(top, t), min(bottom, b)
         if key:
             ax.set_title(_label(short_names(by[1:2]), key), fontsize=10)
         ax.set_xlabel("epoch" + (" (log; epoch 0 at 1)" if log else ""))
     for ax in axes.ravel()[len(panels):]:
         ax.set_visible(False)
+    if top > 0 and np.isfinite(bottom):  # diverging runs' bands would stretch the axis to 1e100+
+        axes[0, 0].set_ylim(max(bottom, top * 1e-12) / 2, top * 10)
     axes[0, 0].set_ylabel(f"{value} (log scale)")
     axes[0, -1].legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     pooled = pooled_note(df, by)

@@ -66,7 +66,8 @@ class Pairing:
     """How two selections pair: ``ia[k]`` (row of A) pairs with ``ib[k]`` (row of B)."""
 
     paired: bool
-    reason: str
+    reason: str                                     # a sentence
+    short: str = "no seed column"                   # a few words, for table cells
     compared: list = field(default_factory=list)   # config columns that differ between A and B
     ia: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     ib: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
@@ -79,24 +80,27 @@ class Pairing:
 def pair_runs(da: pd.DataFrame, db: pd.DataFrame) -> Pairing:
     """Pair the runs of ``da`` and ``db`` by seed and every config column that is not compared."""
     if "seed" not in da or "seed" not in db:
-        return Pairing(False, "no seed column")
+        return Pairing(False, "no seed column", "no seed column")
     cols = [c for c in _config_columns(da) if c in db]
     compared = [c for c in cols if _values(da[c]) != _values(db[c])]
     init = [c for c in compared if is_init_column(c)]
     if init:
-        return Pairing(False, f"{', '.join(init)} differ, so the initial weights differ", compared)
+        return Pairing(False, f"{', '.join(init)} differ, so the initial weights differ",
+                       "initial weights differ", compared)
     on = ["seed"] + [c for c in cols if c not in compared]
     ka, kb = _keys(da, on), _keys(db, on)
     if len(set(ka)) != len(ka) or len(set(kb)) != len(kb):
-        return Pairing(False, "several runs share a seed and setting (pooled over an unpaired column)", compared)
+        return Pairing(False, "several runs share a seed and setting (pooled over an unpaired column)",
+                       "pooled runs", compared)
     pos_b = {k: i for i, k in enumerate(kb)}
     ia = np.array([i for i, k in enumerate(ka) if k in pos_b], dtype=np.int64)
     ib = np.array([pos_b[ka[i]] for i in ia], dtype=np.int64)
     if ia.size == 0 or ia.size != len(ka) or ib.size != len(kb):
         return Pairing(False, f"only {ia.size} of {len(ka)} and {len(kb)} runs have a partner "
-                              "with the same seed and setting", compared)
+                              "with the same seed and setting", "seeds do not match", compared)
     what = ", ".join(compared) if compared else "nothing"
-    return Pairing(True, f"paired by seed (same initial weights); compared: {what}", compared, ia, ib)
+    return Pairing(True, f"paired by seed (same initial weights); compared: {what}", "paired by seed",
+                   compared, ia, ib)
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,7 @@ def comparisons(df: pd.DataFrame, by: list[str], metric: str, conf: float = 0.95
                 continue
             r = compare_frames(db, da, metric, conf)
             h = max(r["epochs_max_a"], r["epochs_max_b"])
-            tests.add(f"{r['share_test']}; {r['time_test']}" + ("" if r["paired"] else f" ({r['pairing']})"))
+            tests.add(f"{r['share_test']}; {r['time_test']}")
             rows.append({
                 **{c: value_text(v) for c, v in zip(others, key)},
                 axis.split(".")[-1]: f"{value_text(a)} → {value_text(b)}",
@@ -112,7 +112,7 @@ def comparisons(df: pd.DataFrame, by: list[str], metric: str, conf: float = 0.95
                 "p (reached)": p_text(r["share_pvalue"]),
                 "KM median epoch": f"{epoch_text(r['km_median_b'], h)} → {epoch_text(r['km_median_a'], h)}",
                 "p (epochs)": p_text(r["time_pvalue"]),
-                "paired by seed": "yes" if r["paired"] else "no",
+                "paired by seed": "yes" if r["paired"] else f"no: {r['pairing_short']}",
             })
             if len(rows) >= max_rows:
                 break
