@@ -23,8 +23,8 @@ import pandas as pd
 
 from results import stats
 from results.reader import ColumnError, resolve_column, resolve_columns
-from results.schema import CONFIG_COLUMNS
-from sweep.errors import SweepError
+from results.errors import SweepError
+from results.schema import LABEL_SUFFIX
 
 QUANTILES = {"km_p10": 0.10, "km_p25": 0.25, "km_p75": 0.75, "km_p90": 0.90}
 
@@ -85,10 +85,16 @@ def _frame(rows: list[dict], df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     return out
 
 
+def config_columns(df: pd.DataFrame) -> list[str]:
+    """The config columns of a run table: dotted names (``train.lr``), without ``record.*`` and labels."""
+    return [c for c in df.columns if isinstance(c, str) and "." in c and not c.startswith("record.")
+            and not c.endswith(LABEL_SUFFIX)]
+
+
 def varying_columns(df: pd.DataFrame, max_columns: int = 3) -> list[str]:
     """Config columns that vary across runs, most levels first, skipping ``record.*`` and any
     column determined by those already chosen (``train.momentum`` under ``train.optimizer``)."""
-    cands = [c for c in CONFIG_COLUMNS if c in df and not c.startswith("record.")]
+    cands = config_columns(df)
     levels = {c: df[c].nunique(dropna=False) for c in cands}
     chosen: list[str] = []
     n_groups = 1
@@ -194,29 +200,10 @@ def select(df: pd.DataFrame, where: dict) -> pd.DataFrame:
 
 def compare(df: pd.DataFrame, a: dict, b: dict, metric: str = "epoch_acc100", conf: float = 0.95,
             diverged: str = "censor") -> pd.Series:
-    """Compare the runs selected by ``a`` with those selected by ``b`` (e.g. ``{"lr": 0.5}``).
-
-    Gives both counts and shares, the difference of converged shares ``share_a - share_b`` with
-    Newcombe's hybrid score interval (Newcombe 1998, method 10), both KM medians, and the
-    log-rank test of equal convergence-time distributions (censored runs included).
-    """
-    metric = resolve_column(df, metric)
-    da, db = select(df, a), select(df, b)
-    for name, part, spec in (("a", da, a), ("b", db, b)):
-        if part.empty:
-            raise AnalysisError(f"selection {name}={spec!r} matches no runs")
-    ta, oa = censored_times(da, metric, diverged)
-    tb, ob = censored_times(db, metric, diverged)
-    ka, kb = int(oa.sum()), int(ob.sum())
-    d, dlo, dhi = stats.newcombe_interval(ka, len(da), kb, len(db), conf)
-    lr = stats.logrank(ta, oa, tb, ob)
-    return pd.Series(dict(
-        metric=metric, a=group_label(list(a), tuple(a.values())), b=group_label(list(b), tuple(b.values())),
-        n_a=len(da), n_b=len(db), converged_a=ka, converged_b=kb,
-        share_a=ka / len(da), share_b=kb / len(db), share_diff=d, share_diff_lo=dlo, share_diff_hi=dhi,
-        km_median_a=stats.km_fit(ta, oa, conf).quantile(0.5)[0],
-        km_median_b=stats.km_fit(tb, ob, conf).quantile(0.5)[0],
-        logrank_statistic=lr.statistic, logrank_pvalue=lr.pvalue))
+    """Compare the runs selected by ``a`` with those selected by ``b``: see ``results.compare.compare``
+    (paired McNemar and sign tests where the design pairs runs by seed, else Fisher and log-rank)."""
+    from results.compare import compare as _compare  # it builds on this module
+    return _compare(df, a, b, metric, conf, diverged)
 
 
 # --- claims like "iteration 169 almost 100%" ----------------------------------------------

@@ -21,6 +21,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 from results import stats  # noqa: E402
 from results.analysis import group_rows, censored_times, group_label, varying_columns  # noqa: E402
 from results.reader import resolve_column, resolve_columns  # noqa: E402
+from results.styles import pct  # noqa: E402
 
 FIGSIZE = (8.0, 4.8)
 
@@ -51,6 +52,14 @@ def epoch_scale(ax, axis: str = "x") -> None:
         ax.set_xlim(left=0)
     else:
         ax.set_ylim(bottom=0)
+
+
+def trim_left(ax, values, axis: str = "x") -> None:
+    """Start a symlog epoch axis just below the smallest value (no empty decades before it)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size and v.min() >= 2:
+        (ax.set_xlim if axis == "x" else ax.set_ylim)(0.8 * v.min(), None)
 
 
 def _epoch_edges(vmax: float, n: int = 40) -> np.ndarray:
@@ -174,7 +183,7 @@ def share_heatmap(df: pd.DataFrame, x: str, y: str, metric: str = "epoch_acc100"
         for c in range(len(xs)):
             if count[r, c] == 0:
                 continue
-            text = f"{share[r, c]:.0%}" + (f"\nn={count[r, c]}" if small else "")
+            text = pct(share[r, c]) + (f"\nn={count[r, c]}" if small else "")
             ax.text(c, r, text, ha="center", va="center", fontsize=8 if small else 7,
                     color="white" if share[r, c] < 0.6 else "black")
     fmt = lambda v: "n/a" if v is None else (f"{v:g}" if isinstance(v, float) else str(v))  # noqa: E731
@@ -214,6 +223,7 @@ def epoch_histogram(df: pd.DataFrame, metric: str = "epoch_acc100", by=None, ax=
             ax.axvline(kk, color="0.3", ls="--", lw=1, label=f"epoch {kk}")
         ax.legend(fontsize=8, loc="upper left")
     epoch_scale(ax)
+    trim_left(ax, vals)
     run = df["epochs_run"].to_numpy(np.float64, na_value=np.nan)
     horizon = f"{np.nanmax(run):.0f}" if n else "?"
     ax.set_xlabel(f"epoch at which {metric} was first reached (log scale above 1)")
@@ -293,6 +303,8 @@ def milestone_scatter(df: pd.DataFrame, given: str = "epoch_acc75", target: str 
         ax.legend(fontsize=8, loc="lower right")  # empty when target implies given (acc100 => acc75)
     epoch_scale(ax, "x")
     epoch_scale(ax, "y")
+    trim_left(ax, g[both], "x")
+    trim_left(ax, t[both], "y")
     ax.set_xlabel(f"epoch at which {given} was reached (log scale)")
     ax.set_ylabel(f"epoch at which {target} was reached (log scale)")
     ax.set_title(f"{given} vs {target}: {int(both.sum())} runs reached both;\n"

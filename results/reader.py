@@ -4,12 +4,17 @@
 column selection are pushed down to the scan, so only the needed row groups and columns are
 decoded) and returns one row per run with analysis-friendly dtypes:
 
-- string config columns (``task.name``, ``model.hidden`` as JSON text ``"[2]"``, ...) ->
-  ``category``, with categories in natural order (``[2] < [2, 2] < [3] < [10]``, numbers by value);
+- string config columns (``task.name``, ...) -> ``category``; list columns (``model.hidden``,
+  stored as ``list<int64>`` with a ``model.hidden_label`` twin) -> ``category`` of their compact
+  JSON text ``"[2]"``, with categories in natural order (``[2] < [2,2] < [3] < [10]``);
 - epoch columns (``epochs_run``, ``convergence_epoch``, ``epoch_*``) and integer config
   columns -> nullable ``Int64``: null means "not reached within ``epochs_run``" (censored);
 - booleans -> ``bool`` (``boolean`` where a config key does not apply to some runs);
-- ``df.attrs["manifest"]``: the parsed ``_manifest.json`` (``{}`` when absent).
+- ``df.attrs["manifest"]``: the parsed manifest (``DIR.sweep/manifest.json``, or
+  ``DIR/_manifest.json`` for a directory written before; ``{}`` when absent).
+
+Plain readers need none of this: ``pandas.read_parquet(DIR)`` already gets ``Int64`` epochs,
+categorical strings and an ordered ``model.hidden_label`` (see ``results.schema``).
 
 Columns may be named by a unique dotted suffix (``"lr"`` for ``"train.lr"``), or a milestone
 by its criterion name (``"acc100"`` for ``"epoch_acc100"``): see ``resolve_column``.
@@ -29,11 +34,10 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from sweep.errors import OutputError, SweepError
-from sweep.schema import MILESTONE_COLUMNS
+from results.errors import OutputError, SweepError
+from results.layout import layout_of
+from results.schema import LABEL_SUFFIX, MILESTONE_COLUMNS, list_label
 
-MANIFEST = "_manifest.json"
-CURVES = "_curves"
 ID_COLUMNS = ("run_id", "run_index", "seed")
 
 
@@ -62,6 +66,9 @@ def resolve_column(df_or_columns, name: str) -> str:
     if hits:
         raise ColumnError(f"column {name!r} is ambiguous: it could be {', '.join(hits)}")
     close = difflib.get_close_matches(name, [str(c) for c in columns], n=5, cutoff=0.5)
+    if not close:  # compare with the short names too: "lrr" -> "train.lr"
+        short = {str(c).rsplit(".", 1)[-1]: str(c) for c in columns}
+        close = [short[s] for s in difflib.get_close_matches(name.rsplit(".", 1)[-1], list(short), n=3, cutoff=0.5)]
     if close:
         raise ColumnError(f"no column {name!r}; did you mean {', '.join(close)}?")
     raise ColumnError(f"no column {name!r} (columns: {', '.join(map(str, columns))})")
@@ -94,8 +101,8 @@ def _parts(path) -> list[str]:
 
 
 def read_manifest(path) -> dict:
-    """The parsed ``_manifest.json`` of a sweep directory, or ``{}`` when there is none."""
-    f = Path(path) / MANIFEST
+    """The parsed manifest of a sweep directory (either layout), or ``{}`` when there is none."""
+    f = layout_of(path).manifest
     if not f.is_file():
         return {}
     try:
@@ -119,7 +126,11 @@ def _filter_expression(filters, names: list[str]):
     if filters is None or isinstance(filters, ds.Expression):
         return filters
     dnf = [filters] if filters and isinstance(filters[0], tuple) else filters
-    resolved = [[(resolve_column(names, c), op, v) for c, op, v in conj] for conj in dnf]
+    def col(c):  # a list column is filtered through its JSON label ("[2]")
+        full = resolve_column(names, c)
+        return full + LABEL_SUFFIX if full + LABEL_SUFFIX in names else full
+
+    resolved = [[(col(c), op, list_label(v) if isinstance(v, list) else v) for c, op, v in conj] for conj in dnf]
     try:
         return pq.filters_to_expression(resolved)
     except (TypeError, ValueError) as exc:
@@ -151,7 +162,26 @@ def natural_order(values: Iterable[str]) -> list[str]:
         return sorted(values, key=str)
 
 
+def _lists_as_labels(table: pa.Table) -> pa.Table:
+    """Integer-list columns -> their JSON label text (the ``_label`` twin when read), twin dropped."""
+    for name in list(table.column_names):
+        if name not in table.column_names:  # a label twin dropped below
+            continue
+        col = table[name]
+        if not (pa.types.is_list(col.type) and pa.types.is_integer(col.type.value_type)):
+            continue
+        i = table.column_names.index(name)
+        if name + LABEL_SUFFIX in table.column_names:
+            labels = pc.cast(table[name + LABEL_SUFFIX], pa.string())
+            table = table.drop_columns([name + LABEL_SUFFIX])
+        else:
+            labels = pa.array([None if v is None else list_label(v) for v in col.to_pylist()], pa.string())
+        table = table.set_column(i, pa.field(name, pa.string()), labels)
+    return table
+
+
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    table = _lists_as_labels(table).replace_schema_metadata(None)
     df = table.to_pandas(strings_to_categorical=True,
                          types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get)
     for name, col in zip(table.column_names, table.columns):
@@ -177,6 +207,8 @@ def load(path, filters=None, columns: Sequence[str] | None = None) -> pd.DataFra
     dataset = _dataset(path)
     names = dataset.schema.names
     cols = resolve_columns(names, columns) if columns is not None else None
+    if cols is not None:  # a list column comes with its label
+        cols += [c + LABEL_SUFFIX for c in cols if c + LABEL_SUFFIX in names and c + LABEL_SUFFIX not in cols]
     try:
         table = dataset.to_table(columns=cols, filter=_filter_expression(filters, names))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
@@ -188,13 +220,14 @@ def load(path, filters=None, columns: Sequence[str] | None = None) -> pd.DataFra
 
 
 def load_curves(path, run_ids=None) -> pd.DataFrame:
-    """The loss curves under ``DIR/_curves`` (long format: run_id, epoch, loss, mse).
+    """The loss curves of a sweep (long format: run_id, epoch, loss, mse), read from
+    ``DIR.sweep/curves`` (``DIR/_curves`` for a directory written before).
 
     run_ids: keep only these runs (pushed down to the scan). Sorted by run_id then epoch.
     """
-    root = Path(path) / CURVES
+    root = layout_of(path).curves
     if not root.is_dir():
-        raise OutputError(f"{path}: no loss curves ({CURVES}/ is missing; set record.curve_points in the grid)")
+        raise OutputError(f"{path}: no loss curves ({root} is missing; set record.curve_points in the grid)")
     dataset = _dataset(root)
     flt = None
     if run_ids is not None:

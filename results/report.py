@@ -13,19 +13,22 @@ from __future__ import annotations
 import base64
 import html
 import io
-import math
 import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from results import analysis, plots, rules
-from results.reader import load, resolve_column, resolve_columns
+from results.curve_plot import loss_curve_figure
+from results.errors import OutputError
+from results.km_plot import km_figure, pooled_note
+from results.layout import layout_of
+from results.reader import load, load_curves, resolve_column, resolve_columns
 from results.sequential_report import stopping_blocks
-from sweep.errors import OutputError
-from sweep.schema import MILESTONE_COLUMNS
+from results.report_tables import claims_display, comparisons, convergence_display, epoch_text, span, with_ci
+from results.schema import MILESTONE_COLUMNS
+from results.styles import pct
 
 DPI = 110
 #: manifest entries listed under the title (when present)
@@ -43,62 +46,19 @@ def default_metric(df: pd.DataFrame) -> str:
 
 # --- formatting ---------------------------------------------------------------------------
 
-def _epoch(v, horizon=None) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if math.isinf(v):  # quantile not reached within the runs' epochs
-        return f"> {horizon:.0f}" if horizon is not None and np.isfinite(horizon) else "not reached"
-    return f"{v:.0f}"
-
-
-def _share(v) -> str:
-    return "–" if v is None or not np.isfinite(v) else f"{100 * v:.1f}%"
-
-
-def _ci(lo, hi, fmt) -> str:
-    a, b = fmt(lo), fmt(hi)
-    return a if a == b else f"{a} – {b}"
-
-
-def convergence_display(table: pd.DataFrame, at=()) -> pd.DataFrame:
-    """The ``analysis.convergence`` table with formatted cells, for the report."""
-    by = table.attrs.get("by", [])
-    conf = table.attrs.get("conf", 0.95)
-    rows = []
-    for _, r in table.iterrows():
-        h = r["epochs_max"]
-        row = {c: analysis.format_value(r[c]) for c in by}
-        row.update({
-            "n": f"{int(r['n'])}", "reached": f"{int(r['n_converged'])}", "share": _share(r["converged_share"]),
-            f"share {conf:.0%} CI": _ci(r["share_lo"], r["share_hi"], _share),
-            "KM median": _epoch(r["km_median"], h),
-            f"median {conf:.0%} CI": _ci(r["km_median_lo"], r["km_median_hi"], lambda v: _epoch(v, h)),
-            "KM p10": _epoch(r["km_p10"], h), "KM p25": _epoch(r["km_p25"], h),
-            "KM p75": _epoch(r["km_p75"], h), "KM p90": _epoch(r["km_p90"], h),
-            "median (reached only)": _epoch(r["median_converged"]),
-            "diverged": f"{int(r['n_diverged'])}",
-        })
-        for k in at:
-            key = f"p_by_{analysis.at_key(k)}"
-            row[f"P(by {k})"] = _share(r[key])
-            row[f"P(by {k}) CI"] = _ci(r[key + "_lo"], r[key + "_hi"], _share)
-        rows.append(row)
-    return pd.DataFrame(rows)
-
-
 def conditional_display(table: pd.DataFrame, at=()) -> pd.DataFrame:
     given, target = table.attrs["given"], table.attrs["target"]
     rows = []
     for _, r in table.iterrows():
-        row = {f"{given} in": f"[{r['given_lo']:.0f}, {r['given_hi']:.0f})", "n": f"{int(r['n'])}",
-               f"reached {target}": _share(r["target_share"]),
-               "KM median": _epoch(r["km_median"]),
-               "median CI": _ci(r["km_median_lo"], r["km_median_hi"], _epoch),
-               "KM p10 – p90": _ci(r["km_p10"], r["km_p90"], _epoch),
-               "median lag": _epoch(r["lag_median"])}
+        row = {f"{given} in": f"[{r['given_lo']:.0f}, {r['given_hi']:.0f})", "runs": f"{int(r['n']):,}",
+               f"reached {target}": pct(r["target_share"]),
+               "KM median epoch [CI]": with_ci(epoch_text(r["km_median"]), epoch_text(r["km_median_lo"]),
+                                               epoch_text(r["km_median_hi"])),
+               "KM p10–p90 epoch": span(epoch_text(r["km_p10"]), epoch_text(r["km_p90"])),
+               "median lag": epoch_text(r["lag_median"])}
         for k in at:
             key = f"p_by_{analysis.at_key(k)}"
-            row[f"P({target} by {k})"] = f"{_share(r[key])} ({_ci(r[key + '_lo'], r[key + '_hi'], _share)})"
+            row[f"P({target} by {k}) [CI]"] = with_ci(pct(r[key]), pct(r[key + "_lo"]), pct(r[key + "_hi"]))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -116,12 +76,15 @@ def html_table(df: pd.DataFrame) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
                    for row in df.itertuples(index=False))
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<div class='t'><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
-CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
-table{border-collapse:collapse;font-size:13px;margin:1em 0}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
-th{background:#f3f3f3}img{max-width:100%;display:block;margin:1em 0}p.note{color:#555;font-size:14px}"""
+CSS = """body{font-family:system-ui,sans-serif;max-width:1340px;margin:1.5em auto;padding:0 1em;color:#222}
+div.t{overflow-x:auto;margin:0.6em 0}table{border-collapse:collapse;font-size:12px}
+th,td{border:1px solid #d0d0d0;padding:2px 6px;text-align:right;white-space:nowrap}
+th{background:#f3f3f3;font-weight:600}tr:nth-child(even) td{background:#fafafa}
+img{max-width:100%;display:block;margin:0.6em 0}p.note{color:#555;font-size:13px;max-width:1100px}
+ul{font-size:14px}h2{margin-top:1.4em;font-size:1.25em}"""
 
 
 # --- document -----------------------------------------------------------------------------
@@ -147,6 +110,24 @@ def _write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
+def _titled(fig, pooled: str):
+    """Say what a figure pools in its title (every run of the directory)."""
+    ax = fig.axes[0]
+    ax.set_title(f"{ax.get_title()}\n(all runs, {pooled})", fontsize=10)
+    return fig
+
+
+def _curves(path, df: pd.DataFrame):
+    """The loss curves of the runs in ``df``, or None when none were recorded."""
+    if not layout_of(path).curves.is_dir():
+        return None
+    try:
+        curves = load_curves(path)
+    except OutputError:
+        return None
+    return curves if len(curves) else None
+
+
 def _blocks(df: pd.DataFrame, path, by: list[str], metric: str, at, conf: float) -> list[tuple]:
     """The report as a list of ("h1"|"h2"|"p"|"ul"|"table"|"img", ...) blocks."""
     man = df.attrs.get("manifest", {})
@@ -163,33 +144,54 @@ def _blocks(df: pd.DataFrame, path, by: list[str], metric: str, at, conf: float)
             facts.append(f"{key}: {str(man[key])[:12] if key.endswith('hash') else man[key]}")
     blocks.append(("ul", facts))
     blocks.append(("p", f"A run that has not reached {metric} is right-censored at its epochs_run: it counts "
-                        "in n, and the Kaplan–Meier (KM) estimates treat it as 'later than epochs_run', never as "
-                        "missing. Diverged runs that had not reached it are censored where they stopped. "
-                        "'> E' means the quantile is not reached within E epochs. Shares use Wilson intervals."))
+                        "in the runs, and the Kaplan–Meier (KM) estimates treat it as 'later than epochs_run', "
+                        "never as missing; every median here is the KM median. Diverged runs that had not reached "
+                        "it are censored where they stopped. '> E' means the quantile is not reached within E "
+                        "epochs. Shares use Wilson intervals."))
 
     table = analysis.convergence(df, by, metric, at=at, conf=conf)
     blocks += [("h2", "Convergence by setting"), ("table", convergence_display(table, at))]
     blocks += stopping_blocks(man)
     if at:
         claims = analysis.claim(df, metric, at, by=by, conf=conf)
-        blocks += [("h2", "Claims"), ("ul", list(claims["sentence"]))]
+        blocks += [("h2", "Claims: reached by epoch " + ", ".join(map(str, at)) + "?"),
+                   ("p", "P = Kaplan–Meier probability of having reached the milestone by the claimed epoch, "
+                         "which is also the claim's percentile among all runs' convergence epochs (a run that "
+                         "never converges counts as later than every epoch); then the share among converged "
+                         "runs only, and the share that never reached it within its epochs."),
+                   ("table", claims_display(claims))]
+    cmp, tests = comparisons(df, by, metric, conf)
+    if not cmp.empty:
+        blocks += [("h2", f"Neighbouring {cmp.attrs['axis']} levels compared"),
+                   ("table", cmp),
+                   ("p", "Tests used: " + " | ".join(tests) + ". Runs with the same seed and the same setting "
+                         "apart from the compared column start from the same weights (paired by design): "
+                         "McNemar mid-p for the shares, a censoring-aware paired sign test for the epochs. "
+                         "Unpaired groups: Fisher's exact test and the log-rank test. Δ: percentage points.")]
 
     blocks += [("h2", "Kaplan–Meier curves"),
-               ("img", "km.png", plots.km_panels(df, by, metric, at=at, conf=conf), "Kaplan-Meier curves")]
+               ("img", "km.png", km_figure(df, by, metric, at=at, conf=conf), "Kaplan-Meier curves")]
     blocks += rules.report_blocks(df, metric, at=at, conf=conf)  # when train.optimizer varies
+    curves = _curves(path, df)
+    if curves is not None:
+        blocks += [("h2", "Loss curves"),
+                   ("img", "loss_curves.png", loss_curve_figure(df, curves, by), "loss curves")]
     axes = by[:2] if len(by) >= 2 else analysis.varying_columns(df, max_columns=2)
     if len(axes) == 2:
         blocks += [("h2", "Converged share over two swept axes"),
                    ("img", "heatmap.png", plots.share_heatmap(df, axes[0], axes[1], metric), "heatmap")]
+    pooled = pooled_note(df, []) or "one setting"
     blocks += [("h2", "Convergence epochs"),
-               ("img", "epochs.png", plots.epoch_histogram(df, metric, at=at), "histogram of convergence epochs"),
+               ("img", "epochs.png", _titled(plots.epoch_histogram(df, metric, at=at), pooled),
+                "histogram of convergence epochs"),
                ("h2", "Final MSE"),
-               ("img", "final_mse.png", plots.final_mse_distribution(df), "final MSE distribution")]
+               ("img", "final_mse.png", _titled(plots.final_mse_distribution(df), pooled), "final MSE distribution")]
     if {"epoch_acc75", "epoch_acc100"} <= set(df.columns):
         targets = at if metric == "epoch_acc100" else ()
         cond = analysis.milestone_conditional(df, "epoch_acc75", "epoch_acc100", bins=8, at=targets, conf=conf)
         blocks += [("h2", "Does an early epoch_acc75 predict epoch_acc100?"),
-                   ("img", "milestones.png", plots.milestone_scatter(df, at=targets), "acc75 vs acc100"),
+                   ("img", "milestones.png", _titled(plots.milestone_scatter(df, at=targets), pooled),
+                    "acc75 vs acc100"),
                    ("p", f"epoch_acc100 among runs binned by their epoch_acc75 ({cond.attrs['n_given_censored']} "
                          "runs never reached epoch_acc75 and are left out)."),
                    ("table", conditional_display(cond, targets))]
@@ -238,7 +240,7 @@ def write_report(path, by=None, out=None, metric: str | None = None, at=(169,),
     metric = default_metric(df) if metric is None else resolve_column(df, metric)
     by = rules.rule_first(df, analysis.varying_columns(df)) if by is None else resolve_columns(df, by)
     at = analysis.at_list(at)
-    html_path = Path(out) if out else Path(path) / "_report" / "report.html"
+    html_path = Path(out) if out else layout_of(path).report / "report.html"
     if html_path.suffix.lower() != ".html":
         html_path = html_path.with_suffix(".html")
     md_path = html_path.with_suffix(".md")

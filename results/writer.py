@@ -1,8 +1,13 @@
 """The output directory: a lock, a manifest, and part files written atomically.
 
-Every file is written to a temporary name starting with ``.`` (which dataset discovery
-skips), flushed to disk, then ``os.replace``-d into place: a ``kill -9`` at any moment
-leaves either the whole part or none of it, never a corrupt one.
+Where each file lives is ``results.layout``'s business (``OutputDir.layout``): the runs in
+DIR, the manifest, lock and curves in the sidecar ``DIR.sweep/`` (layout 2), or inside DIR
+for a directory written before (layout 1, still resumed as it is).
+
+Every file is written to a temporary name starting with ``.`` (in ``DIR.sweep/tmp/`` for
+layout 2, so DIR never holds anything but complete parts), flushed to disk, then
+``os.replace``-d into place: a ``kill -9`` at any moment leaves either the whole part or
+none of it, never a corrupt one.
 """
 from __future__ import annotations
 
@@ -16,15 +21,17 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
-from sweep.errors import OutputError
-
-MANIFEST = "_manifest.json"
-LOCK = "_lock"
-CURVES = "_curves"
+from results.errors import OutputError
+from results.layout import Layout, layout_of
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def _tmp_path(path: Path, tmp_dir: Path | None) -> Path:
+    name = f".{path.name}.tmp-{os.getpid()}"
+    return (tmp_dir / name) if tmp_dir is not None else path.with_name(name)
+
+
+def atomic_write_bytes(path: Path, data: bytes, tmp_dir: Path | None = None) -> None:
+    tmp = _tmp_path(path, tmp_dir)
     with open(tmp, "wb") as fh:
         fh.write(data)
         fh.flush()
@@ -32,8 +39,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def atomic_write_table(path: Path, table: pa.Table) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+def atomic_write_table(path: Path, table: pa.Table, tmp_dir: Path | None = None) -> None:
+    tmp = _tmp_path(path, tmp_dir)
     pq.write_table(table, tmp, compression="zstd")
     with open(tmp, "rb+") as fh:
         os.fsync(fh.fileno())
@@ -55,11 +62,20 @@ class OutputDir:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self.layout: Layout = layout_of(self.path)
+
+    @property
+    def legacy(self) -> bool:
+        """True for a directory written in layout 1 (before the sidecar)."""
+        return self.layout.version == 1
 
     # --- lock ------------------------------------------------------------------------
     def __enter__(self) -> "OutputDir":
         self.path.mkdir(parents=True, exist_ok=True)
-        lock = self.path / LOCK
+        self.layout.meta.mkdir(parents=True, exist_ok=True)
+        if self.layout.tmp is not None:
+            self.layout.tmp.mkdir(exist_ok=True)
+        lock = self.layout.lock
         for _ in range(2):
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
@@ -77,7 +93,7 @@ class OutputDir:
         raise OutputError(f"could not take the lock {lock}")
 
     def __exit__(self, *exc) -> None:
-        (self.path / LOCK).unlink(missing_ok=True)
+        self.layout.lock.unlink(missing_ok=True)
 
     @staticmethod
     def _lock_owner(lock: Path):
@@ -89,7 +105,7 @@ class OutputDir:
 
     # --- manifest ----------------------------------------------------------------------
     def read_manifest(self) -> dict | None:
-        p = self.path / MANIFEST
+        p = self.layout.manifest
         if not p.exists():
             return None
         try:
@@ -98,7 +114,8 @@ class OutputDir:
             raise OutputError(f"{p} is unreadable: {exc}") from None
 
     def write_manifest(self, manifest: dict) -> None:
-        atomic_write_bytes(self.path / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
+        atomic_write_bytes(self.layout.manifest, json.dumps(manifest, indent=2, sort_keys=True).encode(),
+                           self.layout.tmp)
 
     # --- parts -------------------------------------------------------------------------
     def part_files(self) -> list[Path]:
@@ -115,9 +132,9 @@ class OutputDir:
     def write_part(self, name: str, table: pa.Table, curves: pa.Table | None = None) -> Path:
         """Write the curves first, then the run rows: a run counts as done only with both."""
         if curves is not None and curves.num_rows:
-            cdir = self.path / CURVES
+            cdir = self.layout.curves
             cdir.mkdir(exist_ok=True)
-            atomic_write_table(cdir / f"part-{name}.parquet", curves)
+            atomic_write_table(cdir / f"part-{name}.parquet", curves, self.layout.tmp)
         path = self.path / f"part-{name}.parquet"
-        atomic_write_table(path, table)
+        atomic_write_table(path, table, self.layout.tmp)
         return path

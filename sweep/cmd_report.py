@@ -27,7 +27,7 @@ def register(subparsers) -> None:
         description="Convergence table, Kaplan-Meier curves, heatmap, histograms and claims for one sweep directory.")
     p.add_argument("dir", help="sweep output directory (holds part-*.parquet)")
     p.add_argument("--by", help="comma-separated group columns (default: the varying config columns; 'all' pools)")
-    p.add_argument("--out", help="HTML file to write (default: DIR/_report/report.html; the .md goes beside it)")
+    p.add_argument("--out", help="HTML file to write (default: DIR.sweep/report/report.html, or DIR/_report/ for a directory written before; the .md goes beside it)")
     p.add_argument("--metric", help="milestone column, e.g. epoch_acc100 or acc100 (default: the main criterion)")
     p.add_argument("--at", type=int, nargs="+", default=[169], metavar="K",
                    help="epochs for the P(converged by K) columns and claims (default: 169)")
@@ -53,26 +53,28 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_claim(args: argparse.Namespace) -> int:
-    from results.analysis import claim, varying_columns
+    from results.analysis import claim, convergence, varying_columns
     from results.reader import load
     from results.rules import rule_first
+    from results.report_tables import claims_display, epoch_text
 
     df = load(args.dir)
     if df.empty:
         raise OutputError(f"{args.dir}: the Parquet parts hold no runs")
     by = _by(args.by)
-    table = claim(df, args.metric, args.at, by=rule_first(df, varying_columns(df)) if by is None else by)
-    cols = table.attrs["by"] + ["at", "n", "n_converged"]
-    show = table[cols].copy()
-    show["P(by at)"] = [f"{100 * p:.1f}% [{100 * lo:.1f}, {100 * hi:.1f}]" if p == p else "–"
-                        for p, lo, hi in zip(table["p_by"], table["p_by_lo"], table["p_by_hi"])]
-    show["percentile"] = table["percentile"].round(0).astype("Int64")
-    show["never"] = [f"{100 * v:.1f}%" for v in table["never_share"]]
-    with pd.option_context("display.width", 200, "display.max_columns", 50, "display.max_rows", 500):
+    by = rule_first(df, varying_columns(df)) if by is None else by
+    table = claim(df, args.metric, args.at, by=by)
+    show = claims_display(table)
+    # the same Kaplan-Meier median as the run summary and the report, one per group
+    med = convergence(df, by=table.attrs["by"], metric=table.attrs["metric"])
+    per_group = {tuple(map(str, r[table.attrs["by"]])): epoch_text(r["km_median"], r["epochs_max"])
+                 for _, r in med.iterrows()}
+    show["KM median epoch"] = [per_group[tuple(map(str, r[table.attrs["by"]]))] for _, r in table.iterrows()]
+    with pd.option_context("display.width", 250, "display.max_columns", 50, "display.max_rows", 500):
         print(show.to_string(index=False))
-    print()
-    for s in table["sentence"]:
-        print(s)
+    print(f"\nP: Kaplan-Meier probability that {table.attrs['metric']} is reached by the claimed epoch "
+          "(also the claim's percentile among all runs, never-converging runs counting as later than every "
+          "epoch); KM median epoch: censoring-aware, as in the run summary and the report.")
     section = df.attrs.get("manifest", {}).get("sequential")
     if isinstance(section, dict):  # sequential seeds: how each cell stopped
         from results.sequential_report import stopping_summary, stopping_table

@@ -1,4 +1,7 @@
-"""``sweep run GRID.toml [--out DIR] [--threads N] [--dry-run] [--set KEY=VALUE ...]``."""
+"""``sweep run GRID.toml [KEY=VALUE ...] [--out DIR] [--threads N] [--dry-run] [--set KEY=VALUE ...]``.
+
+``KEY=VALUE`` words after the grid (Hydra style) are overrides like ``--set`` (``sweep.overrides``).
+"""
 from __future__ import annotations
 
 import shlex
@@ -8,6 +11,7 @@ import time
 
 from sweep.backends import make_backend
 from sweep.grid import load_grid
+from sweep.overrides import normalise
 from sweep.runner import make_plans, run_sweep
 from sweep.summary import format_summary, group_summary
 
@@ -21,16 +25,17 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, help="threads for the local backend (default: all cores)")
     p.add_argument("--dry-run", action="store_true", help="print the runs per group and a time estimate; train nothing")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override any grid key, e.g. --set train.epochs=500 --set sweep.seeds=100")
+                   help="override any grid key, e.g. --set train.epochs=500 --set sweep.train.lr=0.1,1 "
+                        "(or, Hydra style, KEY=VALUE after the grid)")
     p.add_argument("--chunk-size", type=int, help="runs per kernel call (default: [output] chunk_size or 4096)")
     p.add_argument("--scheduler", help="run on an existing Dask cluster at tcp://HOST:PORT")
     p.add_argument("--dask-local", type=int, metavar="N", help="start a local Dask cluster of N workers")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, accepts_overrides=True)
 
 
 def run(args) -> int:
-    grid = load_grid(args.grid, args.overrides)
+    grid = load_grid(args.grid, [normalise(o) for o in args.overrides])
     out_dir = args.out or grid.output["dir"]
     if args.dry_run:
         return dry_run(grid)

@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 
-class SweepError(Exception):
-    """An expected failure with a message for the user (exit code 2, no traceback)."""
-
-    exit_code = 2
+from results.errors import OutputError, SweepError  # noqa: F401  (one definition, shared with results/)
 
 
 class GridError(SweepError):
@@ -23,6 +20,3 @@ class GridError(SweepError):
             where += f":{line}"
         super().__init__(f"{where}: {message}")
 
-
-class OutputError(SweepError):
-    """The output directory is locked, holds a different grid, or cannot be written."""

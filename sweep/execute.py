@@ -16,7 +16,8 @@ import pyarrow as pa
 import kernels
 from kernels import Network, TrainOptions, log_spaced_epochs
 from kernels.ops import HYPER, kernel_optimizer
-from results.schema import CONFIG_FIELDS, CURVE_SCHEMA, run_schema
+from results.schema import CURVE_SCHEMA
+from sweep.columns import config_arrays, run_schema
 from sweep.schema import HYPER_KEYS, PARAM_BY_KEY
 from sweep.tasks import make_task
 
@@ -144,7 +145,7 @@ def execute_chunk(grid, plan: GroupPlan, chunk: Chunk) -> ChunkResult:
         early_stop=cols["train.early_stop"].astype(np.int64), main=cols["criteria.main"].astype(str),
         shuffle_keys=cols["shuffle_key"], **_hyper(cols))
     kernel_s = time.perf_counter() - t1
-    table = _run_table(cols, res, plan, theta0)
+    table = _run_table(cols, res, plan, theta0, grid)
     curves = _curve_table(cols["run_id"], res, plan.options.curve_epochs) if plan.options.curve_epochs else None
     return ChunkResult(chunk, table, curves, kernel_s, time.perf_counter() - t0,
                        int(res.epochs_run.sum()))
@@ -160,14 +161,13 @@ def _list_column(mat: np.ndarray) -> pa.Array:
     return pa.ListArray.from_arrays(pa.array(np.arange(0, n * width + 1, width, dtype=np.int32)), flat)
 
 
-def _run_table(cols: dict, res, plan: GroupPlan, theta0: np.ndarray) -> pa.Table:
+def _run_table(cols: dict, res, plan: GroupPlan, theta0: np.ndarray, grid) -> pa.Table:
     arrays = {
         "run_id": pa.array(cols["run_id"], pa.uint64()),
         "run_index": pa.array(cols["run_index"], pa.int64()),
         "seed": pa.array(cols["seed"], pa.int64()),
     }
-    for f in CONFIG_FIELDS:
-        arrays[f.name] = pa.array(cols[f.name], type=f.type, from_pandas=True)
+    arrays.update(config_arrays(cols, grid))
     arrays.update({
         "epochs_run": pa.array(res.epochs_run, pa.int64()),
         "final_loss": pa.array(res.final_loss), "final_mse": pa.array(res.final_mse),
@@ -183,8 +183,10 @@ def _run_table(cols: dict, res, plan: GroupPlan, theta0: np.ndarray) -> pa.Table
         arrays["final_params"] = _list_column(res.final_params)
     if plan.record["final_outputs"]:
         arrays["final_outputs"] = _list_column(res.final_outputs)
-    schema = run_schema(plan.record)
-    return pa.Table.from_arrays([arrays[f.name] for f in schema], schema=schema)
+    schema = run_schema()  # one schema for every part: optional list columns are null unless recorded
+    n = len(cols["run_id"])
+    return pa.Table.from_arrays([arrays[f.name] if f.name in arrays else pa.nulls(n, f.type)
+                                 for f in schema], schema=schema)
 
 
 def _curve_table(run_ids: np.ndarray, res, curve_epochs) -> pa.Table:

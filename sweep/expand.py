@@ -43,11 +43,12 @@ import numpy as np
 
 from sweep.axes import LIST_KINDS, Axis, Seeds, SubGrid, build_subgrids  # noqa: F401  (re-exported)
 from sweep.groups import GROUP_KEYS, Group, applies, make_groups, normalise, show  # noqa: F401  (re-exported)
-from sweep.hashing import INIT_KEY_KEYS, MASK64, seed_hashes, shuffle_keys, splitmix64, value_hash
+from sweep.hashing import INIT_KEY_KEYS, MASK64, RUN_ID_KEYS, seed_hashes, shuffle_keys, splitmix64, value_hash
 from sweep.schema import PARAM_BY_KEY, PARAMS
 
 _DTYPES = {"int": np.int64, "float": np.float64, "bool": np.bool_}
 _INIT_SET = frozenset(INIT_KEY_KEYS)
+_RUN_SET = frozenset(RUN_ID_KEYS)  # record.* keys are not part of a run's identity
 _SEED_BLOCK = 4096          # seeds hashed per cache block
 _SEED_CACHE_BLOCKS = 512    # 2M seed hashes, 16 MB
 _PIECE_CACHE = 4096         # per-combo hash sums and constant columns
@@ -75,7 +76,7 @@ class _Piece:
         const = [k for k in PARAM_BY_KEY if k not in lane_keys]
         self.consts = [(k, column_value(k, norm[k]), None if norm[k] is None else _DTYPES.get(PARAM_BY_KEY[k].kind))
                        for k in const]
-        self.run_sum = sum(value_hash(k, norm[k]) for k in const) & MASK64
+        self.run_sum = sum(value_hash(k, norm[k]) for k in const if k in _RUN_SET) & MASK64
         self.init_sum = sum(value_hash(k, norm[k]) for k in const if k in _INIT_SET) & MASK64
         # lane axes: (size, run-hash per position, init-hash per position, [(key, column values)])
         self.axes = []
@@ -87,7 +88,8 @@ class _Piece:
                 if k not in lane_keys:
                     continue
                 h = np.array([value_hash(k, v[j]) for v in axis.values], dtype=np.uint64)
-                h_run += h
+                if k in _RUN_SET:
+                    h_run += h
                 if k in _INIT_SET:
                     h_init += h
                 dtype = _DTYPES.get(PARAM_BY_KEY[k].kind, object)

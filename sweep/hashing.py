@@ -12,7 +12,10 @@ id does not depend on how the grid was written (fixed vs swept, axis order, sub-
 run_index), and the fast path in ``sweep.expand`` can hash each distinct axis value once
 and add the per-run terms with uint64 gathers.
 
-- ``run_id``: all keys (``RUN_ID_KEYS``).
+- ``run_id`` (identity version 2): every key but ``record.*`` (``RUN_ID_KEYS``): what a
+  run records does not change what it computes, so recording more resumes the same runs.
+- identity version 1 (directories written before): every key, ``record.*`` included
+  (``RUN_ID_KEYS_V1``, ``run_id_v1_of``); ``sweep.identity`` recomputes ids for those.
 - ``init_key``: ``INIT_KEY_KEYS`` = seed, ``task.*``, ``model.hidden``, ``model.bias``,
   ``model.shortcut`` and ``init.*`` (what shapes the initial draw, docs/conventions.md).
 - ``shuffle_key = splitmix64(init_key ^ 0x5348554646)``.
@@ -36,7 +39,10 @@ _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
-RUN_ID_KEYS: tuple[str, ...] = ("seed",) + tuple(p.key for p in PARAMS)
+IDENTITY_VERSION = 2
+RECORD_KEYS: tuple[str, ...] = tuple(p.key for p in PARAMS if p.key.startswith("record."))
+RUN_ID_KEYS_V1: tuple[str, ...] = ("seed",) + tuple(p.key for p in PARAMS)
+RUN_ID_KEYS: tuple[str, ...] = tuple(k for k in RUN_ID_KEYS_V1 if k not in RECORD_KEYS)
 INIT_KEY_KEYS: tuple[str, ...] = ("seed",) + tuple(
     p.key for p in PARAMS
     if p.key.startswith(("task.", "init.")) or p.key in ("model.hidden", "model.bias", "model.shortcut"))
@@ -98,6 +104,11 @@ def keyed_sum(config: Mapping[str, Any], keys: Iterable[str]) -> int:
 def run_id_of(config: Mapping[str, Any]) -> int:
     """Slow reference: the run_id of one normalised config (needs every key and "seed")."""
     return splitmix64_int(keyed_sum(config, RUN_ID_KEYS))
+
+
+def run_id_v1_of(config: Mapping[str, Any]) -> int:
+    """Slow reference: the identity-version-1 run_id (``record.*`` included)."""
+    return splitmix64_int(keyed_sum(config, RUN_ID_KEYS_V1))
 
 
 def init_key_of(config: Mapping[str, Any]) -> int:

@@ -24,6 +24,7 @@ from results.writer import OutputDir
 from sweep.backends.base import ChunkFailure
 from sweep.errors import OutputError
 from sweep.execute import Chunk, GroupPlan, execute_chunk, plan_group
+from sweep.identity import done_ids, manifest_fields, rows_for
 from sweep.progress import Progress
 
 DEFAULT_CHUNK = 4096
@@ -131,7 +132,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
     t_start = time.perf_counter()
     with out:
         manifest = out.read_manifest() or {}
-        done = out.done_run_ids()
+        done = done_ids(out)  # current-identity ids, recomputed for directories written before
         stats.n_done_before = int(done.size)
         t0 = time.perf_counter()
         if index_ranges is not None:
@@ -158,6 +159,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
         sessions = manifest.get("sessions", [])
         sessions.append({"started": _now(), "backend": backend.describe(), "pending": stats.n_pending})
         manifest.update(_manifest_base(grid, plans))
+        manifest.update(manifest_fields(out))
         manifest.update({"sessions": sessions, "status": "running", "started": manifest.get("started", _now())})
         out.write_manifest(manifest)
         bar = Progress(stats.n_pending, enabled=progress, stream=stream)
@@ -173,7 +175,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
 
         def write(item) -> tuple[int, float]:
             tw = time.perf_counter()
-            out.write_part(item.chunk.name, item.table, item.curves)
+            out.write_part(item.chunk.name, *rows_for(out, item.table, item.curves))
             return item.table.num_rows, time.perf_counter() - tw
 
         crashed = True  # until the loop ends normally or by Ctrl-C

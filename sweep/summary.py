@@ -1,8 +1,12 @@
 """The one-screen summary printed after ``sweep run``: per group, runs, converged share and
-median convergence epoch, read back from the Parquet dataset (so resumed runs count too)."""
-from __future__ import annotations
+Kaplan-Meier median convergence epoch, read back from the Parquet dataset (so resumed runs
+count too).
 
-import pyarrow.dataset as ds
+The median is the one ``sweep report`` and ``sweep claim`` give (``results.analysis.convergence``):
+Kaplan-Meier, censoring-aware, so runs that did not converge within ``epochs_run`` count as
+"later than epochs_run" rather than being dropped; "> E" when under half the runs converged.
+"""
+from __future__ import annotations
 
 from sweep.schema import group_keys
 
@@ -20,17 +24,20 @@ def summary_keys(grid, max_rows: int = 60) -> list[str]:
 
 
 def group_summary(out_dir, grid):
-    """A DataFrame with one row per group: runs, converged share, median epoch, diverged."""
+    """A DataFrame with one row per swept combination: runs, converged share, KM median epoch,
+    its horizon (largest ``epochs_run``) and the diverged share."""
+    from results.analysis import convergence
+    from results.reader import load
+
     varying = summary_keys(grid)
-    cols = varying + ["converged", "convergence_epoch", "diverged"]
-    df = ds.dataset(str(out_dir), format="parquet").to_table(columns=cols).to_pandas()
+    df = load(out_dir, columns=varying + ["converged", "convergence_epoch", "epochs_run", "diverged"])
     if df.empty:
         return df
-    keys = varying or [df.assign(_all="all")["_all"]]
-    g = df.groupby(keys, dropna=False, observed=True, sort=True)
-    out = g.agg(runs=("converged", "size"), converged=("converged", "mean"),
-                median_epoch=("convergence_epoch", "median"), diverged=("diverged", "mean"))
-    return out.reset_index(drop=not varying)
+    t = convergence(df, by=varying, metric="convergence_epoch")
+    out = t[varying + ["n", "converged_share", "km_median", "epochs_max"]].rename(
+        columns={"n": "runs", "converged_share": "converged", "km_median": "median_epoch"})
+    out["diverged"] = t["n_diverged"] / t["n"]
+    return out
 
 
 def format_summary(df, main: str) -> str:
@@ -39,6 +46,11 @@ def format_summary(df, main: str) -> str:
     show = df.copy()
     show["converged"] = (100 * show["converged"]).map("{:.1f}%".format)
     show["diverged"] = (100 * show["diverged"]).map("{:.1f}%".format)
-    show["median_epoch"] = show["median_epoch"].map(lambda v: "-" if v != v else f"{v:.0f}")
-    show = show.rename(columns={"converged": f"converged ({main})", "median_epoch": "median epoch (converged)"})
+    show["median_epoch"] = [f"> {h:.0f}" if v == float("inf") else "-" if v != v else f"{v:.0f}"
+                            for v, h in zip(show["median_epoch"], show["epochs_max"])]
+    show = show.drop(columns="epochs_max").rename(
+        columns={"converged": f"converged ({main})", "median_epoch": "KM median epoch"})
+    for c in show.columns:  # list labels and categories print as text
+        if str(show[c].dtype) == "category":
+            show[c] = show[c].astype(str)
     return show.to_string(index=False)

@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from results.schema import CONFIG_COLUMNS, METRIC_COLUMNS
+from results.layout import layout_of
+from results.schema import METRIC_COLUMNS
+from sweep.columns import CONFIG_COLUMNS
 from sweep.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,10 +62,13 @@ def test_run_writes_one_row_per_run_with_schema_columns(tmp_path, capsys):
     # censoring: a null convergence epoch means not converged
     assert (df["convergence_epoch"].isna() == ~df["converged"]).all()
     assert (df.loc[df.converged, "convergence_epoch"] <= df.loc[df.converged, "epochs_run"]).all()
-    manifest = json.loads((out / "_manifest.json").read_text())
+    layout = layout_of(out)
+    manifest = json.loads(layout.manifest.read_text())
     assert manifest["status"] == "complete" and manifest["n_runs"] == 80
     assert manifest["grid_text"] == grid.read_text()
-    assert not (out / "_lock").exists()
+    assert manifest["identity_version"] == 2 and manifest["layout_version"] == 2
+    assert not layout.lock.exists()
+    assert sorted(p.suffix for p in out.iterdir()) == [".parquet"] * len(list(out.iterdir()))
     text = capsys.readouterr().out
     assert "80 of 80 runs" in text and "train.lr" in text
 
@@ -105,7 +110,8 @@ def test_second_run_on_locked_directory_fails_fast(tmp_path, capsys):
     out.mkdir()
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        (out / "_lock").write_text(f"{os.uname().nodename} {sleeper.pid}\n")
+        layout_of(out).lock.parent.mkdir()
+        layout_of(out).lock.write_text(f"{os.uname().nodename} {sleeper.pid}\n")
         t = time.perf_counter()
         assert main(["run", str(write_grid(tmp_path)), "--out", str(out), "--no-progress"]) == 2
         assert time.perf_counter() - t < 10

@@ -25,6 +25,7 @@ import dask  # noqa: E402
 
 import dask_faults  # tests/dask_faults.py  # noqa: E402
 import sweep.backends.dask as dask_backend  # noqa: E402
+from results.layout import layout_of  # noqa: E402
 from sweep.backends.base import ChunkFailure  # noqa: E402
 from sweep.backends.dask import DaskBackend  # noqa: E402
 from sweep.cli import main  # noqa: E402
@@ -98,7 +99,7 @@ def test_dask_local_equals_local(grid_path, local_result, tmp_path):
     assert main(["run", grid_path, "--out", str(out), "--dask-local", "2", "--no-progress"]) == 0
     assert sorted(p.stem for p in out.glob("part-*.parquet")) == [f"part-{c}" for c in CHUNKS]
     pd.testing.assert_frame_equal(load(out), local_result)
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(layout_of(out).manifest.read_text())
     assert manifest["status"] == "complete" and manifest["failures"] == []
     assert manifest["sessions"][-1]["backend"].startswith("dask backend, LocalCluster")
 
@@ -144,7 +145,7 @@ def test_failing_chunk_is_quarantined(grid_path, local_result, cluster, client, 
     assert main(argv) == 1
     assert len(log.read_text().split()) == 3  # the first attempt and 2 retries ([execution] retries)
     assert sorted(p.stem for p in out.glob("part-*.parquet")) == [f"part-{c}" for i, c in enumerate(CHUNKS) if i != 1]
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(layout_of(out).manifest.read_text())
     assert manifest["status"] == "failed"
     [failure] = manifest["failures"]
     assert failure["chunk"] == CHUNKS[1]
@@ -154,7 +155,7 @@ def test_failing_chunk_is_quarantined(grid_path, local_result, cluster, client, 
 
     monkeypatch.undo()  # the fault is gone: resuming trains only the quarantined chunk
     assert main(argv) == 0
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(layout_of(out).manifest.read_text())
     assert manifest["sessions"][-1]["pending"] == 128 and manifest["status"] == "complete"
     pd.testing.assert_frame_equal(load(out), local_result)
 

@@ -2,24 +2,35 @@
 
 ``tests/fixtures/frozen_matrix.toml`` covers every activation, loss, optimizer, schedule, init,
 dtype, shortcut, parity, encoder and a diverging cell; its ``.parquet`` twins were written by
-main at commit 3bd4568 (hand-written generic and IR kernels). Both kernel paths must still give
-every metric bit, parameter, output, curve point and run id.
+main at commit 3bd4568 (hand-written generic and IR kernels, identity version 1 with record.*
+on, layout 1). Both kernel paths must still give every metric bit, parameter, output and curve
+point, matched by run_index and seed (run ids changed on purpose: identity version 2 leaves
+record.* out); the fixture's version-1 ids must still be computed exactly, and a directory
+laid out as before must still resume.
 """
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from results.layout import layout_of
+from results.reader import load
 from sweep.cli import main
+from sweep.grid import load_grid
+from sweep.hashing import run_id_v1_of
+from sweep.identity import ids_from_table
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GRID = FIXTURES / "frozen_matrix.toml"
-METRICS = ("run_id", "seed", "epochs_run", "final_loss", "final_mse", "final_accuracy", "min_loss",
+METRICS = ("seed", "epochs_run", "final_loss", "final_mse", "final_accuracy", "min_loss",
            "converged", "convergence_epoch", "epoch_acc75", "epoch_acc100", "epoch_fahlman",
            "epoch_tss", "epoch_loss", "diverged", "final_params", "final_outputs")
 
@@ -46,19 +57,75 @@ def _same(a, b) -> bool:
     return np.array_equal(va, vb)
 
 
+def _fixture():
+    return pq.read_table(FIXTURES / "frozen_matrix.parquet").sort_by("run_index")
+
+
 @pytest.mark.parametrize("specialise", ["1", "0"], ids=["specialised", "generic"])
 def test_frozen_matrix_is_bit_identical(tmp_path, monkeypatch, specialise):
     monkeypatch.setenv("MLP_SWEEP_SPECIALISE", specialise)
     out = tmp_path / "out"
     assert main(["run", str(GRID), "--out", str(out), "--no-progress"]) == 0
-    want = pq.read_table(FIXTURES / "frozen_matrix.parquet").sort_by("run_index")
+    want = _fixture()
     got = ds.dataset(out, format="parquet").to_table().sort_by("run_index")
     assert got.num_rows == want.num_rows == 432
     assert got["run_index"].to_pylist() == want["run_index"].to_pylist()
+    assert got["seed"].to_pylist() == want["seed"].to_pylist()
     bad = [c for c in METRICS if not _same(got[c], want[c])]
     assert not bad, f"columns changed: {bad}"
+    # identity: the new ids are the version-2 ids of the fixture's own configs
+    new_ids = got["run_id"].to_numpy()
+    assert np.array_equal(ids_from_table(want, 2), new_ids)
+    old_ids = want["run_id"].to_numpy()
+    assert not np.intersect1d(old_ids, new_ids).size  # record.* was on: every id moved
+    # curves: the fixture's are keyed by version-1 ids; map them to the new ids by run_index
     want_c = pq.read_table(FIXTURES / "frozen_matrix_curves.parquet")
-    got_c = ds.dataset(out / "_curves", format="parquet").to_table()
+    order = np.argsort(old_ids)
+    mapped = new_ids[order[np.searchsorted(old_ids, want_c["run_id"].to_numpy(), sorter=order)]]
+    want_c = want_c.set_column(0, want_c.schema.field("run_id"), pa.array(mapped, pa.uint64()))
+    got_c = ds.dataset(layout_of(out).curves, format="parquet").to_table()
     keys = [("run_id", "ascending"), ("epoch", "ascending")]
     want_c, got_c = want_c.sort_by(keys), got_c.sort_by(keys)
     assert [c for c in ("run_id", "epoch", "loss", "mse") if not _same(got_c[c], want_c[c])] == []
+
+
+def test_version1_ids_are_still_computed_exactly():
+    want = _fixture()
+    # from the stored rows (how directories written before are resumed) ...
+    assert np.array_equal(ids_from_table(want, 1), want["run_id"].to_numpy())
+    # ... and from the grid, with the slow reference
+    grid = load_grid(GRID)
+    for i in (0, 1, 100, 250, 431):
+        assert run_id_v1_of(grid.run_config(i)) == want["run_id"][i].as_py()
+
+
+def test_directory_written_before_resumes_in_its_own_layout(tmp_path, capsys):
+    old = tmp_path / "old"
+    (old / "_curves").mkdir(parents=True)
+    shutil.copy(FIXTURES / "frozen_matrix.parquet", old / "part-000-000000000000-432-all.parquet")
+    shutil.copy(FIXTURES / "frozen_matrix_curves.parquet", old / "_curves" / "part-000-000000000000-432-all.parquet")
+    (old / "_manifest.json").write_text(json.dumps({"name": "frozen-matrix", "schema_version": 1,
+                                                    "status": "complete", "n_runs": 432}))
+    assert layout_of(old).version == 1
+    argv = ["run", str(GRID), "--out", str(old), "--no-progress"]
+    assert main(argv) == 0
+    assert "0 trained now, 432 already there" in capsys.readouterr().out
+    # recording less is the same runs: nothing to train (the version-1 ids had record.* in them)
+    assert main(argv + ["--set", "record.curve_points=0", "--set", "record.final_params=false"]) == 0
+    assert "0 trained now, 432 already there" in capsys.readouterr().out
+    # one more seed: only the new runs, written as the directory was (ids v1, schema 1, _curves/)
+    assert main(argv + ["--set", "sweep.seeds=13"]) == 0
+    assert "36 trained now, 432 already there" in capsys.readouterr().out
+    manifest = json.loads((old / "_manifest.json").read_text())
+    assert manifest["identity_version"] == 1 and manifest["layout_version"] == 1
+    assert not layout_of(old).runs.with_name("old.sweep").exists()
+    new_parts = [p for p in old.glob("part-*.parquet") if not p.name.startswith("part-000-000000000000-432")]
+    added = ds.dataset(new_parts, format="parquet").to_table()
+    assert added.num_rows == 36 and added.schema.field("model.hidden").type == pa.string()
+    assert np.array_equal(ids_from_table(added, 1), added["run_id"].to_numpy())
+    curve_ids = set(ds.dataset(old / "_curves", format="parquet").to_table()["run_id"].to_pylist())
+    assert set(added["run_id"].to_pylist()) <= curve_ids
+    df = load(old)
+    assert len(df) == 468 and list(df["model.hidden"].cat.categories)[:3] == ["[]", "[1]", "[2]"]
+    assert main(argv + ["--set", "sweep.seeds=13"]) == 0
+    assert "0 trained now, 468 already there" in capsys.readouterr().out

@@ -14,13 +14,16 @@ import pyarrow.parquet as pq
 import pytest
 
 import sweep.cli
+from results.layout import layout_of
 from results.reader import load, load_curves
+from results.styles import pct
 from results.report import write_report
-from results.schema import CURVE_SCHEMA, run_schema
+from results.schema import CURVE_SCHEMA
+from sweep.columns import run_schema
 from sweep.errors import OutputError
 
 LRS = (0.5, 2.0)
-HIDDEN = ("[2]", "[3]")
+HIDDEN = ([2], [3])
 EPOCHS = 1000
 
 
@@ -43,7 +46,7 @@ def synthetic_table(n_per: int = 60, seed: int = 0) -> pa.Table:
                 reached = t <= run and rng.random() > 0.2
                 a75 = int(t * rng.uniform(0.3, 0.9)) if reached else None
                 values = {"run_id": 1000 + i, "run_index": i, "seed": s, "task.name": "xor",
-                          "model.hidden": h, "train.lr": lr, "train.epochs": EPOCHS, "criteria.main": "acc100",
+                          "model.hidden": h, "model.hidden_label": json.dumps(h), "train.lr": lr, "train.epochs": EPOCHS, "criteria.main": "acc100",
                           "epochs_run": run, "converged": reached, "diverged": diverged,
                           "epoch_acc100": t if reached else None, "convergence_epoch": t if reached else None,
                           "epoch_acc75": a75,
@@ -60,12 +63,13 @@ def sweep_dir(tmp_path_factory):
     table = synthetic_table()
     pq.write_table(table.slice(0, 100), d / "part-0-aaaa.parquet")
     pq.write_table(table.slice(100), d / "part-1-bbbb.parquet")
-    (d / "_manifest.json").write_text(json.dumps(
+    layout = layout_of(d)
+    layout.curves.mkdir(parents=True)
+    layout.manifest.write_text(json.dumps(
         {"name": "xor-lr-hidden", "description": "XOR 2-H-1 over lr and width", "main_criterion": "acc100"}))
-    (d / "_curves").mkdir()
     curves = pa.table({"run_id": [1000, 1000, 1001], "epoch": [0, 10, 0], "loss": [0.3, 0.2, 0.31],
                        "mse": [0.3, 0.2, 0.31]}, schema=CURVE_SCHEMA)
-    pq.write_table(curves, d / "_curves" / "part-0.parquet")
+    pq.write_table(curves, layout.curves / "part-0.parquet")
     return d, table
 
 
@@ -141,26 +145,36 @@ def test_report_files_images_and_numbers(sweep_dir, tmp_path):
         assert mpimg.imread(md_path.parent / rel).shape[0] > 200
 
     # the convergence table against counts taken straight from the Arrow table
-    rows = md_rows(md, "| n | reached | share |")
+    rows = md_rows(md, "| runs | reached [95% CI] |")
     assert len(rows) == 4
     t = table.to_pydict()
     for row in rows:
         sel = [i for i in range(table.num_rows)
-               if t["train.lr"][i] == float(row["train.lr"]) and t["model.hidden"][i] == row["model.hidden"]]
+               if t["train.lr"][i] == float(row["train.lr"]) and t["model.hidden_label"][i] == row["model.hidden"]]
         reached = sum(t["epoch_acc100"][i] is not None for i in sel)
         by169 = sum(t["epoch_acc100"][i] is not None and t["epoch_acc100"][i] <= 169 for i in sel)
-        assert row["n"] == str(len(sel)) and row["reached"] == str(reached)
-        assert row["share"] == f"{100 * reached / len(sel):.1f}%"
+        assert row["runs"] == str(len(sel))
+        assert row["reached [95% CI]"].split(" [")[0] == pct(reached / len(sel))
         if row["train.lr"] == "0.5":  # no early censoring there: P(by 169) is the plain share
-            assert row["P(by 169)"] == f"{100 * by169 / len(sel):.1f}%"
-    assert "reach epoch_acc100 by epoch 169" in md
+            assert row["P(by 169) [95% CI]"].split(" [")[0] == pct(by169 / len(sel))
+    # the claims: one table, a row per group and claimed epoch, P as in the convergence table
+    claims = md_rows(md, "| claim: by epoch |")
+    assert len(claims) == 8 and {c["claim: by epoch"] for c in claims} == {"169", "400"}
+    for c in claims:
+        same = next(r for r in rows if (r["train.lr"], r["model.hidden"]) == (c["train.lr"], c["model.hidden"]))
+        assert c["P(reached by then) [95% CI]"] == same[f"P(by {c['claim: by epoch']}) [95% CI]"]
+    assert "With train.lr" not in md  # no sentence per cell
+    # neighbouring lr levels compared within each width; the synthetic seeds pair the runs
+    comp = md_rows(md, "| paired by seed |")
+    assert len(comp) == 2 and all(c["paired by seed"] == "yes" for c in comp)
+    assert "McNemar mid-p" in md and "KM median epoch" in md
 
 
 def test_report_default_location(sweep_dir):
     d, _ = sweep_dir
     html_path, md_path = write_report(d, by=["lr"], at=())
-    assert html_path == d / "_report" / "report.html"
-    assert (d / "_report" / "report_files" / "km.png").exists()
+    assert html_path == layout_of(d).report / "report.html"
+    assert (layout_of(d).report / "report_files" / "km.png").exists()
     assert len(load(d)) == 240  # the report is not picked up as data
 
 
@@ -178,7 +192,13 @@ def test_cli_report_and_claim(sweep_dir, tmp_path, cli, capsys):
     assert str(tmp_path / "x.html") in capsys.readouterr().out
     assert cli(["claim", str(d), "--metric", "epoch_acc100", "--at", "169"]) == 0
     out = capsys.readouterr().out
-    assert "percentile" in out and re.search(r"With (train.lr=0.5, model.hidden=\[2\]|model.hidden=\[2\], train.lr=0.5):", out)
+    lines = out.splitlines()
+    assert "P(reached by then) [95% CI]" in lines[0] and "KM median epoch" in lines[0]
+    assert len([line for line in lines[1:] if re.match(r"\s*(0\.5|2(\.0)?|\[[23]\])\s", line)]) == 4
+    # the claim's KM median is the report's and the run summary's estimator
+    from results.analysis import convergence
+    med = convergence(load(d), ["model.hidden", "train.lr"], "epoch_acc100")
+    assert all(f"{v:,.0f}" in out for v in med["km_median"] if v == v and v != float("inf"))
 
 
 @pytest.mark.parametrize("argv", [

@@ -55,7 +55,8 @@ def rows(out: Path) -> pd.DataFrame:
 
 
 def manifest(out: Path) -> dict:
-    return json.loads((out / "_manifest.json").read_text())
+    from results.layout import layout_of
+    return json.loads(layout_of(out).manifest.read_text())
 
 
 def reference_stop(success: np.ndarray, h: float, mn=100, mx=2000, step=100) -> int:

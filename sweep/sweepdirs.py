@@ -1,0 +1,99 @@
+"""Facts about sweep directories for ``sweep ls`` and ``sweep info``, read without loading runs.
+
+Runs done are counted from the Parquet footers (no data pages are read); the status is the
+manifest's, except that a sweep whose manifest says "running" but whose lock is gone is
+shown as "stopped" (its process ended without finishing).
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from results.layout import SIDECAR_SUFFIX, Layout, is_sweep_dir, layout_of
+from sweep.errors import OutputError
+
+
+@dataclass(frozen=True)
+class SweepDir:
+    path: Path
+    layout: Layout
+    manifest: dict
+    n_done: int
+
+    @property
+    def name(self) -> str:
+        return str(self.manifest.get("name") or self.path.name)
+
+    @property
+    def n_total(self) -> int | None:
+        n = self.manifest.get("n_runs")
+        return n if isinstance(n, int) else None
+
+    @property
+    def status(self) -> str:
+        status = str(self.manifest.get("status") or "unknown")
+        if status == "running" and not self.layout.lock.exists():
+            return "stopped"
+        return status
+
+    @property
+    def date(self) -> str:
+        """Last finish (or start) time as ``YYYY-MM-DD HH:MM`` (UTC)."""
+        when = self.manifest.get("finished") or self.manifest.get("started") or ""
+        return str(when)[:16].replace("T", " ")
+
+    @property
+    def progress(self) -> str:
+        total = self.n_total
+        return f"{self.n_done}/{total}" if total is not None else f"{self.n_done}/?"
+
+
+def count_runs(path: Path) -> int:
+    """Rows in ``path``'s run parts, from the Parquet footers."""
+    n = 0
+    for part in sorted(Path(path).glob("part-*.parquet")):
+        try:
+            n += pq.ParquetFile(part).metadata.num_rows
+        except (OSError, ValueError):  # a damaged part counts as nothing (issue 12 repairs it)
+            continue
+    return n
+
+
+def open_sweep(path) -> SweepDir:
+    """The sweep at ``path`` (runs directory of either layout); ``OutputError`` if it is none."""
+    path = Path(path)
+    if path.name.endswith(SIDECAR_SUFFIX) and Path(str(path)[: -len(SIDECAR_SUFFIX)]).is_dir():
+        path = Path(str(path)[: -len(SIDECAR_SUFFIX)])  # the sidecar was named: use its runs
+    if not path.is_dir():
+        raise OutputError(f"{path}: no such directory")
+    layout = layout_of(path)
+    manifest: dict = {}
+    if layout.manifest.is_file():
+        try:
+            manifest = json.loads(layout.manifest.read_text())
+        except (OSError, ValueError) as exc:
+            raise OutputError(f"{layout.manifest}: unreadable manifest: {exc}") from None
+    elif not any(path.glob("part-*.parquet")):
+        raise OutputError(f"{path} is not a sweep directory (no manifest, no part-*.parquet); "
+                          f"'sweep ls {path}' lists the sweeps under it")
+    return SweepDir(path, layout, manifest, count_runs(path))
+
+
+def find_sweeps(root) -> list[SweepDir]:
+    """Every sweep directory under ``root`` (``root`` included), sorted by path; sidecars skipped."""
+    root = Path(root)
+    if not root.is_dir():
+        raise OutputError(f"{root}: no such directory")
+    found = []
+    for here, dirs, _files in os.walk(root):
+        here_p = Path(here)
+        if is_sweep_dir(here_p):
+            found.append(open_sweep(here_p))
+            dirs[:] = []  # runs directories hold only parts (or layout-1 _curves/)
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith((".", "_")) and not d.endswith(SIDECAR_SUFFIX))
+    return found
