@@ -12,7 +12,7 @@ for importing scipy and matplotlib.
 from importlib import import_module
 
 _EXPORTS = {
-    "claim": "results.analysis", "compare": "results.compare", "compare_by": "results.compare", "convergence": "results.analysis",
+    "claim": "results.analysis", "compare": "results.comparison", "compare_by": "results.comparison", "convergence": "results.analysis",
     "milestone_conditional": "results.analysis", "select": "results.analysis",
     "load": "results.reader", "load_curves": "results.reader", "read_manifest": "results.reader",
     "resolve_column": "results.reader", "write_report": "results.report",

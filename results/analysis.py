@@ -202,7 +202,7 @@ def compare(df: pd.DataFrame, a: dict, b: dict, metric: str = "epoch_acc100", co
             diverged: str = "censor") -> pd.Series:
     """Compare the runs selected by ``a`` with those selected by ``b``: see ``results.compare.compare``
     (paired McNemar and sign tests where the design pairs runs by seed, else Fisher and log-rank)."""
-    from results.compare import compare as _compare  # it builds on this module
+    from results.comparison import compare as _compare  # it builds on this module
     return _compare(df, a, b, metric, conf, diverged)
 
 

@@ -52,13 +52,28 @@ def _has_parts(runs: Path) -> bool:
     return runs.is_dir() and any(runs.glob("part-*.parquet"))
 
 
+def _parts_are_v1(runs: Path) -> bool:
+    """Whether the first readable part was written with schema 1 (no ``mlp_sweep_schema`` key);
+    a directory copied without its sidecar keeps schema-2 parts and is not layout 1."""
+    import pyarrow.parquet as pq
+    for part in sorted(runs.glob("part-*.parquet")):
+        try:
+            meta = pq.read_schema(part).metadata or {}
+        except Exception:  # noqa: BLE001 - an unreadable part says nothing about the layout
+            continue
+        return b"mlp_sweep_schema" not in meta
+    return False
+
+
 def is_legacy(runs: Path) -> bool:
-    """True for a directory written in layout 1 (its manifest or curves inside DIR, or parts
-    without a sidecar)."""
+    """True for a directory written in layout 1 (its manifest or curves inside DIR, or schema-1
+    parts without a sidecar)."""
     runs = Path(runs)
     if (sidecar(runs) / "manifest.json").is_file():
         return False
-    return (runs / "_manifest.json").is_file() or (runs / "_curves").is_dir() or _has_parts(runs)
+    if (runs / "_manifest.json").is_file() or (runs / "_curves").is_dir():
+        return True
+    return _has_parts(runs) and _parts_are_v1(runs)
 
 
 def layout_of(runs) -> Layout:

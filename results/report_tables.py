@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from results import analysis
-from results.compare import compare_frames
+from results.comparison import compare_frames
 from results.paired import is_init_column
 from results.styles import levels, pct, value_text
 

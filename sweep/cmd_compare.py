@@ -40,7 +40,7 @@ def _p(v) -> str:
 
 
 def run(args) -> int:
-    from results.compare import compare_by
+    from results.comparison import compare_by
     from results.reader import load, resolve_columns
 
     a, b = load(args.dir_a), load(args.dir_b)

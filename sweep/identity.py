@@ -26,7 +26,7 @@ from results.schema import LABEL_SUFFIX, to_v1
 from sweep.errors import OutputError
 from sweep.hashing import (IDENTITY_VERSION, MASK64, RUN_ID_KEYS, RUN_ID_KEYS_V1, seed_hashes,
                            splitmix64, value_hash)
-from sweep.schema import PARAM_BY_KEY
+from sweep.schema import NOT_IN_IDENTITY, PARAM_BY_KEY
 
 _LIST_KINDS = ("int_list", "matrix_list", "vector_list")
 
@@ -59,6 +59,9 @@ def _column_hashes(table: pa.Table, key: str) -> np.ndarray:
 def ids_from_table(table: pa.Table, version: int = IDENTITY_VERSION) -> np.ndarray:
     """Each row's run_id under identity ``version``, from its stored config columns and seed."""
     keys = RUN_ID_KEYS if version >= 2 else RUN_ID_KEYS_V1
+    # keys added later (Param.neutral) hash to 0 when unset: parts written before lack them
+    keys = [k for k in keys if k in table.column_names or PARAM_BY_KEY.get(k) is None
+            or PARAM_BY_KEY[k].neutral is NOT_IN_IDENTITY]
     missing = [k for k in keys if k != "seed" and k not in table.column_names]
     if missing:
         raise OutputError(f"cannot recompute run ids: the parts lack the columns {', '.join(missing[:5])}")
@@ -82,7 +85,8 @@ def done_ids(out) -> np.ndarray:
     parts = out.part_files()
     if not parts:
         return np.zeros(0, np.uint64)
-    table = ds.dataset([str(p) for p in parts], format="parquet").to_table(columns=list(RUN_ID_KEYS))
+    dataset = ds.dataset([str(p) for p in parts], format="parquet")
+    table = dataset.to_table(columns=[k for k in RUN_ID_KEYS if k in dataset.schema.names])
     return np.sort(ids_from_table(table, IDENTITY_VERSION))
 
 

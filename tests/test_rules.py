@@ -13,7 +13,7 @@ import pytest
 from results import compare, rules, stats
 from results.reader import load
 from results.report import write_report
-from results.schema import run_schema
+from sweep.columns import run_schema
 
 EPOCHS = 100
 
@@ -21,7 +21,7 @@ EPOCHS = 100
 def rule_table(times_by_cell: dict) -> pa.Table:
     """Runs with every schema column; ``times_by_cell[(task, optimizer, lr, momentum)]`` lists
     each run's epoch of epoch_acc100 (None = not reached within EPOCHS: censored)."""
-    schema = run_schema()
+    schema = run_schema(version=1)  # schema 1: list keys as JSON text, as written before
     cols: dict[str, list] = {name: [] for name in schema.names}
     i = 0
     for (task, opt, lr, mom), times in times_by_cell.items():
