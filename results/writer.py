@@ -6,9 +6,10 @@ leaves either the whole part or none of it, never a corrupt one.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
-import socket
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,97 +17,138 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
+from results.lock import DirLock, LockBusy
 from sweep.errors import OutputError
 
 MANIFEST = "_manifest.json"
 LOCK = "_lock"
 CURVES = "_curves"
+QUARANTINE = "_quarantine"
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    tmp = _tmp_name(path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk or Ctrl-C leaves no temp file behind
+        raise
 
 
 def atomic_write_table(path: Path, table: pa.Table) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    pq.write_table(table, tmp, compression="zstd")
-    with open(tmp, "rb+") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-
-
-def _pid_alive(pid: int) -> bool:
+    tmp = _tmp_name(path)
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        pq.write_table(table, tmp, compression="zstd")
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def os_error_text(exc: OSError, path, what: str) -> str:
+    """One line for a file-system error: what failed, the path, and the OS message."""
+    where = exc.filename if getattr(exc, "filename", None) else path
+    hint = {errno.ENOSPC: "free some space and run the same command again to resume",
+            errno.EDQUOT: "free some space and run the same command again to resume",
+            errno.EROFS: "choose a writable --out directory",
+            errno.EACCES: "choose a directory you can write to (--out)",
+            errno.ENOTDIR: "a part of the path is a file; choose another --out directory",
+            errno.EEXIST: "choose another --out directory"}.get(exc.errno, "")
+    return f"{what} {where}: {exc.strerror or exc}" + (f"; {hint}" if hint else "")
+
+
+def _owner_text(owner: str) -> str:
+    host, _, pid = owner.partition(" ")
+    return f"process {pid} on {host}" if pid else "another process"
 
 
 class OutputDir:
-    """A sweep's output directory. Use as a context manager to hold its lock."""
+    """A sweep's output directory. Use as a context manager to hold its lock (``results.lock``)."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._lock: DirLock | None = None
 
     # --- lock ------------------------------------------------------------------------
     def __enter__(self) -> "OutputDir":
-        self.path.mkdir(parents=True, exist_ok=True)
-        lock = self.path / LOCK
-        for _ in range(2):
-            try:
-                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            except FileExistsError:
-                owner = self._lock_owner(lock)
-                if owner and owner[0] == socket.gethostname() and not _pid_alive(owner[1]):
-                    lock.unlink(missing_ok=True)  # stale: its process is gone
-                    continue
-                who = f"process {owner[1]} on {owner[0]}" if owner else "another process"
-                raise OutputError(f"{self.path} is in use by {who} (lock file {lock}); "
-                                  f"wait for it to finish, or delete the lock file if that process is gone")
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"{socket.gethostname()} {os.getpid()}\n")
-            return self
-        raise OutputError(f"could not take the lock {lock}")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            if not self.path.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory", str(self.path))
+            self._lock = DirLock(self.path / LOCK).acquire()
+        except LockBusy as exc:
+            raise OutputError(f"{self.path} is in use by {_owner_text(exc.owner)} (it holds the lock on "
+                              f"{exc.path}); wait for it to finish: the lock is released when that process "
+                              f"exits, even by kill -9") from None
+        except OSError as exc:
+            raise OutputError(os_error_text(exc, self.path, "cannot use the output directory")) from None
+        return self
 
     def __exit__(self, *exc) -> None:
-        (self.path / LOCK).unlink(missing_ok=True)
-
-    @staticmethod
-    def _lock_owner(lock: Path):
-        try:
-            host, pid = lock.read_text().split()
-            return host, int(pid)
-        except (OSError, ValueError):
-            return None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     # --- manifest ----------------------------------------------------------------------
+    @property
+    def manifest_path(self) -> Path:
+        return self.path / MANIFEST
+
     def read_manifest(self) -> dict | None:
-        p = self.path / MANIFEST
+        p = self.manifest_path
         if not p.exists():
             return None
         try:
-            return json.loads(p.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
+            value = json.loads(p.read_bytes().decode("utf-8"))
+        except (OSError, ValueError) as exc:  # ValueError: bad JSON or bad UTF-8
             raise OutputError(f"{p} is unreadable: {exc}") from None
+        if not isinstance(value, dict):
+            raise OutputError(f"{p} is unreadable: not a JSON object")
+        return value
 
     def write_manifest(self, manifest: dict) -> None:
-        atomic_write_bytes(self.path / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode())
+        atomic_write_bytes(self.manifest_path, json.dumps(manifest, indent=2, sort_keys=True).encode())
 
     # --- parts -------------------------------------------------------------------------
     def part_files(self) -> list[Path]:
         return sorted(self.path.glob("part-*.parquet"))
 
-    def done_run_ids(self) -> np.ndarray:
+    def curves_file(self, part: Path) -> Path:
+        """The curves part that belongs to run part ``part`` (it may not exist)."""
+        return self.path / CURVES / part.name
+
+    def temp_files(self) -> list[Path]:
+        """Temporary files left by a writer that died (``.NAME.tmp-PID``), here and in the curves."""
+        return sorted([*self.path.glob(".*.tmp-*"), *(self.path / CURVES).glob(".*.tmp-*")])
+
+    def quarantine(self, path: Path, reason: str) -> Path:
+        """Move ``path`` into ``DIR/_quarantine/`` (never deleted) and log it there; returns the new path."""
+        qdir = self.path / QUARANTINE
+        qdir.mkdir(exist_ok=True)
+        rel = path.relative_to(self.path)
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+        target = qdir / f"{'_'.join(rel.parts)}.{stamp}"
+        n = 1
+        while target.exists():
+            target, n = qdir / f"{'_'.join(rel.parts)}.{stamp}.{n}", n + 1
+        os.replace(path, target)
+        with open(qdir / "quarantine.log", "a") as fh:
+            fh.write(json.dumps({"time": stamp, "file": str(rel), "moved_to": target.name, "reason": reason}) + "\n")
+        return target
+
+    def done_run_ids(self, parts: list[Path] | None = None) -> np.ndarray:
         """Sorted run_ids of every finished run (reads only that column)."""
-        parts = self.part_files()
+        parts = self.part_files() if parts is None else parts
         if not parts:
             return np.zeros(0, np.uint64)
         ids = ds.dataset([str(p) for p in parts], format="parquet").to_table(columns=["run_id"])

@@ -16,6 +16,8 @@ import pyarrow as pa
 import kernels
 from kernels import Network, TrainOptions, log_spaced_epochs
 from results.schema import CONFIG_FIELDS, CURVE_SCHEMA, run_schema
+from kernels.codes import MILESTONE
+from sweep.arrow_columns import arrow_column, codes_of
 from sweep.tasks import make_task
 
 
@@ -124,7 +126,7 @@ def execute_chunk(grid, plan: GroupPlan, chunk: Chunk) -> ChunkResult:
         epochs=epochs, momentum=_filled(cols, "train.momentum", 0.0),
         beta1=_filled(cols, "train.beta1", 0.9), beta2=_filled(cols, "train.beta2", 0.999),
         eps=_filled(cols, "train.eps", 1e-8), leaky_slope=cols["model.leaky_slope"],
-        early_stop=cols["train.early_stop"].astype(np.int64), main=cols["criteria.main"].astype(str),
+        early_stop=cols["train.early_stop"].astype(np.int64), main=codes_of(cols["criteria.main"], MILESTONE),
         tss_below=cols["criteria.tss_below"], loss_below=cols["criteria.loss_below"],
         shuffle_keys=cols["shuffle_key"])
     kernel_s = time.perf_counter() - t1
@@ -151,7 +153,7 @@ def _run_table(cols: dict, res, plan: GroupPlan, theta0: np.ndarray) -> pa.Table
         "seed": pa.array(cols["seed"], pa.int64()),
     }
     for f in CONFIG_FIELDS:
-        arrays[f.name] = pa.array(cols[f.name], type=f.type, from_pandas=True)
+        arrays[f.name] = arrow_column(cols[f.name], f.type)
     arrays.update({
         "epochs_run": pa.array(res.epochs_run, pa.int64()),
         "final_loss": pa.array(res.final_loss), "final_mse": pa.array(res.final_mse),
