@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from results import analysis, plots
-from results.reader import load, resolve_column, resolve_columns
+from results.reader import load, resolve_column, resolve_columns, warn_skipped
 from sweep.errors import OutputError
 from sweep.schema import MILESTONE_COLUMNS
 
@@ -230,6 +230,7 @@ def write_report(path, by=None, out=None, metric: str | None = None, at=(169,),
     criterion); at: epochs for the ``P(by k)`` columns and claims.
     """
     df = load(path)
+    warn_skipped(df)
     if df.empty:
         raise OutputError(f"{path}: the Parquet parts hold no runs")
     metric = default_metric(df) if metric is None else resolve_column(df, metric)

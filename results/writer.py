@@ -46,7 +46,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_table(path: Path, table: pa.Table) -> None:
     tmp = _tmp_name(path)
     try:
-        pq.write_table(table, tmp, compression="zstd")
+        # dictionaries only for text: on numbers they fall back per page, at 2-3x the time
+        text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=text)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -34,12 +34,21 @@ def arrow_column(values: np.ndarray, type_: pa.DataType) -> pa.Array:
         first = values[0]
         if first is None:
             return pa.nulls(values.size, type_)
+        if pa.types.is_string(type_) and isinstance(first, str):
+            return _repeat_string(first, values.size)
         return pa.repeat(pa.scalar(first, type_), values.size)
     uniq, first_pos, inverse = np.unique(ptrs, return_index=True, return_inverse=True)
     if uniq.size > 64:  # many distinct objects: the plain conversion is as fast
         return pa.array(values, type=type_, from_pandas=True)
     dictionary = pa.array(list(values[first_pos]), type=type_, from_pandas=True)
     return dictionary.take(pa.array(inverse.astype(np.int32)))
+
+
+def _repeat_string(text: str, n: int) -> pa.Array:
+    """``n`` copies of ``text`` as an Arrow string array, built from its two buffers."""
+    data = text.encode("utf-8")
+    offsets = np.arange(n + 1, dtype=np.int32) * np.int32(len(data))
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data * n))
 
 
 def codes_of(values: np.ndarray, table: dict) -> np.ndarray:

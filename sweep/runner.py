@@ -119,7 +119,7 @@ def plan_pending(grid, chunk_size, done: np.ndarray) -> tuple[list[Chunk], int]:
 
 
 def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
-              resume_hint: str = "", stream=sys.stderr) -> RunStats:
+              resume_hint: str = "", stream=None) -> RunStats:
     """Train every missing run of ``grid`` into ``out_dir`` and return timing figures.
 
     On start the directory is repaired and scanned (``sweep.repair``); the pending chunks are
@@ -129,6 +129,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
     from sweep.backends.local import LocalBackend
 
     backend = backend or LocalBackend()
+    stream = stream or sys.stderr
     out = OutputDir(out_dir or grid.output["dir"])
     stats = RunStats(n_grid=grid.n_runs)
     t_start = time.perf_counter()
