@@ -83,10 +83,11 @@ class OutputDir:
 
     # --- lock ------------------------------------------------------------------------
     def __enter__(self) -> "OutputDir":
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputError(f"cannot use the output directory {self.path}: it is a file, not a directory; "
+                              f"choose another --out directory")
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            if not self.path.is_dir():
-                raise NotADirectoryError(errno.ENOTDIR, "exists and is not a directory", str(self.path))
             self._lock = DirLock(self.path / LOCK).acquire()
         except LockBusy as exc:
             raise OutputError(f"{self.path} is in use by {_owner_text(exc.owner)} (it holds the lock on "

@@ -30,18 +30,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     try:
+        parser = build_parser()
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
+    except KeyboardInterrupt:  # while importing the command modules
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     try:
         return int(args.func(args) or 0)
     except SweepError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("\ninterrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `sweep run ... | head`: the reader left; not an error of ours
         import os
@@ -50,4 +53,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entrypoint() -> None:
-    sys.exit(main(sys.argv[1:]))
+    try:
+        code = main(sys.argv[1:])
+    except KeyboardInterrupt:  # a second Ctrl-C while the first one's message is printed
+        code = 130
+    sys.exit(code)
