@@ -28,6 +28,8 @@ def object_pointers(values: np.ndarray) -> np.ndarray:
 def arrow_column(values: np.ndarray, type_: pa.DataType) -> pa.Array:
     """``pa.array(values, type_, from_pandas=True)``, fast for object arrays of few distinct objects."""
     if values.dtype != object or values.ndim != 1 or values.size == 0:
+        if values.dtype.kind in "iub" or (values.dtype.kind == "f" and not np.isnan(values).any()):
+            return pa.array(values, type=type_)  # numbers: zero-copy, no NaN-to-null scan
         return pa.array(values, type=type_, from_pandas=True)
     ptrs = object_pointers(values)
     if (ptrs == ptrs[0]).all():
@@ -42,6 +44,11 @@ def arrow_column(values: np.ndarray, type_: pa.DataType) -> pa.Array:
         return pa.array(values, type=type_, from_pandas=True)
     dictionary = pa.array(list(values[first_pos]), type=type_, from_pandas=True)
     return dictionary.take(pa.array(inverse.astype(np.int32)))
+
+
+def all_none(values: np.ndarray) -> bool:
+    """Whether every entry of a 1-d object array is ``None`` (one vectorised comparison)."""
+    return values.size > 0 and bool((object_pointers(values) == np.uint64(id(None))).all())
 
 
 def _repeat_string(text: str, n: int) -> pa.Array:

@@ -17,7 +17,7 @@ import kernels
 from kernels import Network, TrainOptions, log_spaced_epochs
 from results.schema import CONFIG_FIELDS, CURVE_SCHEMA, run_schema
 from kernels.codes import MILESTONE
-from sweep.arrow_columns import arrow_column, codes_of
+from sweep.arrow_columns import all_none, arrow_column, codes_of
 from sweep.tasks import make_task
 
 
@@ -97,6 +97,8 @@ def _filled(cols: dict, key: str, default: float) -> np.ndarray:
     """A numeric column with non-applicable (None) entries replaced by a neutral value."""
     v = cols[key]
     if v.dtype == object:  # the key does not apply in this group: (normally) every entry is None
+        if all_none(v):
+            return np.full(len(v), default, dtype=np.float64)
         mask = np.equal(v, None)
         out = np.full(len(v), default, dtype=np.float64)
         out[~mask] = v[~mask].astype(np.float64)

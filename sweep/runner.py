@@ -229,7 +229,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
             status = ("error" if crashed else "interrupted" if stats.interrupted
                       else "failed" if stats.n_failed else "complete")
             sessions[-1].update({"finished": _now(), "trained": stats.n_trained, "failed": stats.n_failed,
-                                 "kernel_s": round(stats.kernel_s, 3), "warm_s": round(stats.warm_s, 3), "wall_s": round(stats.wall_s, 3),
+                                 "kernel_s": round(stats.kernel_s, 3), "warm_s": round(stats.warm_s, 3), "plan_s": round(stats.plan_s, 3), "wall_s": round(stats.wall_s, 3),
                                  "network_epochs": stats.network_epochs, "status": status})
             manifest.update({"status": status, "finished": _now(), "failures": stats.failures,
                              "n_done": stats.n_done_before + stats.n_trained})

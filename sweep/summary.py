@@ -2,6 +2,9 @@
 median convergence epoch, read back from the Parquet dataset (so resumed runs count too)."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 import pyarrow.dataset as ds
 
 from sweep.schema import group_keys
@@ -20,17 +23,61 @@ def summary_keys(grid, max_rows: int = 60) -> list[str]:
 
 
 def group_summary(out_dir, grid):
-    """A DataFrame with one row per group: runs, converged share, median epoch, diverged."""
+    """A DataFrame with one row per group: runs, converged share, median epoch, diverged.
+
+    Streams the parts in record batches and keeps only counts per (group, convergence
+    epoch, converged, diverged), so memory follows the distinct epochs, not the runs (a
+    10^8-run directory is summarised in a few hundred MB); the median is exact.
+    """
+    import pandas as pd
+    import pyarrow as pa
+
     varying = summary_keys(grid)
-    cols = varying + ["converged", "convergence_epoch", "diverged"]
-    df = ds.dataset(str(out_dir), format="parquet").to_table(columns=cols).to_pandas()
+    keys = varying + ["convergence_epoch", "converged", "diverged"]
+    files = sorted(str(p) for p in Path(out_dir).glob("part-*.parquet"))
+    if not files:
+        return pd.DataFrame()
+    counts, pieces = [], 0
+    for batch in ds.dataset(files, format="parquet").to_batches(columns=keys, batch_size=1 << 20):
+        counts.append(pa.Table.from_batches([batch]).group_by(keys, use_threads=False).aggregate([([], "count_all")]))
+        pieces += 1
+        if pieces % 64 == 0:  # fold the partial counts now and then
+            counts = [_fold(counts, keys)]
+    df = _fold(counts, keys).to_pandas()
     if df.empty:
         return df
-    keys = varying or [df.assign(_all="all")["_all"]]
-    g = df.groupby(keys, dropna=False, observed=True, sort=True)
-    out = g.agg(runs=("converged", "size"), converged=("converged", "mean"),
-                median_epoch=("convergence_epoch", "median"), diverged=("diverged", "mean"))
-    return out.reset_index(drop=not varying)
+    df = df.rename(columns={"count_all": "n"})
+    group = varying or [df.assign(_all="all")["_all"]]
+    rows = []
+    for name, g in df.groupby(group, dropna=False, observed=True, sort=True):
+        n = g["n"].sum()
+        conv = g[g["converged"]]
+        rows.append({**dict(zip(varying, name if isinstance(name, tuple) else (name,))),
+                     "runs": int(n), "converged": conv["n"].sum() / n, "median_epoch": _median(conv),
+                     "diverged": g.loc[g["diverged"], "n"].sum() / n})
+    out = pd.DataFrame(rows)
+    return out if varying else out.drop(columns=[c for c in out.columns if c not in
+                                                  ("runs", "converged", "median_epoch", "diverged")])
+
+
+def _fold(tables, keys):
+    import pyarrow as pa
+
+    t = pa.concat_tables(tables)
+    return t.group_by(keys, use_threads=False).aggregate([("count_all", "sum")]).rename_columns([*keys, "count_all"])
+
+
+def _median(g) -> float:
+    """The median convergence epoch of the runs counted in ``g`` (pandas' median: mean of the two middle values)."""
+    g = g.dropna(subset=["convergence_epoch"]).sort_values("convergence_epoch")
+    n = int(g["n"].sum())
+    if n == 0:
+        return float("nan")
+    cum = g["n"].cumsum().to_numpy()
+    vals = g["convergence_epoch"].to_numpy(dtype=float)
+    lo = vals[np.searchsorted(cum, (n - 1) // 2 + 1)]
+    hi = vals[np.searchsorted(cum, n // 2 + 1)]
+    return (lo + hi) / 2
 
 
 def format_summary(df, main: str) -> str:

@@ -157,7 +157,8 @@ class DaskBackend:
             with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
                 self._cluster = distributed.LocalCluster(
                     n_workers=n, threads_per_worker=per_worker, processes=True,
-                    dashboard_address=":0", env={"NUMBA_NUM_THREADS": str(per_worker)})
+                    dashboard_address=":0", env={"NUMBA_NUM_THREADS": str(per_worker)},
+                    preload=["sweep.backends.dask_worker_setup"])  # workers ignore Ctrl-C
             self.client = distributed.Client(self._cluster)
             self.task_threads = None
         link = self.dashboard_link
