@@ -25,25 +25,25 @@ def summary_keys(grid, max_rows: int = 60) -> list[str]:
 def group_summary(out_dir, grid):
     """A DataFrame with one row per group: runs, converged share, median epoch, diverged.
 
-    Streams the parts in record batches and keeps only counts per (group, convergence
-    epoch, converged, diverged), so memory follows the distinct epochs, not the runs (a
+    Counts runs per (group, convergence epoch, converged, diverged) in one streaming Acero
+    aggregation over the parts, so memory follows the distinct epochs, not the runs (a
     10^8-run directory is summarised in a few hundred MB); the median is exact.
     """
     import pandas as pd
-    import pyarrow as pa
 
     varying = summary_keys(grid)
     keys = varying + ["convergence_epoch", "converged", "diverged"]
     files = sorted(str(p) for p in Path(out_dir).glob("part-*.parquet"))
     if not files:
         return pd.DataFrame()
-    counts, pieces = [], 0
-    for batch in ds.dataset(files, format="parquet").to_batches(columns=keys, batch_size=1 << 20):
-        counts.append(pa.Table.from_batches([batch]).group_by(keys, use_threads=False).aggregate([([], "count_all")]))
-        pieces += 1
-        if pieces % 64 == 0:  # fold the partial counts now and then
-            counts = [_fold(counts, keys)]
-    df = _fold(counts, keys).to_pandas()
+    from pyarrow import acero
+
+    # a streaming, threaded hash aggregation: memory follows the groups, never the runs
+    dataset = ds.dataset(files, format="parquet")
+    df = acero.Declaration.from_sequence([
+        acero.Declaration("scan", acero.ScanNodeOptions(dataset, columns=keys)),
+        acero.Declaration("aggregate", acero.AggregateNodeOptions([([], "hash_count_all", None, "count_all")], keys=keys)),
+    ]).to_table(use_threads=True).to_pandas()
     if df.empty:
         return df
     df = df.rename(columns={"count_all": "n"})
@@ -58,13 +58,6 @@ def group_summary(out_dir, grid):
     out = pd.DataFrame(rows)
     return out if varying else out.drop(columns=[c for c in out.columns if c not in
                                                   ("runs", "converged", "median_epoch", "diverged")])
-
-
-def _fold(tables, keys):
-    import pyarrow as pa
-
-    t = pa.concat_tables(tables)
-    return t.group_by(keys, use_threads=False).aggregate([("count_all", "sum")]).rename_columns([*keys, "count_all"])
 
 
 def _median(g) -> float:
