@@ -10,6 +10,7 @@
 #    part, lets it write a few more, then stops it with Ctrl-C (SIGINT) and prints the peak RSS.
 # Targets (issue 12): first new part within 10 s, peak memory under 1 GB.
 set -euo pipefail
+set -m  # job control: background jobs get SIGINT (a non-interactive shell would make them ignore it)
 cd "$(dirname "$0")/../.."
 WORK=${1:-/tmp/resume_1e8}
 PARTS=${2:-300}
