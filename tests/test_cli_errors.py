@@ -183,3 +183,17 @@ def test_ctrl_c_while_training_is_one_line_with_the_resume_command(tmp_path):
     manifest = json.loads((out / "_manifest.json").read_text())
     assert manifest["status"] == "interrupted"
     assert len(pd.read_parquet(out)) == manifest["n_done"] > 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_a_dask_local_cluster_prints_no_worker_tracebacks(tmp_path):
+    pytest.importorskip("distributed")
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GOOD.replace("seeds = 8", "seeds = 4000").replace("epochs = 20", "epochs = 20000"))
+    out = tmp_path / "out"
+    res = _sigint_run(["run", str(grid), "--out", str(out), "--no-progress", "--chunk-size", "256", "--dask-local", "2"],
+                      lambda: any(out.glob("part-*.parquet")), tmp_path, timeout=180)
+    assert res.returncode == 130, res.stderr
+    assert "Traceback" not in res.stderr and "KeyboardInterrupt" not in res.stderr, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip() and not ln.startswith("dask:")]
+    assert len(lines) == 1 and "resume with:" in lines[0], res.stderr
