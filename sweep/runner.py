@@ -134,7 +134,10 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
     stats = RunStats(n_grid=grid.n_runs)
     t_start = time.perf_counter()
     with out:
-        scan = scan_and_repair(out, grid)
+        try:
+            scan = scan_and_repair(out, grid)
+        except OSError as exc:  # e.g. no space left to move a damaged part aside
+            raise OutputError(os_error_text(exc, out.path, "cannot repair")) from None
         for w in scan.warnings:
             print(f"warning: {w}", file=stream)
         manifest = scan.manifest

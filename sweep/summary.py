@@ -2,11 +2,10 @@
 median convergence epoch, read back from the Parquet dataset (so resumed runs count too)."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pyarrow.dataset as ds
 
+from results.writer import OutputDir
 from sweep.schema import group_keys
 
 
@@ -33,7 +32,7 @@ def group_summary(out_dir, grid):
 
     varying = summary_keys(grid)
     keys = varying + ["convergence_epoch", "converged", "diverged"]
-    files = sorted(str(p) for p in Path(out_dir).glob("part-*.parquet"))
+    files = [str(p) for p in OutputDir(out_dir).part_files()]
     if not files:
         return pd.DataFrame()
     from pyarrow import acero
