@@ -130,6 +130,9 @@ class OutputDir:
         """The curves part that belongs to run part ``part`` (it may not exist)."""
         return self.path / CURVES / part.name
 
+    def curve_files(self) -> list[Path]:
+        return sorted((self.path / CURVES).glob("part-*.parquet"))
+
     def temp_files(self) -> list[Path]:
         """Temporary files left by a writer that died (``.NAME.tmp-PID``), here and in the curves."""
         return sorted([*self.path.glob(".*.tmp-*"), *(self.path / CURVES).glob(".*.tmp-*")])

@@ -9,7 +9,8 @@
    follow this grid's layout) a part whose run ids do not match its name, or that repeats runs
    of another part, is moved to ``DIR/_quarantine/`` with its curves, logged in
    ``_quarantine/quarantine.log`` and in ``manifest["quarantined"]``, and a warning is printed.
-   Its runs count as not done, so they are trained again. Nothing is deleted.
+   Its runs count as not done, so they are trained again. A curves file whose run part is
+   missing is moved aside too (its runs are trained again, with new curves). Nothing is deleted.
 
 The result says how to plan: by part names (:class:`~sweep.done.DoneIndex`, O(parts)), or by
 run ids when the parts were written under another layout of the runs (a grid that grew, e.g.
@@ -111,6 +112,12 @@ def scan_and_repair(out: OutputDir, grid) -> Scan:
             {"time": _now(), "file": path.name, "moved_to": str(moved.relative_to(out.path)), "reason": problem})
         warnings.append(f"{path.name}: {problem}; moved to {moved.relative_to(out.path.parent)}, "
                         f"its runs will be trained again")
+    names = {p.name for p in kept}
+    for curves in out.curve_files():  # curves whose run part is gone would repeat when retrained
+        if curves.name not in names:
+            moved = out.quarantine(curves, "orphan: its run part is missing, so its runs are trained again")
+            warnings.append(f"_curves/{curves.name}: its run part is missing; moved to "
+                            f"{moved.relative_to(out.path.parent)}")
     manifest["part_names_layout"] = grid.runs_hash if done is not None else None
     manifest["verified_parts"] = verified if done is not None else {}
     return Scan(manifest, kept, done, verified, warnings)

@@ -70,12 +70,13 @@ def test_truncated_part_garbled_manifest_and_temp_file_repaired_on_resume(tmp_pa
     parts[6].unlink()                                                 # a chunk that was in flight
     capsys.readouterr()
 
-    assert _run(grid, out) == 0
+    assert _run(grid, out, "--chunk-size", "5") == 0                  # another chunk size: other part names
     err = capsys.readouterr().err
     assert "Traceback" not in err
     assert "removed 2 temporary file(s)" in err
     assert "_manifest.json is unreadable" in err and "rebuilt" in err
     assert f"{victim.name}: unreadable" in err and "trained again" in err
+    assert f"_curves/{parts[6].name}: its run part is missing" in err
     assert not tmp.exists()
     rows, curves = _rows(out), _curves(out)
     assert rows["run_id"].is_unique and len(rows) == 60
