@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 CONTENDER = r"""
 import fcntl, os, sys
 from results.lock import DirLock, LockBusy
-lock_path, go, release = sys.argv[1:4]
+lock_path, go, release, ready = sys.argv[1:5]
+open(os.path.join(ready, str(os.getpid())), "w").close()
 fcntl.flock(os.open(go, os.O_RDONLY), fcntl.LOCK_SH)
 try:
     lock = DirLock(lock_path).acquire()
@@ -42,13 +43,19 @@ def test_200_simultaneous_starts_give_exactly_one_writer(tmp_path):
     go_fd, rel_fd = os.open(go, os.O_CREAT | os.O_RDWR), os.open(release, os.O_CREAT | os.O_RDWR)
     fcntl.flock(go_fd, fcntl.LOCK_EX)
     fcntl.flock(rel_fd, fcntl.LOCK_EX)
-    procs = [subprocess.Popen([sys.executable, "-c", CONTENDER, str(lock), str(go), str(release)], cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True) for _ in range(200)]
+    ready = tmp_path / "ready"
+    ready.mkdir()
+    procs = [subprocess.Popen([sys.executable, "-c", CONTENDER, str(lock), str(go), str(release), str(ready)],
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True) for _ in range(200)]
     try:
-        time.sleep(2.0)  # let them all reach the start line
+        deadline = time.monotonic() + 120  # generous: the machine may be busy
+        while len(os.listdir(ready)) < 200 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(os.listdir(ready)) == 200, "not every contender reached the start line"
+        time.sleep(0.1)  # the last ones go from their marker file to the lock call
         fcntl.flock(go_fd, fcntl.LOCK_UN)
         codes = {}
-        deadline = time.monotonic() + 45
+        deadline = time.monotonic() + 120
         while sum(c == 3 for c in codes.values()) < 199 and time.monotonic() < deadline:
             for p in procs:
                 if p not in codes and p.poll() is not None:
