@@ -106,19 +106,54 @@ def read_manifest(path) -> dict:
     if not f.is_file():
         return {}
     try:
-        return json.loads(f.read_text())
-    except (OSError, ValueError) as exc:
-        raise OutputError(f"{f}: cannot read the manifest: {exc}") from exc
+        value = json.loads(f.read_bytes().decode("utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or bad UTF-8
+        raise OutputError(f"{f}: cannot read the manifest: {exc}; 'sweep run' on this directory "
+                          f"rebuilds it from the part files") from None
+    return value if isinstance(value, dict) else {}
 
 
-def _dataset(path) -> ds.Dataset:
-    files = _parts(path)
+def _readable(files: list[str]) -> tuple[list[str], list[pa.Schema], list[tuple[str, str]]]:
+    """The files whose Parquet footer reads, their schemas, and ``(file, reason)`` for the others."""
+    ok, schemas, skipped = [], [], []
+    for f in files:
+        try:
+            schemas.append(pq.read_schema(f))
+            ok.append(f)
+        except (pa.ArrowException, OSError) as exc:
+            skipped.append((f, f"{type(exc).__name__}: {str(exc)[:200]}"))
+    return ok, schemas, skipped
+
+
+def _dataset(path, skipped: list | None = None) -> ds.Dataset:
+    """A dataset of the readable parts; unreadable ones are left out and listed in ``skipped``."""
+    files, schemas, bad = _readable(_parts(path))
+    if skipped is not None:
+        skipped.extend(bad)
+    if not files:
+        raise OutputError(f"{path}: none of the {len(bad)} Parquet part(s) can be read (first: {bad[0][0]}: {bad[0][1]})")
     try:
         # parts may differ in optional list columns: scan with the union of their schemas
-        schema = pa.unify_schemas([pq.read_schema(f) for f in files])
-        return ds.dataset(files, format="parquet", schema=schema)
+        return ds.dataset(files, format="parquet", schema=pa.unify_schemas(schemas))
     except (pa.ArrowInvalid, OSError) as exc:
         raise OutputError(f"{path}: cannot read the Parquet parts: {exc}") from exc
+
+
+def _table_skipping(dataset: ds.Dataset, columns, flt, skipped: list) -> pa.Table:
+    """Read the dataset; when a part's pages are damaged, read part by part and skip those."""
+    try:
+        return dataset.to_table(columns=columns, filter=flt)
+    except (pa.ArrowInvalid, OSError):
+        pass
+    tables = []
+    for frag in dataset.get_fragments():
+        try:
+            tables.append(frag.to_table(schema=dataset.schema, columns=columns, filter=flt))
+        except (pa.ArrowException, OSError) as exc:
+            skipped.append((frag.path, f"{type(exc).__name__}: {str(exc)[:200]}"))
+    if not tables:
+        raise OutputError(f"no Parquet part could be read ({len(skipped)} skipped)")
+    return pa.concat_tables(tables)
 
 
 def _filter_expression(filters, names: list[str]):
@@ -202,21 +237,40 @@ def load(path, filters=None, columns: Sequence[str] | None = None) -> pd.DataFra
 
     filters: DNF list like ``[("train.lr", "==", 0.5)]`` (or a list of such lists, OR-ed), or a
     ``pyarrow.dataset.Expression``; columns: the columns to read (short names allowed).
-    Raises ``OutputError`` when ``path`` holds no Parquet parts.
+    Raises ``OutputError`` when ``path`` holds no Parquet parts. Parts that cannot be read
+    are left out and listed in ``df.attrs["skipped"]`` as ``(file, reason)``.
     """
-    dataset = _dataset(path)
+    skipped: list[tuple[str, str]] = []
+    dataset = _dataset(path, skipped)
     names = dataset.schema.names
     cols = resolve_columns(names, columns) if columns is not None else None
     if cols is not None:  # a list column comes with its label
         cols += [c + LABEL_SUFFIX for c in cols if c + LABEL_SUFFIX in names and c + LABEL_SUFFIX not in cols]
     try:
-        table = dataset.to_table(columns=cols, filter=_filter_expression(filters, names))
+        table = _table_skipping(dataset, cols, _filter_expression(filters, names), skipped)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
         raise OutputError(f"{path}: cannot read the Parquet parts: {exc}") from exc
     df = _to_pandas(table)
-    df.attrs["manifest"] = read_manifest(path) if Path(path).is_dir() else {}
+    df.attrs["skipped"] = skipped  # (file, reason) of parts that could not be read
+    try:
+        df.attrs["manifest"] = read_manifest(path) if Path(path).is_dir() else {}
+    except OutputError as exc:
+        df.attrs["manifest"] = {}
+        skipped.append((str(Path(path) / MANIFEST), str(exc)))
     df.attrs["source"] = str(path)
     return df
+
+
+def warn_skipped(df: pd.DataFrame, stream=None) -> int:
+    """Print one ``warning:`` line per file ``load`` could not read; returns how many."""
+    import sys
+    skipped = df.attrs.get("skipped", [])
+    for f, why in skipped:
+        print(f"warning: skipped {f}: {why}", file=stream or sys.stderr)
+    if skipped:
+        print(f"warning: {len(skipped)} file(s) skipped; 'sweep run' on the directory moves damaged parts "
+              f"to DIR.sweep/quarantine/ and trains their runs again", file=stream or sys.stderr)
+    return len(skipped)
 
 
 def load_curves(path, run_ids=None) -> pd.DataFrame:

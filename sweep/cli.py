@@ -61,11 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
     try:
+        parser = build_parser()
         args, extra = parser.parse_known_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
+    except KeyboardInterrupt:  # while importing the command modules
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     if extra:
         code = _extra_words(parser, args, extra)
         if code:
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("\ninterrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # e.g. `sweep run ... | head`: the reader left; not an error of ours
         import os
@@ -105,4 +108,8 @@ def _extra_words(parser: argparse.ArgumentParser, args, extra: list[str]) -> int
 
 
 def entrypoint() -> None:
-    sys.exit(main(sys.argv[1:]))
+    try:
+        code = main(sys.argv[1:])
+    except KeyboardInterrupt:  # a second Ctrl-C while the first one's message is printed
+        code = 130
+    sys.exit(code)

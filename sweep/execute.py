@@ -15,8 +15,9 @@ import pyarrow as pa
 
 import kernels
 from kernels import Network, TrainOptions, log_spaced_epochs
-from kernels.ops import HYPER, kernel_optimizer
+from kernels.ops import HYPER, MILESTONES, kernel_optimizer
 from results.schema import CURVE_SCHEMA
+from sweep.arrow_columns import all_none, codes_of
 from sweep.columns import config_arrays, run_schema
 from sweep.schema import HYPER_KEYS, PARAM_BY_KEY
 from sweep.tasks import make_task
@@ -100,6 +101,8 @@ def _filled(cols: dict, key: str, default: float) -> np.ndarray:
     """A numeric column with non-applicable (None) entries replaced by a neutral value."""
     v = cols[key]
     if v.dtype == object:  # the key does not apply in this group: (normally) every entry is None
+        if all_none(v):
+            return np.full(len(v), default, dtype=np.float64)
         mask = np.equal(v, None)
         out = np.full(len(v), default, dtype=np.float64)
         out[~mask] = v[~mask].astype(np.float64)
@@ -142,7 +145,7 @@ def execute_chunk(grid, plan: GroupPlan, chunk: Chunk) -> ChunkResult:
     t1 = time.perf_counter()
     res = kernels.train(
         net, plan.options, plan.X, plan.T, theta0, epochs=epochs,
-        early_stop=cols["train.early_stop"].astype(np.int64), main=cols["criteria.main"].astype(str),
+        early_stop=cols["train.early_stop"].astype(np.int64), main=codes_of(cols["criteria.main"], MILESTONES.codes()),
         shuffle_keys=cols["shuffle_key"], **_hyper(cols))
     kernel_s = time.perf_counter() - t1
     table = _run_table(cols, res, plan, theta0, grid)

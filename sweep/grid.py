@@ -78,6 +78,7 @@ except ModuleNotFoundError:  # python < 3.11
 from sweep.axes import Seeds, build_subgrids
 from sweep.errors import GridError
 from sweep.expand import Grid
+from sweep.grid_checks import check_grid
 from sweep.groups import Group, applies, make_groups
 from sweep.hashing import canonical_json
 from sweep.locate import ALIASES, _Context, _short, _suggest  # noqa: F401  (ALIASES: re-export)
@@ -250,6 +251,7 @@ def parse_grid(text: str, path: str = "<grid>", overrides: list[str] | tuple[str
             warnings.append(f"{key} is set but never applies (only when {p.applies[0]} is one of "
                             f"{', '.join(p.applies[1])})")
 
+    check_grid(ctx, name, fixed, subgrids, groups, execution)
     runs = {"params": fixed, "sweep": [s.canonical() for s in subgrids]}
     if rule is not None:  # the rule's settings stay out of runs_hash (and of every run_id)
         runs["sweep"] = [{**c, "seeds": "sequential"} for c in runs["sweep"]]

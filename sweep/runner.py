@@ -20,15 +20,17 @@ from pathlib import Path
 import numpy as np
 
 from results.schema import SCHEMA_VERSION
-from results.writer import OutputDir
+from results.writer import OutputDir, os_error_text
 from sweep.backends.base import ChunkFailure
 from sweep.errors import OutputError
 from sweep.execute import Chunk, GroupPlan, execute_chunk, plan_group
+from sweep.chunking import DEFAULT_CHUNK, chunk_sizes  # noqa: F401  (DEFAULT_CHUNK: re-export)
+from sweep.done import fingerprint, plan_by_index
+from sweep.done import iter_chunks as iter_sized_chunks
 from sweep.identity import done_ids, manifest_fields, rows_for
+from sweep.interrupt import sigint_deferred
 from sweep.progress import Progress
-
-DEFAULT_CHUNK = 4096
-
+from sweep.repair import scan_and_repair
 
 @dataclass
 class RunStats:
@@ -90,14 +92,15 @@ def iter_chunks(grid, chunk_size: int):
                 yield Chunk(gi, s, min(b, s + chunk_size))
 
 
-def plan_pending(grid, chunk_size: int, done: np.ndarray) -> tuple[list[Chunk], int]:
+def plan_pending(grid, chunk_size, done: np.ndarray) -> tuple[list[Chunk], int]:
     """Chunks restricted to runs not yet done and not repeated by an earlier sub-grid.
 
     One pass collects every run_id (8 bytes per run); the first occurrence of each id and
     membership in ``done`` are then found once, in O(n log n). Returns the chunks and how
     many of ``done`` belong to this grid.
     """
-    all_chunks = list(iter_chunks(grid, chunk_size))
+    sizes = chunk_size if isinstance(chunk_size, list) else [int(chunk_size)] * len(grid.groups())
+    all_chunks = list(iter_sized_chunks(grid, sizes))
     ids = [grid.columns(c.start, c.stop)["run_id"] for c in all_chunks]
     flat = np.concatenate(ids) if ids else np.zeros(0, np.uint64)
     in_done = np.isin(flat, done) if done.size else np.zeros(flat.size, bool)
@@ -117,37 +120,51 @@ def plan_pending(grid, chunk_size: int, done: np.ndarray) -> tuple[list[Chunk], 
 
 
 def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
-              resume_hint: str = "", stream=sys.stderr, index_ranges=None) -> RunStats:
+              resume_hint: str = "", stream=None, index_ranges=None) -> RunStats:
     """Train every missing run of ``grid`` into ``out_dir`` and return timing figures.
 
     index_ranges: ``[(start, stop), ...]`` run-index ranges: train only the missing runs in
     them (one round of sequential seeds, ``sweep.sequential``, which checks the directory).
+
+    On start the directory is repaired and scanned (``sweep.repair``); the pending chunks are
+    then planned from the part names (``sweep.done``) or, for parts of another run layout,
+    from their run ids. ``chunk_size`` None: the grid's, or an automatic size (``sweep.chunking``).
     """
     from sweep.backends.local import LocalBackend
 
     backend = backend or LocalBackend()
+    stream = stream or sys.stderr
     out = OutputDir(out_dir or grid.output["dir"])
-    chunk_size = int(chunk_size or grid.output.get("chunk_size") or DEFAULT_CHUNK)
     stats = RunStats(n_grid=grid.n_runs)
     t_start = time.perf_counter()
     with out:
-        manifest = out.read_manifest() or {}
-        done = done_ids(out)  # current-identity ids, recomputed for directories written before
-        stats.n_done_before = int(done.size)
+        try:
+            scan = scan_and_repair(out, grid)
+        except OSError as exc:  # e.g. no space left to move a damaged part aside
+            raise OutputError(os_error_text(exc, out.path, "cannot repair")) from None
+        for w in scan.warnings:
+            print(f"warning: {w}", file=stream)
+        manifest = scan.manifest
         t0 = time.perf_counter()
+        plans = make_plans(grid)
+        sizes = chunk_sizes(grid, plans, chunk_size)
         if index_ranges is not None:
             from sweep.seq_plan import plan_ranges
-            chunks = plan_ranges(grid, chunk_size, done, index_ranges)
-        elif done.size or len(getattr(grid, "subgrids", ())) > 1:
-            chunks, matched = plan_pending(grid, chunk_size, done)
+            done = done_ids(out)
+            stats.n_done_before = int(done.size)
+            chunks = plan_ranges(grid, chunk_size or grid.output["chunk_size"], done, index_ranges)
+        elif scan.done is not None and not out.legacy:
+            chunks = plan_by_index(grid, sizes, scan.done)
+            stats.n_done_before = scan.done.n_done
+        else:  # parts of another layout or identity: plan by (current-identity) run ids
+            done = done_ids(out) if out.legacy else out.done_run_ids(scan.parts)
+            stats.n_done_before = int(done.size)
+            chunks, matched = plan_pending(grid, sizes, done)
             if matched < done.size:
                 raise OutputError(
                     f"{out.path} holds {done.size - matched} runs that grid {grid.name!r} does not contain: "
-                    f"it was written by a different grid (hash {manifest.get('grid_hash', '?')[:12]}). "
+                    f"it was written by a different grid (hash {str(manifest.get('grid_hash', '?'))[:12]}). "
                     f"Use another --out directory.")
-        else:
-            chunks = list(iter_chunks(grid, chunk_size))
-        plans = make_plans(grid)
         stats.plan_s = time.perf_counter() - t0
         if chunks and backend.name == "local":  # load or compile each group's kernels once, timed apart
             t0 = time.perf_counter()
@@ -157,25 +174,39 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
             stats.warm_s = time.perf_counter() - t0
         stats.n_pending = sum(c.n_runs for c in chunks)
         sessions = manifest.get("sessions", [])
+        sessions = sessions if isinstance(sessions, list) else []
         sessions.append({"started": _now(), "backend": backend.describe(), "pending": stats.n_pending})
         manifest.update(_manifest_base(grid, plans))
         manifest.update(manifest_fields(out))
+        if out.legacy:  # ids there are identity 1: never trust part names against this grid's ids
+            manifest["part_names_layout"] = None
         manifest.update({"sessions": sessions, "status": "running", "started": manifest.get("started", _now())})
-        out.write_manifest(manifest)
+        try:
+            out.write_manifest(manifest)
+        except OSError as exc:
+            raise OutputError(os_error_text(exc, out.manifest_path, "cannot write")) from None
+        verified = manifest.get("verified_parts", {}) if (scan.done is not None and not out.legacy) else None
         bar = Progress(stats.n_pending, enabled=progress, stream=stream)
         # parts are written on one background thread, overlapping the next kernel call
         # (the kernels release the GIL); at most two writes wait, and all finish before exit
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-writer")
         pending: deque = deque()
+        errors: list = []
 
         def written(future) -> None:
-            n_rows, seconds = future.result()
+            try:
+                n_rows, seconds = future.result()
+            except OSError as exc:
+                errors.append(exc)
+                return
             stats.write_s += seconds
             stats.n_trained += n_rows
 
         def write(item) -> tuple[int, float]:
             tw = time.perf_counter()
-            out.write_part(item.chunk.name, *rows_for(out, item.table, item.curves))
+            path = out.write_part(item.chunk.name, *rows_for(out, item.table, item.curves))
+            if verified is not None:  # we wrote it from this grid: no need to check it next time
+                verified[path.name] = fingerprint(path)
             return item.table.num_rows, time.perf_counter() - tw
 
         crashed = True  # until the loop ends normally or by Ctrl-C
@@ -194,29 +225,41 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
                     pending.append(writer.submit(write, item))
                     while len(pending) > 2:
                         written(pending.popleft())
+                    if errors:
+                        break
                     bar.update(item.table.num_rows, item.network_epochs)
-            finally:  # finished chunks are never lost, even on Ctrl-C
-                while pending:
-                    written(pending.popleft())
-                writer.shutdown()
-            crashed = False
+            finally:  # finished chunks are never lost, even on Ctrl-C (a second one waits)
+                with sigint_deferred():
+                    while pending:
+                        written(pending.popleft())
+                    writer.shutdown()
+            crashed = bool(errors)
         except KeyboardInterrupt:
             stats.interrupted = True
-            crashed = False
+            crashed = bool(errors)
         finally:
             bar.close()
             stats.wall_s = time.perf_counter() - t_start
             status = ("error" if crashed else "interrupted" if stats.interrupted
                       else "failed" if stats.n_failed else "complete")
             sessions[-1].update({"finished": _now(), "trained": stats.n_trained, "failed": stats.n_failed,
-                                 "kernel_s": round(stats.kernel_s, 3), "warm_s": round(stats.warm_s, 3), "wall_s": round(stats.wall_s, 3),
+                                 "kernel_s": round(stats.kernel_s, 3), "warm_s": round(stats.warm_s, 3), "plan_s": round(stats.plan_s, 3), "wall_s": round(stats.wall_s, 3),
                                  "network_epochs": stats.network_epochs, "status": status})
             manifest.update({"status": status, "finished": _now(), "failures": stats.failures,
                              "n_done": stats.n_done_before + stats.n_trained})
-            out.write_manifest(manifest)
+            if verified is not None:
+                manifest["verified_parts"] = verified
+            with sigint_deferred():
+                try:
+                    out.write_manifest(manifest)
+                except OSError as exc:  # e.g. the disk filled up: the parts are safe, the manifest is rebuilt next time
+                    errors.append(exc)
+        if errors:
+            raise OutputError(os_error_text(errors[0], out.path, "cannot write to")
+                              + f" ({stats.n_done_before + stats.n_trained} of {grid.n_runs} runs are saved)")
     if stats.interrupted:
         print(f"\ninterrupted: {stats.n_done_before + stats.n_trained} of {grid.n_runs} runs are saved in "
-              f"{out.path}. Resume with:\n  {resume_hint or 'the same command'}", file=stream)
+              f"{out.path}; resume with: {resume_hint or 'the same command'}", file=stream)
     return stats
 
 

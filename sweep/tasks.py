@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from pathlib import Path
 
 import numpy as np
@@ -57,10 +58,17 @@ def load_csv(path: Path, n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
+            cells = line.split(",")
             try:
-                rows.append([float(v) for v in line.split(",")])
-            except ValueError:
-                raise GridError(f"{path}:{lineno}: non-numeric value in {line.strip()!r}", key="task.path") from None
+                rows.append([float(v) for v in cells])
+            except ValueError:  # the file's text is not echoed: task.path may name any file
+                col = next(i for i, v in enumerate(cells, 1) if not _is_float(v))
+                raise GridError(f"{path}:{lineno}: column {col} is not a number (a header-less CSV of "
+                                f"numbers is expected)", key="task.path") from None
+            bad = [i for i, v in enumerate(rows[-1], 1) if not math.isfinite(v)]
+            if bad:
+                raise GridError(f"{path}:{lineno}: column {bad[0]} is {cells[bad[0] - 1].strip()!r}, not a finite "
+                                f"number; NaN and inf would make every run diverge", key="task.path")
             if len(rows[-1]) != len(rows[0]):
                 raise GridError(f"{path}:{lineno}: {len(rows[-1])} columns, expected {len(rows[0])}", key="task.path")
     if not rows:
@@ -70,3 +78,11 @@ def load_csv(path: Path, n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
         raise GridError(f"{path}: {data.shape[1]} columns leave no inputs for task.n_outputs = {n_outputs}",
                         key="task.n_outputs")
     return data[:, :-n_outputs].copy(), data[:, -n_outputs:].copy()
+
+
+def _is_float(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

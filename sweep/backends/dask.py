@@ -36,6 +36,7 @@ them, so a retried or recomputed task trains exactly the same runs bit for bit.
 """
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -157,7 +158,9 @@ class DaskBackend:
             with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
                 self._cluster = distributed.LocalCluster(
                     n_workers=n, threads_per_worker=per_worker, processes=True,
-                    dashboard_address=":0", env={"NUMBA_NUM_THREADS": str(per_worker)})
+                    dashboard_address=":0", env={"NUMBA_NUM_THREADS": str(per_worker)},
+                    preload=["sweep.backends.dask_worker_setup"],  # workers ignore Ctrl-C
+                    silence_logs=logging.ERROR)  # no "task cancelled" warnings after a Ctrl-C
             self.client = distributed.Client(self._cluster)
             self.task_threads = None
         link = self.dashboard_link
