@@ -256,7 +256,7 @@ def load(path, filters=None, columns: Sequence[str] | None = None) -> pd.DataFra
         df.attrs["manifest"] = read_manifest(path) if Path(path).is_dir() else {}
     except OutputError as exc:
         df.attrs["manifest"] = {}
-        skipped.append((str(Path(path) / MANIFEST), str(exc)))
+        skipped.append((str(layout_of(Path(path)).manifest), str(exc)))
     df.attrs["source"] = str(path)
     return df
 

@@ -177,11 +177,19 @@ class OutputDir:
         return np.sort(ids.column("run_id").to_numpy())
 
     def write_part(self, name: str, table: pa.Table, curves: pa.Table | None = None) -> Path:
-        """Write the curves first, then the run rows: a run counts as done only with both."""
+        """Write the curves first, then the run rows: a run counts as done only with both.
+
+        Never replaces a part: when a grid was edited so that its group numbering moved (a
+        sub-grid inserted before others), a new chunk can carry an old part's name; it is then
+        written as ``part-NAME~K.parquet`` (the directory is planned by run ids from then on)."""
+        stem, k = f"part-{name}", 0
+        while (self.path / f"{stem}.parquet").exists() or (self.layout.curves / f"{stem}.parquet").exists():
+            k += 1
+            stem = f"part-{name}~{k}"
         if curves is not None and curves.num_rows:
             cdir = self.layout.curves
             cdir.mkdir(parents=True, exist_ok=True)
-            atomic_write_table(cdir / f"part-{name}.parquet", curves, self.layout.tmp)
-        path = self.path / f"part-{name}.parquet"
+            atomic_write_table(cdir / f"{stem}.parquet", curves, self.layout.tmp)
+        path = self.path / f"{stem}.parquet"
         atomic_write_table(path, table, self.layout.tmp)
         return path

@@ -91,6 +91,9 @@ class _CappedEpochs:
     def __init__(self, grid, cap: int):
         self.grid, self.cap = grid, cap
 
+    def __getattr__(self, name):  # everything else is the grid's
+        return getattr(self.grid, name)
+
     def columns(self, start: int, stop: int) -> dict:
         cols = dict(self.grid.columns(start, stop))
         cols["train.epochs"] = np.minimum(cols["train.epochs"], self.cap)

@@ -109,14 +109,15 @@ def scan_and_repair(out: OutputDir, grid) -> Scan:
         if curves.exists():
             out.quarantine(curves, f"belongs to quarantined {path.name}")
         manifest.setdefault("quarantined", []).append(
-            {"time": _now(), "file": path.name, "moved_to": str(moved.relative_to(out.path)), "reason": problem})
+            {"time": _now(), "file": path.name, "moved_to": str(moved.relative_to(out.layout.meta.parent)),
+             "reason": problem})
         warnings.append(f"{path.name}: {problem}; moved to {moved.relative_to(out.path.parent)}, "
                         f"its runs will be trained again")
     names = {p.name for p in kept}
     for curves in out.curve_files():  # curves whose run part is gone would repeat when retrained
         if curves.name not in names:
             moved = out.quarantine(curves, "orphan: its run part is missing, so its runs are trained again")
-            warnings.append(f"_curves/{curves.name}: its run part is missing; moved to "
+            warnings.append(f"{curves.parent.name}/{curves.name}: its run part is missing; moved to "
                             f"{moved.relative_to(out.path.parent)}")
     manifest["part_names_layout"] = grid.runs_hash if done is not None else None
     manifest["verified_parts"] = verified if done is not None else {}

@@ -9,6 +9,8 @@ Kaplan-Meier, censoring-aware, so runs that did not converge within ``epochs_run
 from __future__ import annotations
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
 from results.schema import LABEL_SUFFIX
@@ -53,8 +55,12 @@ def group_summary(out_dir, grid) -> "pd.DataFrame":
     # list-valued keys group by their label column (Arrow cannot hash lists)
     cols = [k + LABEL_SUFFIX if k + LABEL_SUFFIX in names else k for k in varying]
     keys = cols + ["convergence_epoch", "epochs_run", "converged", "diverged"]
+    # parts dictionary-encode their text columns each with its own dictionary: group on the values
+    exprs = [pc.field(k).cast(t.value_type) if pa.types.is_dictionary(t := dataset.schema.field(k).type)
+             else pc.field(k) for k in keys]
     df = acero.Declaration.from_sequence([
         acero.Declaration("scan", acero.ScanNodeOptions(dataset, columns=keys)),
+        acero.Declaration("project", acero.ProjectNodeOptions(exprs, keys)),
         acero.Declaration("aggregate", acero.AggregateNodeOptions([([], "hash_count_all", None, "count_all")],
                                                                    keys=keys)),
     ]).to_table(use_threads=True).to_pandas()

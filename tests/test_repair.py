@@ -99,7 +99,7 @@ def test_truncated_part_garbled_manifest_and_temp_file_repaired_on_resume(tmp_pa
     manifest = json.loads(_manifest(out).read_text())
     assert manifest["status"] == "complete" and manifest["rebuilt"]
     assert [e["file"] for e in manifest["quarantined"]] == [victim.name]
-    log = [json.loads(line) for line in (out / "_quarantine" / "quarantine.log").read_text().splitlines()]
+    log = [json.loads(line) for line in (_quarantine(out) / "quarantine.log").read_text().splitlines()]
     assert {e["file"] for e in log} >= {"manifest.json", victim.name}
     # the next start has nothing to repair or train
     assert _run(grid, out) == 0
@@ -193,3 +193,24 @@ def test_done_index_cuts_chunks_against_ranges_and_singles():
     np.testing.assert_array_equal(np.flatnonzero(d.mask(3, 12)), [0, 1, 7, 8])
     np.testing.assert_array_equal(np.flatnonzero(d.mask(38, 45)), [2, 4])
     assert d.mask(0, 30).sum() == 25
+
+
+def test_inserting_a_subgrid_before_others_loses_no_part(tmp_path, capsys):
+    """Group numbering moves when a sub-grid is inserted: new chunks may carry old part names,
+    and must not replace those parts (every run present once, none trained twice)."""
+    base = GRID.replace('"train.lr" = [0.5, 2.0]\n', "")
+    two = base + '[[sweep.grids]]\n"train.optimizer" = ["sgd"]\n[[sweep.grids]]\n"train.optimizer" = ["momentum"]\n'
+    three = (base + '[[sweep.grids]]\n"train.optimizer" = ["sgd"]\n[[sweep.grids]]\n"train.optimizer" = ["adam"]\n'
+             '"train.lr" = [0.01]\n[[sweep.grids]]\n"train.optimizer" = ["momentum"]\n')
+    out = tmp_path / "out"
+    assert _run(_grid(tmp_path, two), out) == 0
+    before = _rows(out)
+    assert _run(_grid(tmp_path, three), out) == 0
+    after = _rows(out)
+    assert len(after) == 90 and after["run_id"].is_unique
+    pd.testing.assert_frame_equal(after[after.run_id.isin(before.run_id)].reset_index(drop=True)
+                                  [["run_id", "final_loss", "epoch_acc100"]],
+                                  before[["run_id", "final_loss", "epoch_acc100"]])
+    capsys.readouterr()
+    assert _run(_grid(tmp_path, three), out) == 0
+    assert "0 trained now, 90 already there" in capsys.readouterr().out
