@@ -21,8 +21,8 @@ medians comes with the range spanned by the two medians' 95% intervals):
 
 {findings}
 
-- **The encoders** reproduce the papers' ordering: Quickprop fastest, Rprop next, backprop several
-  times slower; Fahlman's flat-spot offset roughly halves plain backprop's epochs there and rescues
+- **The encoders** give the ordering the papers report (as recalled below): Quickprop fastest,
+  Rprop next, backprop several times slower; Fahlman's flat-spot offset roughly halves plain backprop's epochs there and rescues
   momentum 0.9, which without it drives the sigmoids into saturation and stalls (see every setting).
 - **Rprop at Riedmiller & Braun's constants fails far more often than the other rules** on the
   encoders and XOR, and a failed run is stuck rather than slow: almost no run converges after epoch

@@ -120,6 +120,7 @@ def reference(theta0, sizes, X, T, rule, variant=None, lr=0.0, flat=0.0, decay=0
     return w, first
 
 
+@pytest.mark.slow  # ~5 s with compiled kernels cached, ~45 s from a cold cache (kernel compiles)
 @pytest.mark.parametrize("task,sets,sizes", [
     ("xor", [], (2, 2, 1)),
     ("encoder", ["task.name=encoder", "task.size=10", "model.hidden=[5]"], (10, 5, 10)),
