@@ -39,6 +39,7 @@ RULES = {"backprop": "sgd (plain gradient descent, Fahlman's standard backprop w
          "backprop+momentum+flat spot": "momentum with Fahlman's sigmoid-prime offset 0.1",
          "backprop+flat spot": "sgd with the sigmoid-prime offset",
          "quickprop": "Fahlman's Quickprop (mu 1.75, flat spot 0.1, weight decay 1e-4)",
+         "quickprop (no flat spot)": "Quickprop with mu 1.75 and weight decay 1e-4, without the flat spot",
          "rprop+": "Rprop with weight-backtracking (Riedmiller & Braun 1993; Igel & Hüsken's Rprop+)",
          "rprop-": "Rprop without backtracking", "irprop+": "Igel & Hüsken's iRprop+",
          "irprop-": "Igel & Hüsken's iRprop-",
@@ -61,7 +62,8 @@ PUBLISHED = [
 
 def rule_labels(df) -> list[str]:
     """One rule label per run: backprop (+momentum, +flat spot), quickprop, or the Rprop variant
-    (with " (cap X)" when its step_max is not Riedmiller & Braun's 50)."""
+    (with " (cap X)" when its step_max is not Riedmiller & Braun's 50); quickprop without the flat
+    spot is "quickprop (no flat spot)"."""
     opt = df["train.optimizer"].astype(str).to_numpy()
     flat = (df["train.flat_spot"].fillna(0.0).to_numpy(float) > 0 if "train.flat_spot" in df
             else np.zeros(len(df), bool))
@@ -75,6 +77,8 @@ def rule_labels(df) -> list[str]:
             out.append(f"{base[o]}{'+flat spot' if f else ''}")
         elif o == "rprop":
             out.append(v if c == STEP_MAX else f"{v} (cap {c:g})")
+        elif o == "quickprop" and not f:
+            out.append("quickprop (no flat spot)")
         else:
             out.append(o)
     return out
