@@ -188,9 +188,6 @@ def test_cli_subprocess_no_traceback_on_bad_grid():
 @pytest.mark.parametrize("path", sorted((ROOT / "experiments").glob("*.toml")), ids=lambda p: p.stem)
 def test_shipped_experiments_validate(path, capsys):
     from sweep.grid import load_grid
-    from sweep.schema import OPTIMIZERS
-    if path.stem == "fahlman1988" and "rprop" not in OPTIMIZERS:
-        pytest.skip("needs the issue-10 rules (rprop, quickprop); tests/test_studies.py checks its backprop rows")
     grid = load_grid(path)
     assert grid.n_runs >= 1000
     assert grid.description.strip()
