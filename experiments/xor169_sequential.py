@@ -21,7 +21,7 @@ sys.path.insert(0, str(HERE.parent))
 import results  # noqa: E402
 from results import sequential_stats as ss  # noqa: E402
 from sweep.cli import main as sweep_main  # noqa: E402
-from sweep.grid import load_grid  # noqa: E402
+from sweep.grid.load import load_grid  # noqa: E402
 
 
 def fixed_seeds(halfwidth: float, conf: float) -> int:

@@ -2,7 +2,7 @@
 
 A run's initial weights (and shuffling) derive from its ``init_key``: the seed plus what
 shapes the draw (``task.*``, ``model.hidden``, ``model.bias``, ``model.shortcut``,
-``init.*``; see ``sweep.hashing.INIT_KEY_KEYS``). Two settings that differ in anything else
+``init.*``; see ``sweep.grid.hashing.INIT_KEY_KEYS``). Two settings that differ in anything else
 (lr, loss, optimizer, epochs, ...) therefore train, seed by seed, from identical starting
 points: the design pairs them, and a paired test removes the seed-to-seed variance of the
 starting point from the comparison.

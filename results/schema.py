@@ -100,7 +100,7 @@ _V1_TYPES = {**_KIND_TYPES, "str": pa.string(), "int_list": pa.string(), "str_or
 
 
 def config_fields(params: Iterable[tuple[str, str]], version: int = SCHEMA_VERSION) -> list[pa.Field]:
-    """Fields of the config columns from ``(key, kind)`` pairs (``sweep.schema.PARAMS`` kinds).
+    """Fields of the config columns from ``(key, kind)`` pairs (``sweep.grid.schema.PARAMS`` kinds).
 
     Version 2 adds ``<key>_label`` after each ``int_list`` key.
     """

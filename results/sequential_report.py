@@ -1,5 +1,5 @@
 """How each cell of a sequential sweep stopped, from the manifest's ``"sequential"`` section
-(written by ``sweep.sequential``): a table for ``sweep report`` and ``sweep claim``."""
+(written by ``sweep.run.sequential``): a table for ``sweep report`` and ``sweep claim``."""
 from __future__ import annotations
 
 import math

@@ -2,7 +2,7 @@
 
 They run inside Dask worker processes, so monkeypatching in the test process cannot reach
 them: the test binds their arguments with ``functools.partial`` and hands that to
-``DaskBackend(task=...)`` (or patches ``sweep.backends.dask.run_chunk``, the default task,
+``DaskBackend(task=...)`` (or patches ``sweep.run.backends.dask.run_chunk``, the default task,
 in the client process). The scheduler and the workers must import this module: on a
 LocalCluster started by the test they do (the workers are spawned with the test's
 ``sys.path``). State that must survive a worker's death (has this chunk crashed once
@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 
-from sweep.backends.dask import run_chunk
+from sweep.run.backends.dask import run_chunk
 
 
 def crash_once(grid, plan, chunk, threads=None, *, target: str, marker: str):

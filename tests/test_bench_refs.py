@@ -15,7 +15,7 @@ import kernels
 from kernels import Network, TrainOptions
 from sweep import bench_refs as R
 from sweep.cli import main
-from sweep.tasks import make_task
+from sweep.grid.tasks import make_task
 
 N_RUNS = 37  # two full blocks of lanes and a partial one
 EPOCHS = 50
@@ -93,7 +93,7 @@ def test_jax_train_is_none_without_jax(monkeypatch):
 
 
 def test_sweep_bench_quick_json(tmp_path, capsys):
-    from sweep.bench import SCALING, WORKLOADS
+    from sweep.bench.suite import SCALING, WORKLOADS
 
     out = tmp_path / "out.json"
     assert main(["bench", "--quick", "--tiny", "--json", str(out)]) == 0

@@ -14,7 +14,7 @@ import pytest
 
 from results.layout import layout_of
 from results.schema import METRIC_COLUMNS
-from sweep.columns import CONFIG_COLUMNS
+from sweep.grid.columns import CONFIG_COLUMNS
 from sweep.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -187,7 +187,7 @@ def test_cli_subprocess_no_traceback_on_bad_grid():
 
 @pytest.mark.parametrize("path", sorted((ROOT / "experiments").glob("*.toml")), ids=lambda p: p.stem)
 def test_shipped_experiments_validate(path, capsys):
-    from sweep.grid import load_grid
+    from sweep.grid.load import load_grid
     grid = load_grid(path)
     assert grid.n_runs >= 1000
     assert grid.description.strip()

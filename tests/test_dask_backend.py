@@ -24,13 +24,13 @@ distributed = pytest.importorskip("distributed")
 import dask  # noqa: E402
 
 import dask_faults  # tests/dask_faults.py  # noqa: E402
-import sweep.backends.dask as dask_backend  # noqa: E402
+import sweep.run.backends.dask as dask_backend  # noqa: E402
 from results.layout import layout_of  # noqa: E402
-from sweep.backends.base import ChunkFailure  # noqa: E402
-from sweep.backends.dask import DaskBackend  # noqa: E402
+from sweep.run.backends.base import ChunkFailure  # noqa: E402
+from sweep.run.backends.dask import DaskBackend  # noqa: E402
 from sweep.cli import main  # noqa: E402
-from sweep.grid import load_grid  # noqa: E402
-from sweep.runner import iter_chunks, make_plans, run_sweep  # noqa: E402
+from sweep.grid.load import load_grid  # noqa: E402
+from sweep.run.runner import iter_chunks, make_plans, run_sweep  # noqa: E402
 
 GRID = """\
 name = "xor-dask"

@@ -10,11 +10,11 @@ import time
 import numpy as np
 import pytest
 
-from sweep.expand import column_value
-from sweep.grid import parse_grid
-from sweep.hashing import (INIT_KEY_KEYS, RUN_ID_KEYS, init_key_of, run_id_of, shuffle_key_of,
+from sweep.grid.expand import column_value
+from sweep.grid.load import parse_grid
+from sweep.grid.hashing import (INIT_KEY_KEYS, RUN_ID_KEYS, init_key_of, run_id_of, shuffle_key_of,
                            splitmix64, splitmix64_int, value_hash)
-from sweep.schema import PARAM_BY_KEY, PARAMS
+from sweep.grid.schema import PARAM_BY_KEY, PARAMS
 
 M64 = (1 << 64) - 1
 

@@ -24,9 +24,9 @@ import pytest
 from results.layout import layout_of
 from results.reader import load
 from sweep.cli import main
-from sweep.grid import load_grid
-from sweep.hashing import run_id_v1_of
-from sweep.identity import ids_from_table
+from sweep.grid.load import load_grid
+from sweep.grid.hashing import run_id_v1_of
+from sweep.grid.identity import ids_from_table
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GRID = FIXTURES / "frozen_matrix.toml"

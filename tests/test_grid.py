@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sweep.errors import GridError
-from sweep.grid import load_grid, parse_grid, task_shape
+from sweep.grid.load import load_grid, parse_grid, task_shape
 
 GRIDS = Path(__file__).parent / "grids"
 BAD = sorted(p for p in GRIDS.glob("*.toml") if not p.name.startswith("good_"))

@@ -7,11 +7,11 @@ import pytest
 from scipy import stats as sps
 
 from results import analysis, paired
-from sweep.hashing import INIT_KEY_KEYS
+from sweep.grid.hashing import INIT_KEY_KEYS
 
 
 def test_init_columns_match_the_init_key():
-    from sweep.schema import PARAMS
+    from sweep.grid.schema import PARAMS
     assert {p.key for p in PARAMS if paired.is_init_column(p.key)} == set(INIT_KEY_KEYS) - {"seed"}
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 
 from results.layout import layout_of
 from sweep.cli import main
-from sweep.grid import parse_grid
+from sweep.grid.load import parse_grid
 
 GRID = """
 name = "rec"

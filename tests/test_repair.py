@@ -14,7 +14,7 @@ import pytest
 from results.layout import layout_of
 from results.writer import OutputDir
 from sweep.cli import main
-from sweep.done import DoneIndex, parse_part_name
+from sweep.run.done import DoneIndex, parse_part_name
 
 GRID = """
 name = "repair"
@@ -145,7 +145,7 @@ def test_part_repeating_another_parts_runs_is_quarantined(tmp_path, reference, c
     sub = t.slice(0, 4)
     mask = np.zeros(name.count, bool)
     mask[:4] = True
-    from sweep.done import mask_digest
+    from sweep.run.done import mask_digest
     pq.write_table(sub, out / f"part-{name.group:03d}-{name.start:012d}-{name.count}-{mask_digest(mask)}.parquet")
     capsys.readouterr()
     assert _run(grid, out) == 0

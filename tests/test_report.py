@@ -19,7 +19,7 @@ from results.reader import load, load_curves
 from results.styles import pct
 from results.report import write_report
 from results.schema import CURVE_SCHEMA
-from sweep.columns import run_schema
+from sweep.grid.columns import run_schema
 from sweep.errors import OutputError
 
 LRS = (0.5, 2.0)
@@ -182,7 +182,7 @@ def test_report_default_location(sweep_dir):
 
 @pytest.fixture
 def cli(monkeypatch):
-    monkeypatch.setattr(sweep.cli, "COMMAND_MODULES", ("sweep.cmd_report",))
+    monkeypatch.setattr(sweep.cli, "COMMAND_MODULES", ("sweep.cli.report",))
     return sweep.cli.main
 
 

@@ -13,7 +13,7 @@ import pytest
 from results import compare, rules, stats
 from results.reader import load
 from results.report import write_report
-from sweep.columns import run_schema
+from sweep.grid.columns import run_schema
 
 EPOCHS = 100
 

@@ -1,7 +1,7 @@
 """The sequential rule's statistics, and the coverage of its reported 95% intervals by simulation.
 
 The simulation draws each replication's outcomes from a known distribution, applies the
-tool's own rule functions (``share_resolved`` + ``first_stop``, the code ``sweep.sequential``
+tool's own rule functions (``share_resolved`` + ``first_stop``, the code ``sweep.run.sequential``
 runs on every cell) at the same block boundaries, and counts how often the interval at the
 stop holds the truth. Results are quoted in docs/sequential.md.
 """

@@ -6,8 +6,8 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from sweep.cli import main
-from sweep.grid import load_grid
-from sweep.summary import group_summary, summary_keys
+from sweep.grid.load import load_grid
+from sweep.run.summary import group_summary, summary_keys
 
 GRID = """
 name = "summary"

@@ -26,9 +26,9 @@ import time
 
 import pytest
 
-from sweep.backends.local import LocalBackend
-from sweep.grid import load_grid
-from sweep.runner import iter_chunks, make_plans, run_sweep
+from sweep.run.backends.local import LocalBackend
+from sweep.grid.load import load_grid
+from sweep.run.runner import iter_chunks, make_plans, run_sweep
 
 pytest.importorskip("distributed")
 
@@ -68,7 +68,7 @@ def backends(grid_path, tmp_path_factory):
             if name == "local":
                 made[name] = LocalBackend(threads=2)
             else:
-                from sweep.backends.dask import DaskBackend
+                from sweep.run.backends.dask import DaskBackend
                 made[name] = DaskBackend(n_workers=2, threads=1)
             # compile / warm on a small grid with the same network (another grid hash)
             small = load_grid(grid_path, ["sweep.seeds=64"])

@@ -16,7 +16,7 @@ import pytest
 import kernels
 from kernels import TrainOptions
 from sweep import bench
-from sweep.bench_refs import jax_available
+from sweep.bench.refs import jax_available
 
 ROUNDS = 3
 WORKLOADS = {w.key: w for w in bench.WORKLOADS}

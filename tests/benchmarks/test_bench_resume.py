@@ -1,7 +1,7 @@
 """Benchmarks of issue 12 (run with ``python -m pytest tests/benchmarks/test_bench_resume.py --benchmark-only``).
 
 - planning a resume of the 10^8-run grid (XOR, 25,000,000 seeds x 4, chunk 4096) with 300
-  parts done, from the part names (``sweep.done``): seconds and MB, not O(runs);
+  parts done, from the part names (``sweep.run.done``): seconds and MB, not O(runs);
 - 2,000,000 zero-epoch runs end to end through ``run_sweep`` (runs/s in ``extra_info``).
 
 The peak memory of a real resume (a process, measured by ``/usr/bin/time -v``) is
@@ -14,10 +14,10 @@ import tracemalloc
 
 import pytest
 
-from sweep.chunking import chunk_sizes
-from sweep.done import DoneIndex, plan_by_index
-from sweep.grid import parse_grid
-from sweep.runner import make_plans, run_sweep
+from sweep.run.chunking import chunk_sizes
+from sweep.run.done import DoneIndex, plan_by_index
+from sweep.grid.load import parse_grid
+from sweep.run.runner import make_plans, run_sweep
 
 BIG = """
 name = "resume-1e8"

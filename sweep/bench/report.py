@@ -1,0 +1,116 @@
+"""The machine description and the Markdown table of ``sweep bench`` (see ``sweep.bench.suite``)."""
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+import numpy as np
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith(("model name", "hardware", "cpu model")):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def machine_info() -> dict:
+    import numba
+
+    import kernels
+    from sweep import __version__
+    from sweep.bench.refs import jax_version
+
+    try:
+        layer = numba.threading_layer()
+    except ValueError:  # no parallel kernel has run yet
+        layer = None
+    try:
+        load = os.getloadavg()[0]
+    except (OSError, AttributeError):
+        load = None
+    return {"cpu": cpu_model(), "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
+            "numba_max_threads": numba.config.NUMBA_NUM_THREADS, "threading_layer": layer,
+            "lanes": kernels.LANES, "os": platform.platform(terse=True), "load_avg_1min": load,
+            "versions": {"mlp_sweep": __version__, "python": platform.python_version(),
+                         "numpy": np.__version__, "numba": numba.__version__, "jax": jax_version()}}
+
+
+# ----------------------------------------------------------------------------------------------
+# the table
+# ----------------------------------------------------------------------------------------------
+def fmt_rate(x: float | None) -> str:
+    if x is None or not np.isfinite(x):
+        return "—"
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if x >= scale:
+            return f"{x / scale:.3g} {unit}"
+    return f"{x:.3g}"
+
+
+def fmt_ratio(a, b) -> str:
+    return f"{a / b:.2f}×" if a and b else "—"
+
+
+def _size(fig: dict | None) -> str:
+    return f"{fig['n_runs']:,}×{fig['epochs']:,}" if fig else "—"
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    v = m["versions"]
+    jax_v = v["jax"] or "not installed (`pip install mlp-sweep[bench]`)"
+    load = report.get("load_avg_1min") or {}
+    lines = [
+        f"**Machine**: {m['cpu']}, {m['cores']} cores; Numba {m['numba_threads']} thread(s)"
+        f" (layer {m['threading_layer'] or '?'}), LANES = {m['lanes']}; {m['os']}",
+        f"**Versions**: mlp-sweep {v['mlp_sweep']}, Python {v['python']}, NumPy {v['numpy']},"
+        f" Numba {v['numba']}, JAX {jax_v}",
+        f"**Method**: `sweep bench{report['flags']}`, best of {report['repeats']} repeat(s);"
+        f" throughput in network-epochs/s (runs × epochs / s), sizes as runs×epochs;"
+        f" XOR-style sigmoid MLPs, mse, plain SGD, lr 0.5, float64 unless noted; ratio = mlp-sweep / reference."
+        f" NumPy runs on one thread. 1-min load average {load.get('start', '?')} → {load.get('end', '?')}.",
+        "",
+        "| Workload | mlp-sweep | NumPy vectorised | ratio | JAX | ratio | notes |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+    ]
+    for key, r in report["workloads"].items():
+        kind = r["kind"]
+        if kind == "throughput":
+            k, n, j = r["kernel"], r["numpy"], r.get("jax")
+            kr = k["network_epochs_per_s"]
+            nr = n["network_epochs_per_s"]
+            jr = j["network_epochs_per_s"] if j else None
+            notes = f"mlp-sweep {_size(k)}; NumPy {_size(n)}" + (f"; JAX {_size(j)}" if j else "")
+            lines.append(f"| {r['label']} | {fmt_rate(kr)} | {fmt_rate(nr)} | {fmt_ratio(kr, nr)} | "
+                         f"{fmt_rate(jr)} | {fmt_ratio(kr, jr) if jr else '—'} | {notes} |")
+        elif kind == "scaling":
+            if r.get("skipped"):
+                lines.append(f"| {r['label']} | — | — | — | — | — | skipped: {r['skipped']} |")
+                continue
+            lo, hi = r["threads"]
+            rates = r["network_epochs_per_s"]
+            lines.append(f"| {r['label']}, {lo} → {hi} threads | {r['speedup']:.2f}× | — | — | — | — | "
+                         f"{fmt_rate(rates[0])} → {fmt_rate(rates[1])} network-epochs/s, "
+                         f"{r['n_runs']:,}×{r['epochs']:,} |")
+        elif kind == "seconds":
+            if r.get("skipped"):
+                lines.append(f"| {r['label']} | — | — | — | — | — | skipped: {r['skipped']} |")
+                continue
+            lines.append(f"| {r['label']} | {r['seconds']:.2f} s | — | — | — | — | {r['notes']} |")
+        elif kind == "sweep":
+            lines.append(
+                f"| {r['label']} | {fmt_rate(r['network_epochs_per_s'])} | — | — | — | — | "
+                f"{r['n_runs']:,} runs × {r['epochs']:,} epochs: {r['runs_per_s']:,.0f} runs/s, "
+                f"{r['wall_s']:.1f} s wall ({r['warm_s']:.2f} s kernel load), {100 * r['outside_kernels_share']:.1f}% of it "
+                f"outside the kernels and their load |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------------------
+# main
+# ----------------------------------------------------------------------------------------------

@@ -1,0 +1,67 @@
+"""Whole-grid checks run after parsing: sizes, names, paired bounds, addresses.
+
+- ``name`` must not start with ``.`` (``".."`` would put the output beside the grid's parent,
+  and pyarrow skips hidden folders).
+- A grid holds at most ``MAX_RUNS`` runs (the product of its axes and seeds, summed over
+  sub-grids); beyond that the runner's chunk list alone would take gigabytes. Larger studies
+  are several grids (or ``seeds = {start, count}`` slices of one).
+- ``init.low <= init.high`` wherever the uniform schemes use them, for every pair the grid
+  forms (separate axes pair every value with every value; a zip pairs them by position).
+- ``execution.scheduler``, when set, is a Dask address (``tcp://HOST:PORT`` ...).
+"""
+from __future__ import annotations
+
+import math
+import re
+
+from sweep.grid.groups import applies
+
+MAX_RUNS = 10**9
+SCHEDULER_RE = re.compile(r"(tcp|tls|ucx|inproc|ws|wss)://[^\s/]+\Z|[A-Za-z0-9_.-]+:\d+\Z")
+
+
+def scheduler_problem(address: str) -> str | None:
+    """Why ``address`` is not a Dask scheduler address, or None."""
+    if SCHEDULER_RE.match(address):
+        return None
+    return f"{address!r} is not a Dask scheduler address; expected tcp://HOST:PORT (or tls://, ucx://, HOST:PORT)"
+
+
+def check_grid(ctx, name: str, fixed: dict, subgrids, groups, execution: dict) -> None:
+    if name.startswith("."):
+        raise ctx.error(f"name = {name!r} must not start with '.' (a hidden or parent folder); "
+                        "use letters, digits, '_', '.', '-'", "", "name")
+    n_runs = sum(s.n_runs for s in subgrids)
+    if n_runs > MAX_RUNS:
+        sizes = " + ".join(" x ".join([*(str(a.size) for a in s.axes), f"{s.seeds.n:,} seeds"]) for s in subgrids)
+        raise ctx.error(f"the grid has {n_runs:,} runs ({sizes}), more than the {MAX_RUNS:,} one sweep "
+                        f"supports; split it into several grids, e.g. seeds = {{start = 0, count = ...}} slices",
+                        "sweep", "seeds")
+    _check_bounds(ctx, fixed, subgrids, groups)
+    if execution.get("scheduler"):
+        problem = scheduler_problem(execution["scheduler"])
+        if problem:
+            raise ctx.error(f"execution.scheduler = {problem}", "execution", "scheduler")
+
+
+def _check_bounds(ctx, fixed: dict, subgrids, groups) -> None:
+    for g in groups:
+        if not applies("init.low", g.config):
+            continue
+        for si in g.subgrids:
+            for low, high in _pairs(fixed, subgrids[si], "init.low", "init.high"):
+                if low > high:
+                    raise ctx.error_at(f"init.low = {low:g} is above init.high = {high:g}; the uniform "
+                                       f"schemes draw from [low, high), so low <= high is required", "init.low")
+
+
+def _pairs(fixed: dict, sub, a: str, b: str):
+    """Every (value of a, value of b) pair that runs of ``sub`` take."""
+    axis_a = next((x for x in sub.axes if a in x.keys), None)
+    axis_b = next((x for x in sub.axes if b in x.keys), None)
+    if axis_a is not None and axis_a is axis_b:
+        i, j = axis_a.keys.index(a), axis_a.keys.index(b)
+        return [(v[i], v[j]) for v in axis_a.values]
+    va = [v[axis_a.keys.index(a)] for v in axis_a.values] if axis_a else [fixed[a]]
+    vb = [v[axis_b.keys.index(b)] for v in axis_b.values] if axis_b else [fixed[b]]
+    return [(max(va), min(vb))] if not (math.isnan(max(va)) or math.isnan(min(vb))) else []

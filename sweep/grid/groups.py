@@ -1,0 +1,99 @@
+"""Groups: runs that share every group-role value, and the config rules that define them.
+
+Holds :func:`applies` and :func:`normalise` (a key whose ``applies`` rule is false becomes
+``None``), :func:`show` (a short human form of a value), :class:`Group` and
+:func:`make_groups` (a grid's groups, in order of first run index, plus warnings about runs
+the grid repeats). See :mod:`sweep.grid.expand` for how groups map onto run indices.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sweep.grid.axes import SubGrid
+from sweep.grid.hashing import canonical_json
+from sweep.grid.schema import PARAM_BY_KEY, PARAMS, group_keys
+
+GROUP_KEYS = group_keys()
+
+
+def applies(key: str, config: dict) -> bool:
+    """Whether ``key``'s ``applies`` rule holds for ``config`` (keys without a rule always apply)."""
+    rule = PARAM_BY_KEY[key].applies
+    return rule is None or config[rule[0]] in rule[1]
+
+
+def normalise(config: dict) -> dict:
+    """A copy of ``config`` with every key whose ``applies`` rule is false set to ``None``."""
+    out = dict(config)
+    for p in PARAMS:
+        if p.applies and out[p.applies[0]] not in p.applies[1]:
+            out[p.key] = None
+    return out
+
+
+def show(value: Any) -> str:
+    """A short human form of a value (labels and messages)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return json.dumps(value, separators=(",", ":")) if isinstance(value, list) else repr(value)
+
+
+
+@dataclass(frozen=True)
+class Group:
+    """Runs that share every group-role value, hence one kernel configuration.
+
+    config: group-role key -> normalised value (``None`` where it does not apply).
+    ranges: ``(start, stop)`` run-index ranges, ascending, never straddling a sub-grid.
+    key: 8 hex chars of sha256 of the canonical config (stable across grids; file names).
+    label: the values that differ between this grid's groups, e.g. ``model.hidden=[2] train.loss=bce``.
+    """
+
+    key: str
+    config: dict
+    ranges: tuple[tuple[int, int], ...]
+    label: str
+    subgrids: tuple[int, ...]
+
+    @property
+    def n_runs(self) -> int:
+        return sum(b - a for a, b in self.ranges)
+
+
+def make_groups(fixed: dict, subgrids: tuple[SubGrid, ...]) -> tuple[tuple[Group, ...], list[str]]:
+    """Groups (in order of first run index) and warnings about runs repeated by the grid."""
+    found: dict[str, tuple[dict, list, set]] = {}
+    warnings = []
+    for sub in subgrids:
+        warned = set()
+        for f in range(sub.n_combos):
+            norm = normalise(sub.combo_config(fixed, f))
+            gcfg = {k: norm[k] for k in GROUP_KEYS}
+            cfg, ranges, subs = found.setdefault(canonical_json(gcfg), (gcfg, [], set()))
+            start = sub.offset + f * sub.block
+            if ranges and ranges[-1][1] == start and sub.index in subs:
+                ranges[-1] = (ranges[-1][0], start + sub.block)
+            else:
+                ranges.append((start, start + sub.block))
+            subs.add(sub.index)
+            for axis in sub.axes:
+                if axis.size > 1 and axis.name not in warned and not any(applies(k, norm) for k in axis.keys):
+                    warned.add(axis.name)
+                    rule = PARAM_BY_KEY[axis.keys[0]].applies
+                    warnings.append(
+                        f"sub-grid {sub.index + 1}: axis {axis.name} ({axis.size} values) does not apply "
+                        f"when {rule[0]} = {show(norm[rule[0]])}, so those runs repeat with the same run_id "
+                        "(the runner runs each run_id once); use [[sweep.grids]] to sweep it only where it applies")
+    varying = [k for k in GROUP_KEYS if len({canonical_json(c[k]) for c, _, _ in found.values()}) > 1]
+    keys = {text: hashlib.sha256(text.encode()).hexdigest() for text in found}
+    width = 8 if len({h[:8] for h in keys.values()}) == len(keys) else 16  # collision guard
+    groups = []
+    for text, (cfg, ranges, subs) in found.items():
+        label = " ".join(f"{k}={show(cfg[k])}" for k in varying if cfg[k] is not None) or "all"
+        groups.append(Group(keys[text][:width], cfg, tuple(ranges), label, tuple(sorted(subs))))
+    return tuple(groups), warnings

@@ -1,0 +1,93 @@
+"""Overrides as people type them: ``--set KEY=VALUE``, Hydra-style ``KEY=VALUE`` words, comma lists.
+
+``sweep run G.toml train.lr=0.5 sweep.train.lr=0.1,1`` is the same as
+``sweep run G.toml --set train.lr=0.5 --set 'sweep.train.lr=[0.1,1]'``. Comma lists need no
+brackets (so they need no quotes: ``[`` is a glob character in zsh):
+
+- ``sweep.KEY=a,b,c`` -> ``sweep.KEY=[a,b,c]`` (an axis); for a list-valued key such as
+  ``model.hidden`` each bare number is one single-layer value: ``sweep.model.hidden=2,3,16``
+  -> ``[[2],[3],[16]]`` (several layers need the bracket form, quoted:
+  ``'sweep.model.hidden=[[2,2],[4]]'``);
+- ``sweep.KEY=v`` (one bare value) -> a one-value axis ``[v]``;
+- a fixed list-valued key: ``model.hidden=2,2`` -> ``model.hidden=[2,2]``;
+- a fixed scalar key with a comma list (Hydra's multirun form) is an error that names the
+  ``sweep.`` form to use instead.
+
+Items that are not TOML values (``mse``) are quoted as TOML strings inside a list. Hydra's
+``+KEY=VALUE`` / ``++KEY=VALUE`` are accepted as plain overrides.
+"""
+from __future__ import annotations
+
+import json
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # python < 3.11
+    import tomli as tomllib
+
+from sweep.errors import GridError
+from sweep.grid.schema import PARAM_BY_KEY
+
+_LIST_KINDS = ("int_list", "str_or_list", "matrix_list", "vector_list")
+
+
+def _is_toml(text: str) -> bool:
+    try:
+        tomllib.loads(f"v = {text}")
+    except tomllib.TOMLDecodeError:
+        return False
+    return True
+
+
+def _split_top(text: str) -> list[str]:
+    """Split on commas outside brackets and quotes: ``"1,[2,3]"`` -> ``["1", "[2,3]"]``."""
+    parts, depth, quote, cur = [], 0, "", ""
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+            continue
+        cur += ch
+    return parts + [cur.strip()]
+
+
+def _item(text: str, key: str | None) -> str:
+    kind = PARAM_BY_KEY[key].kind if key in PARAM_BY_KEY else ""
+    if kind == "int_list" and text.lstrip("-").isdigit():
+        return f"[{text}]"
+    return text if _is_toml(text) else json.dumps(text)
+
+
+def normalise(item: str) -> str:
+    """One override in the ``--set`` form that ``sweep.grid.load`` parses (see the module docstring)."""
+    key, sep, text = item.partition("=")
+    key = key.strip().lstrip("+")
+    if not sep:
+        return item
+    text = text.strip()
+    parts = _split_top(text) if text and not text.startswith(("{", '"', "'")) else [text]
+    axis = key[len("sweep."):] if key.startswith("sweep.") else None
+    if axis in PARAM_BY_KEY and (len(parts) > 1 or not text.startswith("[")):
+        return f"{key}=[{','.join(_item(p, axis) for p in parts)}]"  # a bare value: a one-value axis
+    if len(parts) > 1 and key in PARAM_BY_KEY:
+        if PARAM_BY_KEY[key].kind in _LIST_KINDS:
+            return f"{key}=[{','.join(p if _is_toml(p) else json.dumps(p) for p in parts)}]"
+        raise GridError(f"{key}={text} gives several values to a fixed key; to sweep them use "
+                        f"sweep.{key}={text}", path=f"override {item}", key=key)
+    return f"{key}={text}"
+
+
+def split_words(words: list[str]) -> tuple[list[str], list[str]]:
+    """Hydra-style ``KEY=VALUE`` words -> overrides; the rest (unknown flags, stray words) apart."""
+    overrides, rest = [], []
+    for w in words:
+        (overrides if "=" in w and not w.startswith("-") else rest).append(w)
+    return overrides, rest

@@ -1,0 +1,187 @@
+"""The grid-file vocabulary: every configurable key, its type, default and allowed values.
+
+This table is the one contract shared by grid parsing (``sweep.grid.load``), the runner
+(``sweep.run.runner``) and the Parquet schema (``results.schema``). Each key is a dotted
+path ``section.name``; every run carries a value for every key (``None`` where the key
+does not apply to that run, e.g. ``train.momentum`` under plain SGD), and each key
+becomes one Parquet column of the same name.
+
+``role`` says how a key reaches the kernels:
+
+- ``"group"``: changes the kernel's shapes, code path or shared data. Runs that differ
+  in it go to different kernel calls.
+- ``"lane"``: a per-run scalar; runs that differ only in lane keys share a call.
+- ``"init"``: used only to draw the initial parameters.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from kernels.bundles import SCHEDULES
+from kernels.init import INIT_SCHEMES
+from kernels.ops import ACTIVATIONS as _ACT, HYPER, LOSSES as _LOSS, MILESTONES as _MS, OPTIMIZERS as _OPT
+from kernels.ops import RPROP_VARIANTS as _RPROP
+
+# Allowed values come from the kernels' op registries (kernels.ops): one list per op family.
+ACTIVATIONS = _ACT.names()
+LOSSES = _LOSS.names()
+#: ``rprop`` is one grid choice; its variant (train.rprop_variant) picks the kernel op.
+OPTIMIZERS = tuple(n for n in _OPT.names() if n not in _RPROP) + ("rprop",)
+RPROP_VARIANTS = tuple(_RPROP)
+#: Rules that need the full-batch gradient (their step sizes follow its sign changes).
+FULL_BATCH_OPTIMIZERS = ("rprop", "quickprop")
+INITS = (*INIT_SCHEMES, "numpy_legacy", "explicit")
+TASKS = ("xor", "and", "or", "nand", "parity", "encoder", "csv")
+TARGETS = ("binary", "onehot")
+CRITERIA = _MS.names()
+DTYPES = ("float64", "float32")
+
+#: Milestone name -> result column holding its first epoch.
+MILESTONE_COLUMNS = {name: f"epoch_{name}" for name in CRITERIA}
+
+
+NOT_IN_IDENTITY = object()  # marker: the key always contributes to run_id
+
+
+@dataclass(frozen=True)
+class Param:
+    """One configurable key.
+
+    kind: ``"int" | "float" | "bool" | "str" | "int_list" | "str_or_list" | "matrix_list" | "vector_list"``.
+    choices: allowed strings for ``str`` kinds (and for each item of ``str_or_list``).
+    minimum/maximum: inclusive numeric bounds (``exclusive_min`` makes the lower bound strict).
+    applies: ``(key, values)``: the key only applies when ``key`` has one of ``values``;
+        otherwise the run's value is normalised to ``None``.
+    neutral: for keys added after run identities were fixed: at this value (or ``None``) the key
+        adds nothing to ``run_id`` (``sweep.grid.hashing.value_hash``), so grids that do not use it keep
+        their run ids.
+    """
+
+    key: str
+    kind: str
+    default: Any
+    role: str
+    doc: str
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    exclusive_min: bool = False
+    applies: tuple[str, tuple] | None = None
+    neutral: Any = NOT_IN_IDENTITY
+
+
+P = Param
+PARAMS: tuple[Param, ...] = (
+    # --- task: the dataset -------------------------------------------------------
+    P("task.name", "str", "xor", "group", "dataset", choices=TASKS),
+    P("task.bits", "int", 4, "group", "N for N-bit parity", minimum=1, maximum=16,
+      applies=("task.name", ("parity",))),
+    P("task.size", "int", 8, "group", "N for the N-M-N encoder (one-hot in, one-hot out)",
+      minimum=2, maximum=256, applies=("task.name", ("encoder",))),
+    P("task.targets", "str", "binary", "group",
+      "binary: one output in {0,1}; onehot: one output per class (seed 000 uses 2)",
+      choices=TARGETS, applies=("task.name", ("xor", "and", "or", "nand", "parity"))),
+    P("task.path", "str", "", "group", "CSV file: input columns then target columns; relative to the grid file",
+      applies=("task.name", ("csv",))),
+    P("task.n_outputs", "int", 1, "group", "number of trailing target columns in the CSV",
+      minimum=1, applies=("task.name", ("csv",))),
+    # --- model: the network ------------------------------------------------------
+    P("model.hidden", "int_list", [2], "group", "hidden layer widths; [] = no hidden layer"),
+    P("model.activation", "str_or_list", "sigmoid", "group",
+      "hidden activation: one name for all hidden layers, or a list with one per layer",
+      choices=ACTIVATIONS),
+    P("model.output", "str", "sigmoid", "group", "output activation", choices=ACTIVATIONS),
+    P("model.bias", "bool", True, "group", "a bias on every unit"),
+    P("model.shortcut", "bool", False, "group", "direct input-to-output connections (RHW 1986 2-1-1 XOR)"),
+    P("model.leaky_slope", "float", HYPER["leaky_slope"], "lane", "negative-side slope of leaky_relu", minimum=0.0),
+    # --- init: initial parameters ------------------------------------------------
+    P("init.scheme", "str", "torch_default", "group", "how initial parameters are drawn", choices=INITS),
+    P("init.low", "float", 0.0, "init", "uniform: lower bound (inclusive)", applies=("init.scheme", ("uniform", "numpy_legacy"))),
+    P("init.high", "float", 1.0, "init", "uniform: upper bound (exclusive)", applies=("init.scheme", ("uniform", "numpy_legacy"))),
+    P("init.std", "float", 1.0, "init", "normal: standard deviation", minimum=0.0, applies=("init.scheme", ("normal",))),
+    P("init.scale", "float", 1.0, "init", "multiplies every drawn initial value (not explicit)"),
+    P("init.weights", "matrix_list", None, "group",
+      "explicit: one matrix per layer, shape [out][in]", applies=("init.scheme", ("explicit",))),
+    P("init.biases", "vector_list", None, "group",
+      "explicit: one vector per layer", applies=("init.scheme", ("explicit",))),
+    P("init.shortcut_weights", "matrix_list", None, "group",
+      "explicit: shortcut matrix [out][in], when model.shortcut", applies=("init.scheme", ("explicit",))),
+    # --- train ----------------------------------------------------------------------
+    P("train.loss", "str", "mse", "group", "loss function", choices=LOSSES),
+    P("train.optimizer", "str", "sgd", "group", "update rule", choices=OPTIMIZERS),
+    P("train.lr", "float", HYPER["lr"], "lane", "learning rate (quickprop: Fahlman's epsilon; not used by rprop)",
+      minimum=0.0, exclusive_min=True, applies=("train.optimizer", ("sgd", "momentum", "adam", "quickprop"))),
+    P("train.momentum", "float", HYPER["momentum"], "lane", "momentum coefficient", minimum=0.0, maximum=1.0,
+      applies=("train.optimizer", ("momentum",))),
+    P("train.beta1", "float", HYPER["beta1"], "lane", "Adam first-moment decay", minimum=0.0, maximum=1.0,
+      applies=("train.optimizer", ("adam",))),
+    P("train.beta2", "float", HYPER["beta2"], "lane", "Adam second-moment decay", minimum=0.0, maximum=1.0,
+      applies=("train.optimizer", ("adam",))),
+    P("train.eps", "float", HYPER["eps"], "lane", "Adam denominator epsilon", minimum=0.0, exclusive_min=True,
+      applies=("train.optimizer", ("adam",))),
+    P("train.rprop_variant", "str", "irprop+", "group",
+      "Igel & Huesken 2000 variant: + backtracks, i zeroes the gradient after a sign change "
+      "(torch.optim.Rprop = irprop-)", choices=RPROP_VARIANTS, applies=("train.optimizer", ("rprop",)), neutral=None),
+    P("train.eta_plus", "float", HYPER["eta_plus"], "lane", "rprop: step growth factor", minimum=1.0,
+      applies=("train.optimizer", ("rprop",)), neutral=None),
+    P("train.eta_minus", "float", HYPER["eta_minus"], "lane", "rprop: step shrink factor", minimum=0.0,
+      maximum=1.0, exclusive_min=True, applies=("train.optimizer", ("rprop",)), neutral=None),
+    P("train.step_init", "float", HYPER["step_init"], "lane", "rprop: initial step size (torch: lr)",
+      minimum=0.0, exclusive_min=True, applies=("train.optimizer", ("rprop",)), neutral=None),
+    P("train.step_min", "float", HYPER["step_min"], "lane", "rprop: smallest step size", minimum=0.0,
+      applies=("train.optimizer", ("rprop",)), neutral=None),
+    P("train.step_max", "float", HYPER["step_max"], "lane", "rprop: largest step size", minimum=0.0,
+      exclusive_min=True, applies=("train.optimizer", ("rprop",)), neutral=None),
+    P("train.quickprop_mu", "float", HYPER["quickprop_mu"], "lane", "quickprop: maximum growth factor mu",
+      minimum=0.0, exclusive_min=True, applies=("train.optimizer", ("quickprop",)), neutral=None),
+    P("train.flat_spot", "float", HYPER["flat_spot"], "group",
+      "Fahlman's flat-spot offset added to every activation derivative in the backward pass (0.1 in 1988)",
+      minimum=0.0, neutral=0.0),
+    P("train.weight_decay", "float", HYPER["weight_decay"], "group",
+      "L2 weight decay added to the gradient, g + weight_decay * w, for every optimizer", minimum=0.0,
+      neutral=0.0),
+    P("train.schedule", "str", "full", "group", "full batch, online (one pattern per update), or minibatch",
+      choices=SCHEDULES),
+    P("train.batch_size", "int", 2, "group", "minibatch size", minimum=1,
+      applies=("train.schedule", ("minibatch",))),
+    P("train.shuffle", "bool", False, "group", "reshuffle pattern order every epoch (per-run stream)",
+      applies=("train.schedule", ("online", "minibatch"))),
+    P("train.epochs", "int", 1000, "lane", "number of training epochs", minimum=0, maximum=10**9),
+    P("train.early_stop", "bool", False, "lane", "stop a run once the main criterion is met"),
+    P("train.dtype", "str", "float64", "group", "floating-point precision", choices=DTYPES),
+    # --- criteria: convergence milestones -----------------------------------------
+    P("criteria.main", "str", "acc100", "lane", "the milestone that defines 'converged'", choices=CRITERIA),
+    P("criteria.tss_below", "float", HYPER["tss_below"], "lane", "tss milestone: total squared error below this", minimum=0.0),
+    P("criteria.loss_below", "float", HYPER["loss_below"], "lane", "loss milestone: loss below this", minimum=0.0),
+    # --- record: optional outputs -------------------------------------------------
+    P("record.curve_points", "int", 0, "group", "loss curve at this many log-spaced epochs (0 = off)",
+      minimum=0, maximum=10000),
+    P("record.initial_params", "bool", False, "group", "store initial parameters (list column)"),
+    P("record.final_params", "bool", False, "group", "store final parameters (list column)"),
+    P("record.final_outputs", "bool", False, "group", "store final outputs per pattern (list column)"),
+)
+
+PARAM_BY_KEY: dict[str, Param] = {p.key: p for p in PARAMS}
+SECTIONS = ("task", "model", "init", "train", "criteria", "record")
+
+#: Top-level keys and sections that are not run parameters.
+META_KEYS = ("name", "description")
+OUTPUT_KEYS = {"dir": "str", "chunk_size": "int"}
+EXECUTION_KEYS = {"backend": "str", "threads": "int", "scheduler": "str", "dask_local": "int", "retries": "int"}
+BACKENDS = ("local", "dask")
+
+
+#: Kernel hyper-parameter name (``kernels.ops.hyper.HYPER``) -> the grid key that sets it.
+HYPER_KEYS = {
+    "lr": "train.lr", "momentum": "train.momentum", "beta1": "train.beta1", "beta2": "train.beta2",
+    "eps": "train.eps", "leaky_slope": "model.leaky_slope", "tss_below": "criteria.tss_below",
+    "loss_below": "criteria.loss_below", "eta_plus": "train.eta_plus", "eta_minus": "train.eta_minus",
+    "step_init": "train.step_init", "step_min": "train.step_min", "step_max": "train.step_max",
+    "quickprop_mu": "train.quickprop_mu", "flat_spot": "train.flat_spot", "weight_decay": "train.weight_decay",
+}
+
+
+def group_keys() -> tuple[str, ...]:
+    """Keys whose values split runs into separate kernel calls."""
+    return tuple(p.key for p in PARAMS if p.role == "group")
