@@ -13,7 +13,7 @@ import pytest
 
 import kernels
 from kernels import Network, TrainOptions
-from sweep import bench_refs as R
+from sweep.bench import refs as R
 from sweep.cli import main
 from sweep.grid.tasks import make_task
 

@@ -15,7 +15,7 @@ import pytest
 
 import kernels
 from kernels import TrainOptions
-from sweep import bench
+from sweep.bench import suite as bench
 from sweep.bench.refs import jax_available
 
 ROUNDS = 3
