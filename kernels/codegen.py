@@ -42,7 +42,7 @@ GENERATOR_VERSION = 2
 MAX_BODY = 36_000
 
 _DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "intrinsics.py",
-                 "rng.py", "config.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
+                 "rng.py", "config.py", "isa.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
                      (Path(__file__).parent / "ops").glob("*.py"))))
 _lock = threading.Lock()
 _loaded: dict[Spec, object] = {}
@@ -81,7 +81,11 @@ def make_spec(net, st, n_patterns: int, dtype: str) -> Spec:
 
 
 def kernel_name(spec: Spec) -> str:
-    h = hashlib.sha256(repr((GENERATOR_VERSION, spec, numba.__version__, _FINGERPRINT)).encode())
+    """The module name of ``spec``'s kernel: a hash of everything its compiled code depends on,
+    the vector width (``codegen_ir.vector_width``: ISA, configuration or override) included."""
+    from kernels.codegen_ir import vector_width
+    h = hashlib.sha256(repr((GENERATOR_VERSION, spec, vector_width(spec), numba.__version__,
+                             _FINGERPRINT)).encode())
     return f"mlpk_{h.hexdigest()[:24]}"
 
 

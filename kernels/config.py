@@ -16,3 +16,23 @@ LANES = 16
 NJIT = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
 NJIT_INLINE = dict(NJIT, inline="always")
 NJIT_PARALLEL = dict(NJIT, parallel=True)
+
+#: Forces the lanes per LLVM vector of every specialised kernel (2, 4, 8 or 16; a divisor of
+#: LANES). Results never depend on it; only speed does. Read when a kernel is first loaded.
+VECTOR_WIDTH_ENV = "MLP_SWEEP_VECTOR_WIDTH"
+
+#: Lanes per vector of the specialised kernels, per ISA (``kernels.isa``) and dtype: a list of
+#: ``(largest parameter count, width)``, the first that fits wins. Measured (best of N on a
+#: shared machine): docs/specialised-kernels.md, "Vector width". Placeholder until measured.
+VECTOR_WIDTHS = {
+    "avx512": {"float64": ((32, 16), (None, 8)), "float32": ((None, 16),)},
+    "avx2": {"float64": ((32, 16), (None, 8)), "float32": ((None, 16),)},
+    "neon": {"float64": ((None, 8),), "float32": ((None, 8),)},
+    "other": {"float64": ((None, 8),), "float32": ((None, 8),)},
+}
+
+#: Version of the kernels' arithmetic: bump it when any op's operations change (a polynomial, an
+#: order of summation, a constant), i.e. whenever the same configuration may give other bits.
+#: Recorded in every run manifest; ``sweep run`` refuses to resume a directory written with
+#: another (``sweep.numerics``). Directories without the field were written by version 1.
+NUMERICS_VERSION = 1

@@ -24,6 +24,7 @@ from results.writer import OutputDir
 from sweep.backends.base import ChunkFailure
 from sweep.errors import OutputError
 from sweep.execute import Chunk, GroupPlan, execute_chunk, plan_group
+from sweep.numerics import check_resumable, manifest_fields
 from sweep.progress import Progress
 
 DEFAULT_CHUNK = 4096
@@ -131,6 +132,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
     t_start = time.perf_counter()
     with out:
         manifest = out.read_manifest() or {}
+        check_resumable(manifest, out.path)
         done = out.done_run_ids()
         stats.n_done_before = int(done.size)
         t0 = time.perf_counter()
@@ -222,7 +224,7 @@ def _manifest_base(grid, plans: list[GroupPlan]) -> dict:
     return {
         "name": grid.name, "description": grid.description, "grid_path": str(getattr(grid, "path", "")),
         "grid_text": grid.text, "grid_canonical": grid.canonical, "grid_hash": grid.hash, "runs_hash": grid.runs_hash,
-        "overrides": list(grid.overrides), "schema_version": SCHEMA_VERSION, "versions": _versions(),
+        "overrides": list(grid.overrides), "schema_version": SCHEMA_VERSION, **manifest_fields(), "versions": _versions(),
         "host": socket.gethostname(), "n_runs": grid.n_runs, "main_criterion": grid.main_criterion,
         "groups": [{"key": p.key, "label": p.label, "n_runs": g.n_runs, "sizes": list(p.network.sizes)}
                    for p, g in zip(plans, grid.groups())],
