@@ -179,3 +179,19 @@ def _import(name: str, path: Path):
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def cache_state(net, st, n_patterns, dtype) -> dict:
+    """Compile-ahead planning, without compiling: which kernel this configuration runs (``kind``
+    "specialised" or "generic"), whether its compiled code is already on disk (``cached``: the
+    generated module and Numba's index of it exist, or it is loaded in this process), and the
+    size of its lane body (``instructions``, what a cold compile's time grows with; 0 for the
+    generic kernel, which ships precompiled in ``kernels/__pycache__`` once run)."""
+    spec = make_spec(net, st, n_patterns, dtype)
+    if os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0" or not eligible(spec):
+        return {"kind": "generic", "cached": True, "instructions": 0}
+    from kernels.codegen_ir import body_size
+    name = kernel_name(spec)
+    path = _existing(name)
+    cached = spec in _loaded or (path is not None and any((path.parent / "__pycache__").glob(f"{name}.*.nbi")))
+    return {"kind": "specialised", "cached": bool(cached), "instructions": int(body_size(spec)), "name": name}

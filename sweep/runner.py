@@ -23,7 +23,7 @@ from results.schema import SCHEMA_VERSION
 from results.writer import OutputDir
 from sweep.backends.base import ChunkFailure
 from sweep.errors import OutputError
-from sweep.execute import Chunk, GroupPlan, execute_chunk, plan_group
+from sweep.execute import Chunk, GroupPlan, plan_group
 from sweep.numerics import check_resumable, manifest_fields
 from sweep.progress import Progress
 
@@ -41,7 +41,8 @@ class RunStats:
     chunk_s: float = 0.0
     write_s: float = 0.0
     plan_s: float = 0.0
-    warm_s: float = 0.0
+    warm_s: float = 0.0          # waited for kernels before the first chunk
+    compile_ahead_s: float = 0.0  # spent compiling later groups' kernels in the background
     wall_s: float = 0.0
     network_epochs: int = 0
     failures: list = field(default_factory=list)
@@ -123,9 +124,10 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
     index_ranges: ``[(start, stop), ...]`` run-index ranges: train only the missing runs in
     them (one round of sequential seeds, ``sweep.sequential``, which checks the directory).
     """
-    from sweep.backends.local import LocalBackend
+    from sweep.backends import make_backend
 
-    backend = backend or LocalBackend()
+    backend = backend or make_backend()
+    warm = None
     out = OutputDir(out_dir or grid.output["dir"])
     chunk_size = int(chunk_size or grid.output.get("chunk_size") or DEFAULT_CHUNK)
     stats = RunStats(n_grid=grid.n_runs)
@@ -150,12 +152,9 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
             chunks = list(iter_chunks(grid, chunk_size))
         plans = make_plans(grid)
         stats.plan_s = time.perf_counter() - t0
-        if chunks and backend.name == "local":  # load or compile each group's kernels once, timed apart
-            t0 = time.perf_counter()
-            for plan, group in zip(plans, grid.groups()):
-                a = group.ranges[0][0]
-                execute_chunk(grid, plan, Chunk(plan.index, a, a + 1))
-            stats.warm_s = time.perf_counter() - t0
+        if chunks:  # the backend compiles or loads the kernels (local: the first group now, the rest ahead)
+            warm = backend.warm_up(plans, chunks)
+            stats.warm_s = warm.sync_s
         stats.n_pending = sum(c.n_runs for c in chunks)
         sessions = manifest.get("sessions", [])
         sessions.append({"started": _now(), "backend": backend.describe(), "pending": stats.n_pending})
@@ -205,11 +204,16 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
             crashed = False
         finally:
             bar.close()
+            if warm is not None:
+                warm.close()
+                stats.warm_s += getattr(warm, "waited_s", 0.0)
+                stats.compile_ahead_s = warm.ahead_s
             stats.wall_s = time.perf_counter() - t_start
             status = ("error" if crashed else "interrupted" if stats.interrupted
                       else "failed" if stats.n_failed else "complete")
             sessions[-1].update({"finished": _now(), "trained": stats.n_trained, "failed": stats.n_failed,
-                                 "kernel_s": round(stats.kernel_s, 3), "warm_s": round(stats.warm_s, 3), "wall_s": round(stats.wall_s, 3),
+                                 "kernel_s": round(stats.kernel_s, 3), "warm_s": round(stats.warm_s, 3),
+                                 "compile_ahead_s": round(stats.compile_ahead_s, 3), "wall_s": round(stats.wall_s, 3),
                                  "network_epochs": stats.network_epochs, "status": status})
             manifest.update({"status": status, "finished": _now(), "failures": stats.failures,
                              "n_done": stats.n_done_before + stats.n_trained})

@@ -1,0 +1,91 @@
+"""Compile while training (sweep.compile_ahead) and the one warm-up (sweep.warmup)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from kernels import call_static
+from kernels.codegen import specialised_train_blocks
+from sweep.backends.local import LocalBackend
+from sweep.compile_ahead import CompileAhead, expected_compile, group_order
+from sweep.execute import Chunk
+from sweep.grid import load_grid
+from sweep.runner import make_plans, run_sweep
+
+GRID = """
+name = "ahead"
+[task]
+name = "xor"
+[model]
+hidden = [2]
+[train]
+loss = "mse"
+epochs = 60
+[sweep]
+seeds = 40
+"model.hidden" = {hidden}
+[output]
+chunk_size = 16
+"""
+
+
+def _grid(tmp_path: Path, hidden) -> object:
+    p = tmp_path / "grid.toml"
+    p.write_text(GRID.format(hidden=hidden))
+    return load_grid(p)
+
+
+def _sorted(path) -> pd.DataFrame:
+    return pd.read_parquet(path).sort_values("run_id").reset_index(drop=True)
+
+
+def test_group_order_follows_the_chunks():
+    chunks = [Chunk(2, 0, 1), Chunk(2, 1, 2), Chunk(0, 5, 6), Chunk(1, 3, 4), Chunk(0, 9, 10)]
+    assert group_order(chunks) == [2, 0, 1]
+
+
+@pytest.mark.slow
+def test_helper_compiles_later_groups_and_the_sweep_loads_them(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLP_SWEEP_CACHE", str(tmp_path / "cold-cache"))   # cold: nothing compiled yet
+    grid = _grid(tmp_path, "[[1], [3], [5]]")
+    plans = make_plans(grid)
+    before = expected_compile(plans)
+    assert before["cold"] == 3 and before["first_s"] < before["total_s"]
+    stats = run_sweep(grid, tmp_path / "ahead", backend=LocalBackend(), progress=False)
+    assert stats.n_trained == 120 and stats.n_failed == 0
+    assert stats.compile_ahead_s > 0                      # the helper process compiled groups 1 and 2
+    for plan in plans[1:]:                                # ... and this process loaded them from its cache
+        kernel = specialised_train_blocks(plan.network, call_static(plan.network, plan.options, plan.X, plan.T),
+                                          plan.X.shape[0], plan.options.dtype)
+        hits, misses = kernel.train_range.stats.cache_hits, kernel.train_range.stats.cache_misses
+        assert sum(hits.values()) == 1 and not sum(misses.values()), (hits, misses)
+    after = expected_compile(plans)
+    assert after["cold"] == 0
+    # the same rows as warming every group up front, in this process
+    stats2 = run_sweep(grid, tmp_path / "upfront", backend=LocalBackend(compile_ahead=False), progress=False)
+    assert stats2.compile_ahead_s == 0 and stats2.n_trained == 120
+    pd.testing.assert_frame_equal(_sorted(tmp_path / "ahead"), _sorted(tmp_path / "upfront"))
+
+
+def test_cached_groups_spawn_no_helper(tmp_path):
+    grid = _grid(tmp_path, "[[2], [3]]")
+    plans = make_plans(grid)
+    chunks = [Chunk(0, 0, 40), Chunk(1, 40, 80)]
+    with CompileAhead(plans, chunks) as warm:             # the first group here; the second, if cold, ahead
+        pass
+    with CompileAhead(plans, chunks) as warm:             # now both are compiled: nothing to spawn
+        assert warm._proc is None and not warm._pending
+        warm.wait(1)
+    assert expected_compile(plans)["cold"] == 0
+    assert set(warm.report.seconds) == {0} and not warm.report.errors
+
+
+def test_a_group_that_cannot_compile_is_reported_not_raised(tmp_path):
+    grid = _grid(tmp_path, "[[2]]")
+    plan = make_plans(grid)[0]
+    broken = type(plan)(**{**plan.__dict__, "X": plan.X[:, :1]})   # wrong input width
+    warm = CompileAhead([broken], [Chunk(0, 0, 1)]).start()
+    assert warm.report.errors and "group 0" in warm.report.errors[0]
+    warm.close()
