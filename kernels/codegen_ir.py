@@ -270,9 +270,9 @@ class _Body:
 def vector_width(spec):
     """Lanes per LLVM vector for ``spec``: ``$MLP_SWEEP_VECTOR_WIDTH`` if set, else the entry of
     ``kernels.config.VECTOR_WIDTHS`` for the target ISA (``kernels.isa``), the dtype and the
-    parameter count (measurements: docs/specialised-kernels.md). Wider vectors keep more
-    independent work in flight for small nets; narrower ones spill less for large nets and
-    waste less of a block whose lanes stop early. The width never changes the results."""
+    size of the lane body (``Spec.cost()``; measurements: docs/specialised-kernels.md). Wider
+    vectors keep more independent work in flight for small bodies; narrower ones spill fewer
+    registers for large ones. The width never changes the results."""
     import os
 
     from kernels.config import VECTOR_WIDTH_ENV, VECTOR_WIDTHS
@@ -284,9 +284,9 @@ def vector_width(spec):
                              f"{', '.join(map(str, allowed))} (lanes per block: {spec.lanes})")
         return int(forced)
     from kernels.isa import isa
-    n_params = Layout(spec).P
+    cost = spec.cost()
     for limit, width in VECTOR_WIDTHS[isa()][spec.dtype]:
-        if limit is None or n_params <= limit:
+        if limit is None or cost <= limit:
             return min(width, spec.lanes)
     return min(8, spec.lanes)
 

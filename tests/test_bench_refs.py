@@ -92,6 +92,7 @@ def test_jax_train_is_none_without_jax(monkeypatch):
     assert R.jax_version() is None
 
 
+@pytest.mark.slow
 def test_sweep_bench_quick_json(tmp_path, capsys):
     from sweep.bench import SCALING, WORKLOADS
 

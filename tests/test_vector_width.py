@@ -66,6 +66,7 @@ def _run(width: int, tmp_path: Path) -> dict:
         return {k: z[k] for k in z.files}
 
 
+@pytest.mark.slow
 def test_every_width_gives_the_same_bits(tmp_path):
     runs = {w: _run(w, tmp_path) for w in (4, 8, 16)}
     ref = runs[16]
