@@ -38,10 +38,10 @@ class Backend(Protocol):
     def map_chunks(self, grid, plans: list[GroupPlan], chunks: Iterable[Chunk]
                    ) -> Iterator[ChunkResult | ChunkFailure]: ...
 
-    def warm_up(self, plans: list[GroupPlan], chunks: list[Chunk]): ...
-    """Compile or load the kernels the chunks need, as this backend runs them; returns a handle
-    with ``sync_s`` (seconds waited), ``ahead_s`` (seconds compiling in the background so far)
-    and ``close()`` (called when the sweep ends)."""
+    def warm_up(self, plans: list[GroupPlan], chunks: list[Chunk]):
+        """Compile or load the kernels the chunks need, as this backend runs them; returns a handle
+        with ``sync_s`` (seconds waited), ``ahead_s`` (seconds compiling in the background) and
+        ``close()`` (called when the sweep ends)."""
 
     def describe(self) -> str: ...
 
