@@ -74,7 +74,7 @@ def test_cached_groups_spawn_no_helper(tmp_path):
     plans = make_plans(grid)
     chunks = [Chunk(0, 0, 40), Chunk(1, 40, 80)]
     with CompileAhead(plans, chunks) as warm:             # the first group here; the second, if cold, ahead
-        pass
+        warm.wait(1)
     with CompileAhead(plans, chunks) as warm:             # now both are compiled: nothing to spawn
         assert warm._proc is None and not warm._pending
         warm.wait(1)
