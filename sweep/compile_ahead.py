@@ -6,9 +6,10 @@ warms the first group the pending chunks need in this process, and meanwhile a s
 process compiles the other groups' cold kernels, in the order the chunks reach them, into the
 on-disk kernel cache (``$MLP_SWEEP_CACHE`` and Numba's ``__pycache__`` next to it; both are
 written atomically, so the two processes never see a partial file). When the sweep reaches a
-later group it waits for the helper to report that group (usually long done), and loads the
-kernel from the cache in a few tens of milliseconds. The wait before the first part is one
-compile.
+later group it waits for the helper to report that group (usually long done) and loads the
+kernel from the cache in a few tens of milliseconds; if the helper has not started that group
+yet, the sweep claims it (a shared array of claims, under its lock) and compiles it itself while
+the helper goes on with the next one. The wait before the first part is one compile.
 
 Why a process and not a thread: Numba's compiler runs much of a compile (typing, lowering) in
 Python, holding the GIL; a compile thread then delays every GIL-holding step of the training
@@ -42,9 +43,19 @@ def group_order(chunks) -> list[int]:
     return list(seen)
 
 
-def _helper_main(plans: dict, order: list, conn) -> None:
-    """The helper process: warm each group (filling the on-disk caches) and report it."""
+#: States of a group in the shared claim array: nobody has started it, the helper compiles it,
+#: the sweep compiles it itself (it reached the group before the helper did).
+FREE, HELPER, SWEEP = 0, 1, 2
+
+
+def _helper_main(plans: dict, order: list, claims, conn) -> None:
+    """The helper process: warm each group nobody claimed yet (filling the on-disk caches) and
+    report it."""
     for i in order:
+        with claims.get_lock():
+            if claims[i] != FREE:
+                continue
+            claims[i] = HELPER
         try:
             conn.send((i, warm_group(plans[i]), None))
         except Exception as exc:  # noqa: BLE001 - reported; the sweep's own call will raise it
@@ -54,8 +65,9 @@ def _helper_main(plans: dict, order: list, conn) -> None:
 
 class CompileAhead:
     """``start``: warm the first group here and start the helper for the other cold groups;
-    ``wait(group)``: block until the helper has compiled that group (call before its first
-    chunk); ``close``: stop the helper. ``background=False`` warms every group here, in order
+    ``wait(group)``: before a group's first chunk, block until the helper has compiled it, or
+    claim it if the helper has not started it (the sweep then compiles it in parallel with the
+    helper's next one); ``close``: stop the helper. ``background=False`` warms every group here, in order
     (the behaviour before compile-ahead)."""
 
     def __init__(self, plans, chunks, background: bool = True):
@@ -69,6 +81,7 @@ class CompileAhead:
         self._pending: set[int] = set()
         self._proc = None
         self._conn = None
+        self._claims = None
 
     def start(self) -> "CompileAhead":
         t0 = time.perf_counter()
@@ -90,16 +103,24 @@ class CompileAhead:
     def _spawn(self, order: list[int]) -> None:
         ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads or locks
         self._conn, child = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_helper_main, args=({i: self.plans[i] for i in order}, order, child),
-                                 daemon=True, name="mlp-sweep-compile-ahead")
+        self._claims = ctx.Array("b", len(self.plans))
+        self._proc = ctx.Process(target=_helper_main, daemon=True, name="mlp-sweep-compile-ahead",
+                                 args=({i: self.plans[i] for i in order}, order, self._claims, child))
         self._proc.start()
         child.close()
         self._pending = set(order)
 
     def wait(self, group: int) -> None:
-        """Return once ``group``'s kernels are compiled (or the helper gave up on them)."""
+        """Return once ``group``'s kernels are compiled (or the helper gave up on them), or at once
+        if the helper has not started them: then the sweep compiles them itself, in parallel with
+        the helper's next group."""
         if group not in self._pending:
             return
+        with self._claims.get_lock():
+            if self._claims[group] == FREE:
+                self._claims[group] = SWEEP
+                self._pending.discard(group)
+                return
         t0 = time.perf_counter()
         while group in self._pending:
             try:

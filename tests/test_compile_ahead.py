@@ -1,6 +1,7 @@
 """Compile while training (sweep.compile_ahead) and the one warm-up (sweep.warmup)."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +10,7 @@ import pytest
 from kernels import call_static
 from kernels.codegen import specialised_train_blocks
 from sweep.backends.local import LocalBackend
-from sweep.compile_ahead import CompileAhead, expected_compile, group_order
+from sweep.compile_ahead import FREE, HELPER, CompileAhead, expected_compile, group_order
 from sweep.execute import Chunk
 from sweep.grid import load_grid
 from sweep.runner import make_plans, run_sweep
@@ -46,6 +47,11 @@ def test_group_order_follows_the_chunks():
     assert group_order(chunks) == [2, 0, 1]
 
 
+def _kernel(plan):
+    return specialised_train_blocks(plan.network, call_static(plan.network, plan.options, plan.X, plan.T),
+                                    plan.X.shape[0], plan.options.dtype)
+
+
 @pytest.mark.slow
 def test_helper_compiles_later_groups_and_the_sweep_loads_them(tmp_path, monkeypatch):
     monkeypatch.setenv("MLP_SWEEP_CACHE", str(tmp_path / "cold-cache"))   # cold: nothing compiled yet
@@ -53,19 +59,40 @@ def test_helper_compiles_later_groups_and_the_sweep_loads_them(tmp_path, monkeyp
     plans = make_plans(grid)
     before = expected_compile(plans)
     assert before["cold"] == 3 and before["first_s"] < before["total_s"]
-    stats = run_sweep(grid, tmp_path / "ahead", backend=LocalBackend(), progress=False)
-    assert stats.n_trained == 120 and stats.n_failed == 0
-    assert stats.compile_ahead_s > 0                      # the helper process compiled groups 1 and 2
-    for plan in plans[1:]:                                # ... and this process loaded them from its cache
-        kernel = specialised_train_blocks(plan.network, call_static(plan.network, plan.options, plan.X, plan.T),
-                                          plan.X.shape[0], plan.options.dtype)
-        hits, misses = kernel.train_range.stats.cache_hits, kernel.train_range.stats.cache_misses
-        assert sum(hits.values()) == 1 and not sum(misses.values()), (hits, misses)
-    after = expected_compile(plans)
-    assert after["cold"] == 0
-    # the same rows as warming every group up front, in this process
+    chunks = [Chunk(0, 0, 40), Chunk(1, 40, 80), Chunk(2, 80, 120)]
+    warm = CompileAhead(plans, chunks).start()
+    try:
+        assert warm._proc is not None and warm._pending == {1, 2}
+        deadline = time.monotonic() + 300
+        while warm._claims[2] == FREE and time.monotonic() < deadline:   # the helper takes 1, then 2
+            time.sleep(0.05)
+        warm.wait(1)
+        warm.wait(2)
+        assert warm.ahead_s > 0 and set(warm.report.seconds) == {0, 1, 2} and not warm.report.errors
+    finally:
+        warm.close()
+    for plan in plans[1:]:     # compiled by the helper: this process loads them from the cache
+        stats = _kernel(plan).train_range.stats
+        assert sum(stats.cache_hits.values()) == 0 and sum(stats.cache_misses.values()) == 0  # not called yet
+    assert expected_compile(plans)["cold"] == 0
+
+
+@pytest.mark.slow
+def test_sweep_with_compile_ahead_equals_compiling_up_front(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLP_SWEEP_CACHE", str(tmp_path / "cold-cache"))
+    grid = _grid(tmp_path, "[[6], [7], [9], [10]]")   # not loaded by another test of this process
+    plans = make_plans(grid)
+    backend = LocalBackend()
+    stats = run_sweep(grid, tmp_path / "ahead", backend=backend, progress=False)
+    assert stats.n_trained == 160 and stats.n_failed == 0
+    claims = list(backend._warm._claims)
+    for i, plan in enumerate(plans[1:], start=1):   # each later group compiled once, by one process
+        st = _kernel(plan).train_range.stats
+        hits, misses = sum(st.cache_hits.values()), sum(st.cache_misses.values())
+        assert hits + misses == 1, (i, hits, misses)
+        assert (claims[i] == HELPER) == (hits == 1), (i, claims[i], hits)
     stats2 = run_sweep(grid, tmp_path / "upfront", backend=LocalBackend(compile_ahead=False), progress=False)
-    assert stats2.compile_ahead_s == 0 and stats2.n_trained == 120
+    assert stats2.compile_ahead_s == 0 and stats2.n_trained == 160
     pd.testing.assert_frame_equal(_sorted(tmp_path / "ahead"), _sorted(tmp_path / "upfront"))
 
 
