@@ -77,7 +77,7 @@ def dry_run(grid) -> int:
     n_spec = sum(v["kind"] == "specialised" for v in expect["groups"].values())
     print(f"kernels: {n_spec} specialised ({expect['cold']} to compile cold), {len(plans) - n_spec} generic; "
           f"expected compile/load {expect['total_s']:.1f} s in all, {expect['first_s']:.1f} s before the first "
-          f"part (the other groups compile while the first one trains)")
+          f"part" + (" (the other groups compile while the first one trains)" if expect["cold"] > 1 else ""))
     total_s = 0.0
     for plan, group in zip(plans, grid.groups()):
         info = expect["groups"][plan.index]

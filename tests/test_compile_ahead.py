@@ -116,3 +116,19 @@ def test_a_group_that_cannot_compile_is_reported_not_raised(tmp_path):
     warm = CompileAhead([broken], [Chunk(0, 0, 1)]).start()
     assert warm.report.errors and "group 0" in warm.report.errors[0]
     warm.close()
+
+
+def test_dry_run_reports_cold_then_cached_compiles(tmp_path, monkeypatch, capsys):
+    from sweep.cli import main
+
+    monkeypatch.setenv("MLP_SWEEP_CACHE", str(tmp_path / "cold-cache"))
+    path = tmp_path / "grid.toml"
+    path.write_text(GRID.format(hidden="[[11], [12]]"))
+    assert main(["run", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "kernels: 2 specialised (2 to compile cold), 0 generic" in out
+    assert out.count("specialised kernel, cold: compile/load expected") == 2
+    assert main(["run", str(path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "(0 to compile cold)" in out and out.count("specialised kernel, cached") == 2
+    assert not (tmp_path / "out").exists()
