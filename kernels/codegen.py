@@ -42,7 +42,7 @@ GENERATOR_VERSION = 2
 MAX_BODY = 36_000
 
 _DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "intrinsics.py",
-                 "rng.py", "config.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
+                 "rng.py", "config.py", "isa.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
                      (Path(__file__).parent / "ops").glob("*.py"))))
 _lock = threading.Lock()
 _loaded: dict[Spec, object] = {}
@@ -81,7 +81,11 @@ def make_spec(net, st, n_patterns: int, dtype: str) -> Spec:
 
 
 def kernel_name(spec: Spec) -> str:
-    h = hashlib.sha256(repr((GENERATOR_VERSION, spec, numba.__version__, _FINGERPRINT)).encode())
+    """The module name of ``spec``'s kernel: a hash of everything its compiled code depends on,
+    the vector width (``codegen_ir.vector_width``: ISA, configuration or override) included."""
+    from kernels.codegen_ir import vector_width
+    h = hashlib.sha256(repr((GENERATOR_VERSION, spec, vector_width(spec), numba.__version__,
+                             _FINGERPRINT)).encode())
     return f"mlpk_{h.hexdigest()[:24]}"
 
 
@@ -175,3 +179,19 @@ def _import(name: str, path: Path):
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
     return mod
+
+
+def cache_state(net, st, n_patterns, dtype) -> dict:
+    """Compile-ahead planning, without compiling: which kernel this configuration runs (``kind``
+    "specialised" or "generic"), whether its compiled code is already on disk (``cached``: the
+    generated module and Numba's index of it exist, or it is loaded in this process), and the
+    size of its lane body (``instructions``, what a cold compile's time grows with; 0 for the
+    generic kernel, which ships precompiled in ``kernels/__pycache__`` once run)."""
+    spec = make_spec(net, st, n_patterns, dtype)
+    if os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0" or not eligible(spec):
+        return {"kind": "generic", "cached": True, "instructions": 0}
+    from kernels.codegen_ir import body_size
+    name = kernel_name(spec)
+    path = _existing(name)
+    cached = spec in _loaded or (path is not None and any((path.parent / "__pycache__").glob(f"{name}.*.nbi")))
+    return {"kind": "specialised", "cached": bool(cached), "instructions": int(body_size(spec)), "name": name}

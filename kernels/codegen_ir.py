@@ -268,13 +268,27 @@ class _Body:
 
 
 def vector_width(spec):
-    """Lanes per vector. Measured on Zen 4 (AVX-512): 16 doubles (two 512-bit registers per
-    value) is 20% faster than 8 for the smallest nets (more independent work in flight), the
-    same from about 30 parameters on, and slower for large ones (spills); 16 floats (one
-    register) for float32."""
-    if spec.dtype == "float32":
-        return min(16, spec.lanes)
-    return min(16 if Layout(spec).P <= 32 else 8, spec.lanes)
+    """Lanes per LLVM vector for ``spec``: ``$MLP_SWEEP_VECTOR_WIDTH`` if set, else the entry of
+    ``kernels.config.VECTOR_WIDTHS`` for the target ISA (``kernels.isa``), the dtype and the
+    size of the lane body (``Spec.cost()``; measurements: docs/specialised-kernels.md). Wider
+    vectors keep more independent work in flight for small bodies; narrower ones spill fewer
+    registers for large ones. The width never changes the results."""
+    import os
+
+    from kernels.config import VECTOR_WIDTH_ENV, VECTOR_WIDTHS
+    forced = os.environ.get(VECTOR_WIDTH_ENV, "").strip()
+    if forced:
+        allowed = [w for w in (2, 4, 8, 16) if w <= spec.lanes and spec.lanes % w == 0]
+        if not forced.isdigit() or int(forced) not in allowed:
+            raise ValueError(f"{VECTOR_WIDTH_ENV}={forced!r}: the vector width must be one of "
+                             f"{', '.join(map(str, allowed))} (lanes per block: {spec.lanes})")
+        return int(forced)
+    from kernels.isa import isa
+    cost = spec.cost()
+    for limit, width in VECTOR_WIDTHS[isa()][spec.dtype]:
+        if limit is None or cost <= limit:
+            return min(width, spec.lanes)
+    return min(8, spec.lanes)
 
 
 def make_lane_loop(spec, width=None):

@@ -16,3 +16,27 @@ LANES = 16
 NJIT = dict(cache=True, error_model="numpy", fastmath=False, nogil=True)
 NJIT_INLINE = dict(NJIT, inline="always")
 NJIT_PARALLEL = dict(NJIT, parallel=True)
+
+#: Forces the lanes per LLVM vector of every specialised kernel (2, 4, 8 or 16; a divisor of
+#: LANES). Results never depend on it; only speed does. Read when a kernel is first loaded.
+VECTOR_WIDTH_ENV = "MLP_SWEEP_VECTOR_WIDTH"
+
+#: Lanes per vector of the specialised kernels, per ISA (``kernels.isa``) and dtype: a list of
+#: ``(largest body cost, width)``, the first that fits wins; the cost is ``Spec.cost()``, the
+#: rough size of the unrolled lane body (XOR 2-2-1 full batch 168, online 336, 2-8-1 552,
+#: 2-16-1 1064, 4-bit parity 4-4-1 1440). Measured on a Zen 5 (AVX-512, and compiled for AVX2),
+#: best of interleaved rounds on a shared machine: docs/specialised-kernels.md, "Vector width".
+#: AVX2 has 16 ymm registers: 16 doubles (4 registers a value) pays for small bodies only.
+#: NEON and others are not measured: AVX2's rule scaled to 128-bit registers.
+VECTOR_WIDTHS = {
+    "avx512": {"float64": ((None, 16),), "float32": ((None, 16),)},
+    "avx2": {"float64": ((600, 16), (None, 8)), "float32": ((None, 8),)},
+    "neon": {"float64": ((600, 8), (None, 4)), "float32": ((None, 8),)},
+    "other": {"float64": ((600, 8), (None, 4)), "float32": ((None, 8),)},
+}
+
+#: Version of the kernels' arithmetic: bump it when any op's operations change (a polynomial, an
+#: order of summation, a constant), i.e. whenever the same configuration may give other bits.
+#: Recorded in every run manifest; ``sweep run`` refuses to resume a directory written with
+#: another (``sweep.run.numerics``). Directories without the field were written by version 1.
+NUMERICS_VERSION = 1

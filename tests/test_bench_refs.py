@@ -92,13 +92,15 @@ def test_jax_train_is_none_without_jax(monkeypatch):
     assert R.jax_version() is None
 
 
+@pytest.mark.slow
 def test_sweep_bench_quick_json(tmp_path, capsys):
     from sweep.bench.suite import SCALING, WORKLOADS
 
     out = tmp_path / "out.json"
     assert main(["bench", "--quick", "--tiny", "--json", str(out)]) == 0
     table = capsys.readouterr().out
-    assert "| Workload | mlp-sweep | NumPy vectorised | ratio | JAX | ratio | notes |" in table
+    assert "| Workload | mlp-sweep | NumPy vectorised | ratio | JAX | ratio | limit (est.) | of limit | notes |" in table
+    assert "**ISA**: " in table
     rep = json.loads(out.read_text())
     rows = rep["workloads"]
     assert set(rows) == ({w.key for w in WORKLOADS} | {s[0] for s in SCALING}
@@ -110,6 +112,8 @@ def test_sweep_bench_quick_json(tmp_path, capsys):
             assert row[side]["network_epochs_per_s"] > 0, (w.key, side)
             assert row[side]["network_epochs"] == row[side]["n_runs"] * row[side]["epochs"]
         assert row["ratio_numpy"] > 0
+        assert row["limit"] > 0 and row["of_limit"] == row["kernel"]["network_epochs_per_s"] / row["limit"]
+    assert rep["machine"]["limit_model"]["isa"] in ("avx512", "avx2", "neon", "other")
     assert (rows["xor_2_2_1_full"]["jax"] is not None) == R.jax_available()
     for key, *_ in SCALING:
         if not rows[key].get("skipped"):

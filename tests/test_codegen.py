@@ -221,6 +221,7 @@ def _child(cache: Path):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+@pytest.mark.slow
 def test_cache_reused_by_a_fresh_process(tmp_path):
     cache = tmp_path / "kernels"
     first = _child(cache)

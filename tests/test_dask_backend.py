@@ -94,6 +94,7 @@ def client(cluster):
         yield c
 
 
+@pytest.mark.slow
 def test_dask_local_equals_local(grid_path, local_result, tmp_path):
     out = tmp_path / "out"
     assert main(["run", grid_path, "--out", str(out), "--dask-local", "2", "--no-progress"]) == 0
@@ -104,6 +105,7 @@ def test_dask_local_equals_local(grid_path, local_result, tmp_path):
     assert manifest["sessions"][-1]["backend"].startswith("dask backend, LocalCluster")
 
 
+@pytest.mark.slow
 def test_worker_death_is_retried(grid_path, local_result, cluster, client, tmp_path, monkeypatch):
     marker = tmp_path / "crashed"
     monkeypatch.setattr(dask_backend, "run_chunk", functools.partial(
@@ -119,6 +121,7 @@ def test_worker_death_is_retried(grid_path, local_result, cluster, client, tmp_p
     pd.testing.assert_frame_equal(df, local_result)
 
 
+@pytest.mark.slow
 def test_lost_scattered_grid_is_scattered_again(grid_path, local_result, tmp_path):
     """The only worker dies: the grid it held is gone, so the chunks waiting for it are
     cancelled by the scheduler; the backend scatters again and resubmits them."""

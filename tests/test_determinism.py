@@ -89,6 +89,7 @@ def assert_same_runs(a, ia, b, ib, what):
         assert np.array_equal(x, y, equal_nan=x.dtype.kind == "f"), f"{what}: {f} differs"
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(problem=problems(), data=st.data())
 def test_batch_position_and_split_do_not_matter(problem, data):

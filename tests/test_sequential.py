@@ -122,6 +122,7 @@ def test_rerun_trains_nothing_and_claim_reports_stops(straight, capsys):
     assert "3 of 3 cells resolved" in out and out.count("resolved") >= 4
 
 
+@pytest.mark.slow
 def test_sigkill_mid_way_then_resume_gives_the_same_runs(tmp_path, straight):
     grid, out = write(tmp_path), tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(ROOT))

@@ -65,7 +65,14 @@ def markdown(report: dict) -> str:
     v = m["versions"]
     jax_v = v["jax"] or "not installed (`pip install mlp-sweep[bench]`)"
     load = report.get("load_avg_1min") or {}
+    lm = m.get("limit_model")
+    isa_line = (f"**ISA**: {lm['isa_text']}; measured clock {lm['clock_hz'] / 1e9:.2f} GHz; the kernels' vectorised"
+                f" sigmoid {lm['sigmoid_cycles']['float64']:.2f} (float64) / {lm['sigmoid_cycles']['float32']:.2f}"
+                f" (float32) cycles per lane; limit = threads × clock / (sigmoids × those cycles + other flops /"
+                f" ({lm['doubles_per_register']} doubles × {lm['fma_pipes']} FMA pipes)) per network-epoch"
+                f" (sweep/bench/limit.py)") if lm else "**ISA**: not measured"
     lines = [
+        isa_line,
         f"**Machine**: {m['cpu']}, {m['cores']} cores; Numba {m['numba_threads']} thread(s)"
         f" (layer {m['threading_layer'] or '?'}), LANES = {m['lanes']}; {m['os']}",
         f"**Versions**: mlp-sweep {v['mlp_sweep']}, Python {v['python']}, NumPy {v['numpy']},"
@@ -75,8 +82,8 @@ def markdown(report: dict) -> str:
         f" XOR-style sigmoid MLPs, mse, plain SGD, lr 0.5, float64 unless noted; ratio = mlp-sweep / reference."
         f" NumPy runs on one thread. 1-min load average {load.get('start', '?')} → {load.get('end', '?')}.",
         "",
-        "| Workload | mlp-sweep | NumPy vectorised | ratio | JAX | ratio | notes |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| Workload | mlp-sweep | NumPy vectorised | ratio | JAX | ratio | limit (est.) | of limit | notes |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for key, r in report["workloads"].items():
         kind = r["kind"]
@@ -86,25 +93,27 @@ def markdown(report: dict) -> str:
             nr = n["network_epochs_per_s"]
             jr = j["network_epochs_per_s"] if j else None
             notes = f"mlp-sweep {_size(k)}; NumPy {_size(n)}" + (f"; JAX {_size(j)}" if j else "")
+            lim = r.get("limit")
+            share = f"{100 * kr / lim:.0f}%" if lim else "—"
             lines.append(f"| {r['label']} | {fmt_rate(kr)} | {fmt_rate(nr)} | {fmt_ratio(kr, nr)} | "
-                         f"{fmt_rate(jr)} | {fmt_ratio(kr, jr) if jr else '—'} | {notes} |")
+                         f"{fmt_rate(jr)} | {fmt_ratio(kr, jr) if jr else '—'} | {fmt_rate(lim)} | {share} | {notes} |")
         elif kind == "scaling":
             if r.get("skipped"):
-                lines.append(f"| {r['label']} | — | — | — | — | — | skipped: {r['skipped']} |")
+                lines.append(f"| {r['label']} | — | — | — | — | — | — | — | skipped: {r['skipped']} |")
                 continue
             lo, hi = r["threads"]
             rates = r["network_epochs_per_s"]
-            lines.append(f"| {r['label']}, {lo} → {hi} threads | {r['speedup']:.2f}× | — | — | — | — | "
+            lines.append(f"| {r['label']}, {lo} → {hi} threads | {r['speedup']:.2f}× | — | — | — | — | — | — | "
                          f"{fmt_rate(rates[0])} → {fmt_rate(rates[1])} network-epochs/s, "
                          f"{r['n_runs']:,}×{r['epochs']:,} |")
         elif kind == "seconds":
             if r.get("skipped"):
-                lines.append(f"| {r['label']} | — | — | — | — | — | skipped: {r['skipped']} |")
+                lines.append(f"| {r['label']} | — | — | — | — | — | — | — | skipped: {r['skipped']} |")
                 continue
-            lines.append(f"| {r['label']} | {r['seconds']:.2f} s | — | — | — | — | {r['notes']} |")
+            lines.append(f"| {r['label']} | {r['seconds']:.2f} s | — | — | — | — | — | — | {r['notes']} |")
         elif kind == "sweep":
             lines.append(
-                f"| {r['label']} | {fmt_rate(r['network_epochs_per_s'])} | — | — | — | — | "
+                f"| {r['label']} | {fmt_rate(r['network_epochs_per_s'])} | — | — | — | — | — | — | "
                 f"{r['n_runs']:,} runs × {r['epochs']:,} epochs: {r['runs_per_s']:,.0f} runs/s, "
                 f"{r['wall_s']:.1f} s wall ({r['warm_s']:.2f} s kernel load), {100 * r['outside_kernels_share']:.1f}% of it "
                 f"outside the kernels and their load |")

@@ -294,6 +294,11 @@ def run_bench(mode: str = "full", threads: int | None = None, use_jax: bool = Tr
     warmup_s = time.perf_counter() - t
     _log(f"{mode} run, {n_threads} thread(s), JAX {'on' if use_jax else 'off'}; "
          f"warm-up (JIT compile or cache load) {warmup_s:.1f} s")
+    from sweep.bench.limit import limit, measure_machine
+    machine = measure_machine()
+    _log(f"{machine['isa_text']}, clock {machine['clock_hz'] / 1e9:.2f} GHz (measured), vectorised sigmoid "
+         f"{machine['sigmoid_cycles']['float64']:.2f} / {machine['sigmoid_cycles']['float32']:.2f} cycles per lane "
+         f"(float64 / float32)")
 
     for w in WORKLOADS:
         net, X, T = _problem(w)
@@ -306,6 +311,8 @@ def run_bench(mode: str = "full", threads: int | None = None, use_jax: bool = Tr
         k = row["kernel"]["network_epochs_per_s"]
         row["ratio_numpy"] = k / row["numpy"]["network_epochs_per_s"]
         row["ratio_jax"] = k / row["jax"]["network_epochs_per_s"] if row["jax"] else None
+        row["limit"] = limit(machine, net.sizes, X.shape[0], w.schedule, w.dtype, n_threads)
+        row["of_limit"] = k / row["limit"]
         workloads[w.key] = row
         _log(f"{w.label}: mlp-sweep {fmt_rate(k)}, NumPy {fmt_rate(row['numpy']['network_epochs_per_s'])}"
              + (f", JAX {fmt_rate(row['jax']['network_epochs_per_s'])}" if row["jax"] else "")
@@ -366,6 +373,7 @@ def run_bench(mode: str = "full", threads: int | None = None, use_jax: bool = Tr
     _log(f"sweep run: {sw['runs_per_s']:,.0f} runs/s, {100 * sw['outside_kernels_share']:.1f}% outside kernels")
 
     info = machine_info()
+    info["limit_model"] = machine
     return {"mode": mode, "repeats": repeats, "machine": info, "warmup_s": warmup_s,
             "load_avg_1min": {"start": load_start, "end": _loadavg()}, "workloads": workloads}
 

@@ -79,7 +79,8 @@ def run(args) -> int:
         outside = 1 - (stats.kernel_s + stats.warm_s) / stats.wall_s if stats.wall_s else 0.0
         print(f"{stats.wall_s:.2f} s wall, {stats.n_trained / stats.wall_s:,.0f} runs/s, "
               f"{stats.network_epochs / stats.wall_s / 1e6:.1f} M network-epochs/s; "
-              f"kernels {stats.kernel_s:.2f} s, kernel load/compile {stats.warm_s:.2f} s, "
+              f"kernels {stats.kernel_s:.2f} s, kernel load/compile {stats.warm_s:.2f} s "
+              f"(+{stats.compile_ahead_s:.2f} s in the background), "
               f"{100 * outside:.1f}% of wall time outside both; planning {stats.plan_s:.2f} s")
     print(format_summary(group_summary(out_dir, grid), grid.main_criterion or "main"))
     return 1 if stats.n_failed else 0
@@ -101,30 +102,44 @@ class _CappedEpochs:
 
 
 def dry_run(grid) -> int:
-    """Runs per group, network-epochs, and a time estimate from training a few runs of each group
-    (at most ``CALIBRATION_EPOCHS`` epochs each, scaled up to the runs' epochs)."""
+    """Runs per group, network-epochs, the expected compile time (cold or cached), and a time
+    estimate from training a few runs of each group (at most ``CALIBRATION_EPOCHS`` epochs each,
+    scaled up to the runs' epochs; the measured compile time is printed beside the expected one)."""
+    from sweep.run.compile_ahead import expected_compile
     from sweep.run.execute import Chunk, execute_chunk
+    from sweep.run.warmup import warm_group
     print(grid.describe())
     if grid.stopping is not None:
         rule = grid.stopping
         print(f"  {rule.describe()}: the runs above are the most it may train; at least "
               f"{rule.min} per cell; the estimate below is for that maximum")
+    plans = make_plans(grid)
+    expect = expected_compile(plans)
+    n_spec = sum(v["kind"] == "specialised" for v in expect["groups"].values())
+    print(f"kernels: {n_spec} specialised ({expect['cold']} to compile cold), {len(plans) - n_spec} generic; "
+          f"expected compile/load {expect['total_s']:.1f} s in all, {expect['first_s']:.1f} s before the first "
+          f"part" + (" (the other groups compile while the first one trains)" if expect["cold"] > 1 else ""))
     total_s = 0.0
     capped = _CappedEpochs(grid, CALIBRATION_EPOCHS)
-    for plan, group in zip(make_plans(grid), grid.groups()):
+    for plan, group in zip(plans, grid.groups()):
+        info = expect["groups"][plan.index]
+        compile_s = warm_group(plan)
         a, b = group.ranges[0]
         n = min(b - a, 64)
-        execute_chunk(capped, plan, Chunk(plan.index, a, a + n))  # compiles on first use
         t = time.perf_counter()
         res = execute_chunk(capped, plan, Chunk(plan.index, a, a + n))
         per_run = (time.perf_counter() - t) / n
         epochs = grid.columns(a, a + n)["train.epochs"]
         scale = max(1.0, float(epochs.sum()) / max(1.0, float(np.minimum(epochs, CALIBRATION_EPOCHS).sum())))
         total_s += per_run * scale * group.n_runs
+        state = "generic kernel" if info["kind"] == "generic" else \
+            f"specialised kernel, {'cached' if info['cached'] else 'cold'}"
         print(f"  {group.label or 'all runs'}: {group.n_runs:,} runs, ~{per_run * scale * 1e3:.3f} ms/run "
-              f"({res.network_epochs / max(res.kernel_s, 1e-9) / 1e6:.1f} M network-epochs/s in calibration)")
+              f"({res.network_epochs / max(res.kernel_s, 1e-9) / 1e6:.1f} M network-epochs/s in calibration); "
+              f"{state}: compile/load expected {info['expected_s']:.1f} s, took {compile_s:.1f} s")
     print(f"{grid.n_runs:,} runs, {network_epochs(grid):,} network-epochs at most (early stop and divergence "
-          f"end runs sooner); estimated time: {_duration(total_s)} on this machine")
+          f"end runs sooner); estimated time: {_duration(total_s)} on this machine, plus "
+          f"{expect['first_s']:.1f} s of compile before the first part")
     problems = size_problems(grid)
     if problems:
         print(f"large sweep: {'; '.join(problems)}: 'sweep run' needs --yes to start it")

@@ -9,6 +9,6 @@
 
 def __getattr__(name):  # lazy: importing one grid module does not load them all
     if name in ("load_grid", "Grid"):
-        from sweep.grid import load
+        from sweep.grid.load import load
         return getattr(load, name)
     raise AttributeError(name)

@@ -23,7 +23,7 @@ from results.schema import SCHEMA_VERSION
 from results.writer import OutputDir, os_error_text
 from sweep.run.backends.base import ChunkFailure
 from sweep.errors import OutputError
-from sweep.run.execute import Chunk, GroupPlan, execute_chunk, plan_group
+from sweep.run.execute import Chunk, GroupPlan, execute_chunk, plan_group  # noqa: F401
 from sweep.run.chunking import DEFAULT_CHUNK, chunk_sizes  # noqa: F401  (DEFAULT_CHUNK: re-export)
 from sweep.run.done import fingerprint, plan_by_index
 from sweep.run.done import iter_chunks as iter_sized_chunks
@@ -31,6 +31,8 @@ from sweep.grid.identity import done_ids, manifest_fields, rows_for
 from sweep.run.interrupt import sigint_deferred
 from sweep.run.progress import Progress
 from sweep.run.repair import scan_and_repair
+from sweep.run.numerics import check_resumable
+from sweep.run.numerics import manifest_fields as numerics_fields
 
 @dataclass
 class RunStats:
@@ -43,7 +45,8 @@ class RunStats:
     chunk_s: float = 0.0
     write_s: float = 0.0
     plan_s: float = 0.0
-    warm_s: float = 0.0
+    warm_s: float = 0.0          # waited for kernels before the first chunk
+    compile_ahead_s: float = 0.0  # spent compiling later groups' kernels in the background
     wall_s: float = 0.0
     network_epochs: int = 0
     failures: list = field(default_factory=list)
@@ -130,9 +133,10 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
     then planned from the part names (``sweep.run.done``) or, for parts of another run layout,
     from their run ids. ``chunk_size`` None: the grid's, or an automatic size (``sweep.run.chunking``).
     """
-    from sweep.run.backends.local import LocalBackend
+    from sweep.run.backends import make_backend
 
-    backend = backend or LocalBackend()
+    backend = backend or make_backend()
+    warm = None
     stream = stream or sys.stderr
     out = OutputDir(out_dir or grid.output["dir"])
     stats = RunStats(n_grid=grid.n_runs)
@@ -145,6 +149,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
         for w in scan.warnings:
             print(f"warning: {w}", file=stream)
         manifest = scan.manifest
+        check_resumable(manifest, out.path)
         t0 = time.perf_counter()
         plans = make_plans(grid)
         sizes = chunk_sizes(grid, plans, chunk_size)
@@ -166,12 +171,9 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
                     f"it was written by a different grid (hash {str(manifest.get('grid_hash', '?'))[:12]}). "
                     f"Use another --out directory.")
         stats.plan_s = time.perf_counter() - t0
-        if chunks and backend.name == "local":  # load or compile each group's kernels once, timed apart
-            t0 = time.perf_counter()
-            for plan, group in zip(plans, grid.groups()):
-                a = group.ranges[0][0]
-                execute_chunk(grid, plan, Chunk(plan.index, a, a + 1))
-            stats.warm_s = time.perf_counter() - t0
+        if chunks:  # the backend compiles or loads the kernels (local: the first group now, the rest ahead)
+            warm = backend.warm_up(plans, chunks)
+            stats.warm_s = warm.sync_s
         stats.n_pending = sum(c.n_runs for c in chunks)
         sessions = manifest.get("sessions", [])
         sessions = sessions if isinstance(sessions, list) else []
@@ -239,11 +241,15 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
             crashed = bool(errors)
         finally:
             bar.close()
+            if warm is not None:
+                warm.close()
+                stats.warm_s += getattr(warm, "waited_s", 0.0)
+                stats.compile_ahead_s = warm.ahead_s
             stats.wall_s = time.perf_counter() - t_start
             status = ("error" if crashed else "interrupted" if stats.interrupted
                       else "failed" if stats.n_failed else "complete")
             sessions[-1].update({"finished": _now(), "trained": stats.n_trained, "failed": stats.n_failed,
-                                 "kernel_s": round(stats.kernel_s, 3), "warm_s": round(stats.warm_s, 3), "plan_s": round(stats.plan_s, 3), "wall_s": round(stats.wall_s, 3),
+                                 "kernel_s": round(stats.kernel_s, 3), "warm_s": round(stats.warm_s, 3), "compile_ahead_s": round(stats.compile_ahead_s, 3), "plan_s": round(stats.plan_s, 3), "wall_s": round(stats.wall_s, 3),
                                  "network_epochs": stats.network_epochs, "status": status})
             manifest.update({"status": status, "finished": _now(), "failures": stats.failures,
                              "n_done": stats.n_done_before + stats.n_trained})
@@ -267,7 +273,7 @@ def _manifest_base(grid, plans: list[GroupPlan]) -> dict:
     return {
         "name": grid.name, "description": grid.description, "grid_path": str(getattr(grid, "path", "")),
         "grid_text": grid.text, "grid_canonical": grid.canonical, "grid_hash": grid.hash, "runs_hash": grid.runs_hash,
-        "overrides": list(grid.overrides), "schema_version": SCHEMA_VERSION, "versions": _versions(),
+        "overrides": list(grid.overrides), "schema_version": SCHEMA_VERSION, **numerics_fields(), "versions": _versions(),
         "host": socket.gethostname(), "n_runs": grid.n_runs, "main_criterion": grid.main_criterion,
         "groups": [{"key": p.key, "label": p.label, "n_runs": g.n_runs, "sizes": list(p.network.sizes)}
                    for p, g in zip(plans, grid.groups())],

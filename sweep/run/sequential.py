@@ -129,12 +129,12 @@ def _record(out_path, section: dict, status: str) -> None:
 def run_sequential(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
                    resume_hint: str = "", stream=sys.stderr) -> SequentialStats:
     """Train ``grid``'s cells round by round until each one is resolved or at ``max``."""
-    from sweep.run.backends.local import LocalBackend
+    from sweep.run.backends import make_backend
     from sweep.run.runner import run_sweep
 
     rule = grid.stopping
     out_path = out_dir or grid.output["dir"]
-    backend = backend or LocalBackend()
+    backend = backend or make_backend()
     t0 = time.perf_counter()
     stats = SequentialStats(cells=grid_cells(grid))
     with OutputDir(out_path) as out:  # the lock: read the data without a writer at work

@@ -22,11 +22,26 @@ class ChunkFailure:
     traceback: str
 
 
+class NoWarmUp:
+    """The warm-up handle of a backend whose workers warm themselves (Dask)."""
+
+    sync_s = 0.0
+    ahead_s = 0.0
+
+    def close(self) -> None:
+        pass
+
+
 class Backend(Protocol):
     name: str
 
     def map_chunks(self, grid, plans: list[GroupPlan], chunks: Iterable[Chunk]
                    ) -> Iterator[ChunkResult | ChunkFailure]: ...
+
+    def warm_up(self, plans: list[GroupPlan], chunks: list[Chunk]):
+        """Compile or load the kernels the chunks need, as this backend runs them; returns a handle
+        with ``sync_s`` (seconds waited), ``ahead_s`` (seconds compiling in the background) and
+        ``close()`` (called when the sweep ends)."""
 
     def describe(self) -> str: ...
 

@@ -25,9 +25,9 @@ them, so a retried or recomputed task trains exactly the same runs bit for bit.
   ``distributed.scheduler.allowed-failures``, default 3, then ``KilledWorker``). A chunk that
   still fails is yielded as a :class:`~sweep.run.backends.base.ChunkFailure` with the remote
   traceback, and the rest of the sweep goes on.
-- Compilation: before the first chunk, one worker trains one run of every group (compiling
-  the kernels and writing Numba's on-disk cache), then the other workers do the same (they
-  load that cache instead of racing to write it). Workers that join later compile or load
+- Compilation: before the first chunk, one worker warms every group's kernels
+  (``sweep.run.warmup``: compiling them and writing Numba's on-disk cache), then the other workers
+  do the same (they load that cache instead of racing to write it). Workers that join later compile or load
   on their first chunk.
 - Threads: a task sets Numba's thread count (thread-local in Numba) to the worker's Dask
   threads divided by the tasks it is running now: ``1`` per task when every slot is busy,
@@ -45,7 +45,7 @@ import traceback
 from contextlib import nullcontext
 from typing import Callable, Iterable, Iterator
 
-from sweep.run.backends.base import ChunkFailure
+from sweep.run.backends.base import ChunkFailure, NoWarmUp
 from sweep.errors import SweepError
 from sweep.run.execute import Chunk, ChunkResult, GroupPlan, execute_chunk
 
@@ -91,24 +91,20 @@ def run_chunk(grid, plan: GroupPlan, chunk: Chunk, threads: int | None = None) -
 
 
 def warm_worker(grid, plans: list[GroupPlan]) -> dict:
-    """Train one run of every group so this process compiles (or loads) every kernel.
+    """Compile (or load) every group's kernels in this process (``sweep.run.warmup``; trains nothing).
 
     Never raises: a group whose run fails is reported, and its chunks will fail (and be
     quarantined) on their own.
     """
     import numba
 
+    from sweep.run.warmup import warm_groups
+
     t0 = time.perf_counter()
-    errors = []
     numba.set_num_threads(1)
-    for plan, group in zip(plans, grid.groups()):
-        start = group.ranges[0][0]
-        try:
-            with _kernel_guard():
-                execute_chunk(grid, plan, Chunk(plan.index, start, start + 1))
-        except Exception as exc:  # noqa: BLE001 - reported, not raised
-            errors.append(f"group {plan.index}: {type(exc).__name__}: {exc}")
-    return {"seconds": time.perf_counter() - t0, "errors": errors, "pid": os.getpid()}
+    with _kernel_guard():
+        report = warm_groups(plans)
+    return {"seconds": time.perf_counter() - t0, "errors": report.errors, "pid": os.getpid()}
 
 
 def _import_distributed():
@@ -223,6 +219,10 @@ class DaskBackend:
             del futures
         print(f"dask: kernels ready on {len(times)} worker(s) in {time.perf_counter() - t0:.1f} s "
               f"(first worker {times[0] if times else float('nan'):.1f} s)", file=self.stream)
+
+    def warm_up(self, plans: list[GroupPlan], chunks) -> NoWarmUp:
+        """Nothing here: each worker warms itself before its first chunk (``map_chunks``)."""
+        return NoWarmUp()
 
     def map_chunks(self, grid, plans: list[GroupPlan], chunks: Iterable[Chunk]
                    ) -> Iterator[ChunkResult | ChunkFailure]:

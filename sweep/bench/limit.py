@@ -1,0 +1,137 @@
+"""The machine's estimated limit for a workload (``sweep bench``'s "limit" columns).
+
+Per network-epoch a sigmoid MLP trained by plain SGD costs, per run (one SIMD lane):
+
+- ``S`` sigmoids: ``passes * n_patterns * units`` (units = hidden + output; ``passes`` is 1 for
+  full batch, whose evaluation pass is also the training pass, 2 for online and minibatch);
+- ``F`` other floating-point operations (every one a separate IEEE mul or add: the kernels
+  contract nothing), per pattern ``2 P`` per forward pass (a mul and an add per weight),
+  ``4 P`` for the backward pass (the gradient's mul-add per weight, the deltas' mul-add per
+  weight), ``4`` per unit (delta and derivative), ``6`` per output (error, squared error and the
+  loss and accuracy bookkeeping), and ``2 P`` per update (``lr * g``, subtract).
+
+The limit is ``threads * clock / (S * c_sig + F / (lanes * pipes))`` network-epochs per second:
+``c_sig`` is the *measured* cost in cycles of one lane of the vectorised sigmoid exactly as the
+specialised kernels emit it (``kernels.codegen_llvm`` tracing ``kernels.ops``' sigmoid at the
+kernels' vector width), ``lanes`` the lanes of one register at the host's FMA width
+(``kernels.isa``: 8 doubles on AVX-512, 4 on AVX2, 2 on NEON; twice as many floats) and
+``pipes`` the FP pipes (``kernels.isa.FMA_PIPES``). The clock is measured too: a dependent
+chain of integer add and xor (one cycle each). Loads, stores, selects and the loop are not
+counted, so a kernel can at best approach the limit.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+_CHAIN = 1 << 20   # ~1 ms: short enough to fit between other processes' time slices
+
+
+@njit(cache=True)
+def _chain(n, k):
+    x = 0
+    for _ in range(n):
+        x = (x + 1) ^ k   # two 1-cycle ops on the critical path
+    return x
+
+
+def measure_clock_hz(repeats: int = 50) -> float:
+    """Cycles per second of one core, from a dependent chain of 2 * _CHAIN one-cycle ops (best of
+    many short tries: on a shared machine the best one ran without being descheduled)."""
+    _chain(10, 3)
+    best = min(_timed(lambda: _chain(_CHAIN, 12345)) for _ in range(repeats))
+    return 2 * _CHAIN / best
+
+
+def _timed(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def _sigmoid_kernel(dtype: str, width: int):
+    from kernels.codegen_llvm import F, _Gen
+    from kernels.ops import ACTIVATIONS
+
+    sig = ACTIVATIONS["sigmoid"]
+
+    @intrinsic
+    def sig_block(typingctx, buf, i):
+        def codegen(context, builder, signature, args):
+            ptr = cgutils.create_struct_proxy(signature.args[0])(context, builder, value=args[0]).data
+            g = _Gen(builder, dtype, width)
+            addr = builder.gep(ptr, [args[1]], inbounds=True)
+            z = F(g, g.vload(addr, g.ft, "sf"))
+            g.vstore(sig.forward(z, g.c(0.01)).v, addr, g.ft, "sf")
+            return context.get_dummy_value()
+        return types.void(buf, i), codegen
+
+    @njit
+    def run(buf, reps):
+        n = buf.shape[0]
+        for _ in range(reps):
+            for i in range(0, n, width):
+                sig_block(buf, i)
+
+    return run
+
+
+def measure_sigmoid_cycles(dtype: str, clock_hz: float, width: int | None = None, repeats: int = 50) -> float:
+    """Cycles per lane of the kernels' vectorised sigmoid (in L1: 2,048 values, updated in place)."""
+    if width is None:
+        width = _kernel_width(dtype)
+    run = _sigmoid_kernel(dtype, width)
+    buf = np.linspace(-4, 4, 2048).astype(dtype)
+    run(buf, 1)
+    reps = 200
+    best = min(_timed(lambda: run(buf, reps)) for _ in range(repeats))
+    return best * clock_hz / (reps * buf.size)
+
+
+def _kernel_width(dtype: str) -> int:
+    """The vector width the kernels use for XOR 2-2-1 in this dtype."""
+    from kernels.codegen_emit import Spec
+    from kernels.codegen_ir import vector_width
+    from kernels.config import LANES
+    return vector_width(Spec(sizes=(2, 2, 1), acts=(0, 0), bias=True, shortcut=False, loss=0, opt=0, schedule=0,
+                             batch_size=4, shuffle=False, acc_mode=0, n_patterns=4, dtype=dtype, rec_out=False,
+                             lanes=LANES))
+
+
+def measure_machine() -> dict:
+    """The measured figures the limits need (a few seconds)."""
+    from kernels import isa
+
+    clock = measure_clock_hz()
+    kind = isa.isa()
+    return {"isa": kind, "isa_text": isa.describe(), "clock_hz": clock, "fma_pipes": isa.FMA_PIPES[kind],
+            "doubles_per_register": isa.doubles_per_register(kind),
+            "sigmoid_cycles": {dt: measure_sigmoid_cycles(dt, clock) for dt in ("float64", "float32")}}
+
+
+def cost_per_network_epoch(sizes, n_patterns: int, schedule: str, batch_size: int = 1) -> tuple[int, int]:
+    """(sigmoids, other flops) per network-epoch (module docstring)."""
+    n_params = sum((sizes[i] + 1) * sizes[i + 1] for i in range(len(sizes) - 1))   # with biases
+    units = sum(sizes[1:])
+    n_out = sizes[-1]
+    full = schedule == "full"
+    passes = 1 if full else 2
+    updates = 1 if full else -(-n_patterns // (1 if schedule == "online" else max(1, batch_size)))
+    sigmoids = passes * n_patterns * units
+    flops = (passes * n_patterns * 2 * n_params + n_patterns * (4 * n_params + 4 * units)
+             + n_patterns * n_out * 6 + updates * 2 * n_params)
+    return sigmoids, flops
+
+
+def limit(machine: dict, sizes, n_patterns: int, schedule: str, dtype: str, threads: int,
+          batch_size: int = 1) -> float:
+    """Estimated network-epochs per second this machine can reach on this workload."""
+    sigmoids, flops = cost_per_network_epoch(sizes, n_patterns, schedule, batch_size)
+    lanes = machine["doubles_per_register"] * (2 if dtype == "float32" else 1)
+    cycles = sigmoids * machine["sigmoid_cycles"][dtype] + flops / (lanes * machine["fma_pipes"])
+    return threads * machine["clock_hz"] / cycles

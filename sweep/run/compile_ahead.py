@@ -1,0 +1,193 @@
+"""Compile while training: the next groups' kernels compile in another process.
+
+A grid with several kernel groups used to compile every group's specialised kernel before the
+first chunk, so the wait before the first part was the sum of the compiles. ``CompileAhead``
+warms the first group the pending chunks need in this process, and meanwhile a spawned helper
+process compiles the other groups' cold kernels, in the order the chunks reach them, into the
+on-disk kernel cache (``$MLP_SWEEP_CACHE`` and Numba's ``__pycache__`` next to it; both are
+written atomically, so the two processes never see a partial file). When the sweep reaches a
+later group it waits for the helper to report that group (usually long done) and loads the
+kernel from the cache in a few tens of milliseconds; if the helper has not started that group
+yet, the sweep claims it (a shared array of claims, under its lock) and compiles it itself while
+the helper goes on with the next one. The wait before the first part is one compile.
+
+Why a process and not a thread: Numba's compiler runs much of a compile (typing, lowering) in
+Python, holding the GIL; a compile thread then delays every GIL-holding step of the training
+thread (each chunk's columns, initial weights, Arrow tables) by up to a switch interval, so the
+first part came 2-3 times later than the compile alone would explain (measured in
+docs/specialised-kernels.md, "Compile while training"). The helper shares the CPU, not the GIL.
+
+``expected_compile(plans)`` gives ``--dry-run`` the expected compile time per group, cold or
+cached, without compiling anything.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import time
+
+from sweep.run.warmup import WarmReport, warm_group, warm_groups
+
+#: Cold compile time of a specialised kernel ~ A + B * (LLVM instructions of its lane body),
+#: on one core of the shared 2-core machine (docs/specialised-kernels.md); cached loads
+#: take about CACHED_S.
+COLD_BASE_S = 1.2
+COLD_PER_INSTR_S = 2.5e-4
+CACHED_S = 0.05
+
+
+def group_order(chunks) -> list[int]:
+    """Plan indices in the order the chunks first need them."""
+    seen: dict[int, None] = {}
+    for c in chunks:
+        seen.setdefault(c.group, None)
+    return list(seen)
+
+
+#: States of a group in the shared claim array: nobody has started it, the helper compiles it,
+#: the sweep compiles it itself (it reached the group before the helper did).
+FREE, HELPER, SWEEP = 0, 1, 2
+
+
+def _helper_main(plans: dict, order: list, claims, conn) -> None:
+    """The helper process: warm each group nobody claimed yet (filling the on-disk caches) and
+    report it."""
+    for i in order:
+        with claims.get_lock():
+            if claims[i] != FREE:
+                continue
+            claims[i] = HELPER
+        try:
+            conn.send((i, warm_group(plans[i]), None))
+        except Exception as exc:  # noqa: BLE001 - reported; the sweep's own call will raise it
+            conn.send((i, 0.0, f"group {i}: {type(exc).__name__}: {exc}"))
+    conn.close()
+
+
+class CompileAhead:
+    """``start``: warm the first group here and start the helper for the other cold groups;
+    ``wait(group)``: before a group's first chunk, block until the helper has compiled it, or
+    claim it if the helper has not started it (the sweep then compiles it in parallel with the
+    helper's next one); ``close``: stop the helper. ``background=False`` warms every group here, in order
+    (the behaviour before compile-ahead)."""
+
+    def __init__(self, plans, chunks, background: bool = True):
+        self.plans = plans
+        self.order = group_order(chunks)
+        self.background = background
+        self.report = WarmReport()
+        self.sync_s = 0.0      # seconds the caller waited in start()
+        self.waited_s = 0.0    # seconds the caller waited in wait()
+        self.ahead_s = 0.0     # seconds the helper spent compiling
+        self._pending: set[int] = set()
+        self._proc = None
+        self._conn = None
+        self._claims = None
+
+    def start(self) -> "CompileAhead":
+        t0 = time.perf_counter()
+        first, rest = self.order[:1], self.order[1:]
+        if not self.background:
+            self._merge(warm_groups(self.plans, self.order))
+            self.sync_s = time.perf_counter() - t0
+            return self
+        cold = [i for i in rest if _is_cold(self.plans[i])]
+        if cold:
+            try:
+                self._spawn(cold)
+            except (OSError, RuntimeError, ValueError):  # no helper: each group compiles when reached
+                self._pending.clear()
+        self._merge(warm_groups(self.plans, first))
+        self.sync_s = time.perf_counter() - t0
+        return self
+
+    def _spawn(self, order: list[int]) -> None:
+        ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads or locks
+        self._conn, child = ctx.Pipe(duplex=False)
+        self._claims = ctx.Array("b", len(self.plans))
+        self._proc = ctx.Process(target=_helper_main, daemon=True, name="mlp-sweep-compile-ahead",
+                                 args=({i: self.plans[i] for i in order}, order, self._claims, child))
+        self._proc.start()
+        child.close()
+        self._pending = set(order)
+
+    def wait(self, group: int) -> None:
+        """Return once ``group``'s kernels are compiled (or the helper gave up on them), or at once
+        if the helper has not started them: then the sweep compiles them itself, in parallel with
+        the helper's next group."""
+        if group not in self._pending:
+            return
+        with self._claims.get_lock():
+            if self._claims[group] == FREE:
+                self._claims[group] = SWEEP
+                self._pending.discard(group)
+                return
+        t0 = time.perf_counter()
+        while group in self._pending:
+            try:
+                i, seconds, error = self._conn.recv()
+            except (EOFError, OSError):  # the helper is gone: the sweep compiles what is left
+                self._pending.clear()
+                break
+            self._pending.discard(i)
+            self.report.seconds[i] = seconds
+            self.ahead_s += seconds
+            if error:
+                self.report.errors.append(error)
+        self.waited_s += time.perf_counter() - t0
+
+    def _merge(self, rep: WarmReport) -> None:
+        self.report.seconds.update(rep.seconds)
+        self.report.errors.extend(rep.errors)
+
+    def close(self) -> None:
+        """Stop the helper (its cache files are written atomically, so stopping it anywhere is safe)."""
+        if self._proc is not None:
+            if self._proc.is_alive():
+                self._proc.terminate()
+            self._proc.join(10)
+            self._conn.close()
+            self._proc = self._conn = None
+        self._pending.clear()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _is_cold(plan) -> bool:
+    try:
+        info = kernel_info(plan)
+    except Exception:  # noqa: BLE001 - a bad group fails in its own chunks
+        return False
+    return info["kind"] == "specialised" and not info["cached"]
+
+
+def kernel_info(plan) -> dict:
+    """What loading ``plan``'s training kernel costs: ``kind`` ("specialised" or "generic"),
+    ``cached`` (compiled code on disk), ``instructions`` and ``expected_s``."""
+    from kernels import call_static
+    from kernels.codegen import cache_state
+
+    net, opts = plan.network, plan.options
+    st = call_static(net, opts, plan.X, plan.T)
+    info = cache_state(net, st, plan.X.shape[0], opts.dtype)
+    if info["kind"] == "specialised" and not info["cached"]:
+        info["expected_s"] = COLD_BASE_S + COLD_PER_INSTR_S * info["instructions"]
+    else:
+        info["expected_s"] = CACHED_S
+    return info
+
+
+def expected_compile(plans, chunks=None) -> dict:
+    """Expected compile/load seconds: per group, the total, and the wait before the first part
+    with compile-ahead (the first group's)."""
+    order = group_order(chunks) if chunks is not None else list(range(len(plans)))
+    per = {i: kernel_info(plans[i]) for i in order}
+    total = sum(v["expected_s"] for v in per.values())
+    first = per[order[0]]["expected_s"] if order else 0.0
+    return {"groups": per, "total_s": total, "first_s": first,
+            "cold": sum(1 for v in per.values() if v["kind"] == "specialised" and not v["cached"])}
+
+
