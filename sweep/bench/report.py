@@ -123,3 +123,22 @@ def markdown(report: dict) -> str:
 # ----------------------------------------------------------------------------------------------
 # main
 # ----------------------------------------------------------------------------------------------
+
+
+def load_average():
+    """The 1-minute load average (None where the OS has none): a benchmark says how busy it was."""
+    import os
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return None
+
+
+def json_default(o):
+    """``json.dumps`` of numpy values in a benchmark report."""
+    import numpy as np
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sweep.bench.report import fmt_rate, machine_info, markdown
+from sweep.bench.report import json_default, load_average, fmt_rate, machine_info, markdown
 
 MODES = ("full", "quick", "tiny")
 REPEATS = {"full": 5, "quick": 2, "tiny": 1}
@@ -283,7 +283,7 @@ def run_bench(mode: str = "full", threads: int | None = None, use_jax: bool = Tr
     n_threads = numba.get_num_threads()
     repeats = REPEATS[mode]
     use_jax = use_jax and jax_available()
-    load_start = _loadavg()
+    load_start = load_average()
     workloads: dict[str, dict] = {}
 
     # warm-up: the first call of each dtype compiles the kernels or loads them from the cache
@@ -375,14 +375,7 @@ def run_bench(mode: str = "full", threads: int | None = None, use_jax: bool = Tr
     info = machine_info()
     info["limit_model"] = machine
     return {"mode": mode, "repeats": repeats, "machine": info, "warmup_s": warmup_s,
-            "load_avg_1min": {"start": load_start, "end": _loadavg()}, "workloads": workloads}
-
-
-def _loadavg():
-    try:
-        return round(os.getloadavg()[0], 2)
-    except (OSError, AttributeError):
-        return None
+            "load_avg_1min": {"start": load_start, "end": load_average()}, "workloads": workloads}
 
 
 def main(args) -> int:
@@ -394,13 +387,6 @@ def main(args) -> int:
     report["flags"] = flags
     print(markdown(report))
     if getattr(args, "json", None):
-        Path(args.json).write_text(json.dumps(report, indent=2, default=_json_default) + "\n", encoding="utf-8")
+        Path(args.json).write_text(json.dumps(report, indent=2, default=json_default) + "\n", encoding="utf-8")
     return 0
 
-
-def _json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
