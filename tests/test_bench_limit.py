@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sweep import bench_limit as L
+from sweep.bench import limit as L
 
 
 @pytest.mark.parametrize("dtype,width", [("float64", 8), ("float64", 16), ("float32", 16)])
