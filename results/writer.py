@@ -45,7 +45,9 @@ def atomic_write_table(path: Path, table: pa.Table, tmp_dir: Path | None = None)
     tmp = _tmp_name(path, tmp_dir)
     try:
         # dictionaries only for text: on numbers they fall back per page, at 2-3x the time
-        text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        # (and dictionary columns, whose stored dictionary keeps their categories' order)
+        text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                or pa.types.is_dictionary(f.type)]
         pq.write_table(table, tmp, compression="zstd", use_dictionary=text)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from results.layout import layout_of
 from sweep.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -81,7 +82,7 @@ CASES = [
     pytest.param(["run", "{grid}", "--scheduler", "notaurl"], _no_setup, ["--scheduler 'notaurl' is not a Dask scheduler address", "tcp://HOST:PORT"], 2, id="scheduler-not-a-url"),
     pytest.param(["run", "{grid}", "--out", "{tmp}/out"], _out_is_file, ["{tmp}/out", "it is a file, not a directory"], 2, id="out-is-a-file"),
     pytest.param(["run", "{grid}", "--out", "{tmp}/file/sub"], _out_under_file, ["{tmp}/file", "Not a directory"], 2, id="out-under-a-file"),
-    pytest.param(["run", "{grid}", "--out", "{tmp}/ro"], _read_only, ["{tmp}/ro/_lock", "Read-only file system"], 2, id="out-read-only"),
+    pytest.param(["run", "{grid}", "--out", "{tmp}/ro"], _read_only, ["{tmp}/ro.sweep/lock", "Read-only file system"], 2, id="out-read-only"),
     pytest.param(["run", "{grid}", "--out", "{tmp}/full"], _disk_full, ["{tmp}/full", "No space left on device", "run the same command again to resume"], 2, id="disk-full"),
     pytest.param(["run", "{grid}", "--set", "train.epochs=1000000000"], _no_setup, ["this sweep is very large", "runs of up to 1,000,000,000 epochs", "--yes"], 2, id="epochs-1e9-without-yes"),
     pytest.param(["run", "{grid}", "--set", "sweep.seeds=200000000"], _no_setup, ["200,000,000 runs (more than 100,000,000)", "--yes"], 2, id="runs-2e8-without-yes"),
@@ -150,8 +151,11 @@ def test_dry_run_of_a_huge_grid_prints_size_and_estimate_and_ends(tmp_path, caps
 
 def _sigint_run(args: list[str], wait_for, cwd: Path, timeout: float = 120) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # the child gets Ctrl-C's default disposition whatever this process has (a test that ran a Dask
+    # cluster may leave SIGINT ignored here, and an ignored signal is inherited)
     proc = subprocess.Popen([sys.executable, "-m", "sweep", *args], cwd=cwd, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + timeout
     while not wait_for() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -180,7 +184,7 @@ def test_ctrl_c_while_training_is_one_line_with_the_resume_command(tmp_path):
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr
     assert "runs are saved in" in lines[0] and f"resume with: python -m sweep run {grid}" in lines[0]
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(layout_of(out).manifest.read_text())
     assert manifest["status"] == "interrupted"
     assert len(pd.read_parquet(out)) == manifest["n_done"] > 0
 

@@ -8,6 +8,7 @@ import pandas as pd
 
 import sweep.run.numerics
 from kernels.config import NUMERICS_VERSION
+from results.layout import layout_of
 from sweep.cli import main
 
 GRID = """
@@ -36,14 +37,14 @@ def _snapshot(out: Path) -> dict:
 def test_manifest_records_the_numerics_version(tmp_path):
     out = tmp_path / "out"
     assert main(["run", str(_grid(tmp_path, 20)), "--out", str(out), "--no-progress"]) == 0
-    manifest = json.loads((out / "_manifest.json").read_text())
+    manifest = json.loads(layout_of(out).manifest.read_text())
     assert manifest["numerics_version"] == NUMERICS_VERSION == 1
 
 
 def test_other_numerics_are_refused_with_exit_2_and_nothing_changes(tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["run", str(_grid(tmp_path, 20)), "--out", str(out), "--no-progress"]) == 0
-    mpath = out / "_manifest.json"
+    mpath = layout_of(out).manifest
     manifest = json.loads(mpath.read_text())
     manifest["numerics_version"] = 2           # as if written by a later release
     mpath.write_text(json.dumps(manifest))
@@ -60,7 +61,7 @@ def test_other_numerics_are_refused_with_exit_2_and_nothing_changes(tmp_path, ca
 def test_a_manifest_without_the_field_is_version_1(tmp_path, monkeypatch):
     out = tmp_path / "out"
     assert main(["run", str(_grid(tmp_path, 20)), "--out", str(out), "--no-progress"]) == 0
-    mpath = out / "_manifest.json"
+    mpath = layout_of(out).manifest
     manifest = json.loads(mpath.read_text())
     del manifest["numerics_version"]           # written before the field existed
     mpath.write_text(json.dumps(manifest))
