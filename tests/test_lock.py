@@ -65,7 +65,10 @@ def test_200_simultaneous_starts_give_exactly_one_writer(tmp_path):
         running = [p for p in procs if p not in codes]
         assert len(losers) == 199 and len(running) == 1, (len(losers), len(running), set(codes.values()))
         winner = running[0]
-        assert all(p.stdout.read().strip().endswith(f" {winner.pid}") for p in losers[:20])
+        # the host/PID text is information only: a loser may read it before the winner has written
+        # it, so most (not all) losers name the winner
+        named = sum(p.stdout.read().strip().endswith(f" {winner.pid}") for p in losers[:20])
+        assert named >= 10, named
     finally:
         fcntl.flock(rel_fd, fcntl.LOCK_UN)
         for p in procs:
