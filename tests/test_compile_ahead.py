@@ -12,6 +12,7 @@ from kernels.codegen import specialised_train_blocks
 from sweep.run.backends.local import LocalBackend
 from sweep.run.compile_ahead import FREE, HELPER, CompileAhead, expected_compile, group_order
 from sweep.run.execute import Chunk
+from sweep.run.warmup import warm_group
 from sweep.grid.load import load_grid
 from sweep.run.runner import make_plans, run_sweep
 
@@ -102,6 +103,7 @@ def test_cached_groups_spawn_no_helper(tmp_path):
     chunks = [Chunk(0, 0, 40), Chunk(1, 40, 80)]
     with CompileAhead(plans, chunks) as warm:             # the first group here; the second, if cold, ahead
         warm.wait(1)
+        warm_group(plans[1])  # as the runner does after wait(): a group the helper had not started is ours
     with CompileAhead(plans, chunks) as warm:             # now both are compiled: nothing to spawn
         assert warm._proc is None and not warm._pending
         warm.wait(1)
