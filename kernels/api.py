@@ -173,10 +173,9 @@ def _legacy(net, seeds, low, high, scale):
 
 def _milestone_codes(main, n: int) -> np.ndarray:
     arr = np.asarray(main)
-    if arr.dtype.kind in "US":
-        codes = MILESTONES.codes()
-        arr = np.vectorize(lambda m: MILESTONES.code(str(m)) if str(m) in codes else MILESTONES[str(m)],
-                           otypes=[np.int64])(arr)
+    if arr.dtype.kind in "US":  # names: one lookup per distinct name (an unknown one is a ValueError)
+        names, inverse = np.unique(arr, return_inverse=True)
+        arr = np.array([MILESTONES.code(str(m)) for m in names], np.int64)[inverse.reshape(arr.shape)]
     return np.broadcast_to(arr.astype(np.int64), (n,))
 
 

@@ -41,7 +41,7 @@ GENERATOR_VERSION = 2
 #: this keeps a cold compile under about 9 s.
 MAX_BODY = 36_000
 
-_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "intrinsics.py",
+_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py",
                  "rng.py", "config.py", "isa.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
                      (Path(__file__).parent / "ops").glob("*.py"))))
 _lock = threading.Lock()

@@ -4,7 +4,7 @@
   vectorisation.
 - ``fastmath=False``: no reassociation or FMA contraction, so a lane computes the same bits
   in a vector body or a scalar one, and results do not depend on lane, block or thread.
-  Explicit FMAs (``kernels.intrinsics.fma``) are exact IEEE operations and keep that property.
+  Explicit FMAs (``kernels.ops.prim.fma``) are exact IEEE operations and keep that property.
 - ``cache=True``: compiled code is cached on disk next to the module (``__pycache__``).
 """
 from __future__ import annotations

@@ -83,7 +83,7 @@ loss_terms = _build(
     [(op.code, ["for ln in range(LANES):",
                 f"    m_loss[ln] += term_{op.code}(A[k, out0 + o, ln], Tt[k, o, ln], Zo[k, o, ln])"]
       if op.uses_terms else []) for op in LOSSES.ops()],
-    _env(LOSSES, "term"))
+    {f"term_{op.code}": _jit(op, "term") for op in LOSSES.ops() if op.uses_terms})
 loss_values = _build(
     "loss_values", "code, m_tss, m_loss, n_terms",
     [(op.code, ["for ln in range(LANES):",

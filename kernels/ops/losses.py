@@ -8,8 +8,8 @@ outputs (``n_terms = nb n_out``; y outputs, t targets, z logits, tss = sum (y - 
 
 ``scale(n_terms, one)`` is the constant factor of dE/dz (in the float type of ``one``); the delta
 is ``scale (y - t)``, then the output activation's ``backward`` unless ``logit_delta``.
-``term(y, t, z)`` is summed over patterns and outputs when ``uses_terms``; ``value(tss, terms,
-n_terms)`` gives E.
+``term(y, t, z)`` (only where ``uses_terms``) is summed over patterns and outputs; ``value(tss,
+terms, n_terms)`` gives E.
 """
 from __future__ import annotations
 
@@ -31,10 +31,6 @@ class SSE:
         return one
 
     @staticmethod
-    def term(y, t, z):
-        return z - z
-
-    @staticmethod
     def value(tss, terms, n_terms):
         return like(tss, 0.5) * tss
 
@@ -48,10 +44,6 @@ class MSE:
     @staticmethod
     def scale(n_terms, one):
         return (one + one) / n_terms
-
-    @staticmethod
-    def term(y, t, z):
-        return z - z
 
     @staticmethod
     def value(tss, terms, n_terms):

@@ -33,6 +33,11 @@ from kernels.ops.registry import Registry
 OPTIMIZERS = Registry("optimizer")
 
 
+def _no_lane(ls, h, loss):
+    """The per-run step of a rule with no per-run state."""
+    return (), ()
+
+
 @OPTIMIZERS.register("sgd", 0)
 class SGD:
     hyper = ("lr",)
@@ -40,9 +45,7 @@ class SGD:
     lane_slots = ()
     consts = ()
 
-    @staticmethod
-    def lane(ls, h, loss):
-        return (), ()
+    lane = staticmethod(_no_lane)
 
     @staticmethod
     def update(w, g, s, h, c):
@@ -56,9 +59,7 @@ class Momentum:
     lane_slots = ()
     consts = ()
 
-    @staticmethod
-    def lane(ls, h, loss):
-        return (), ()
+    lane = staticmethod(_no_lane)
 
     @staticmethod
     def update(w, g, s, h, c):
@@ -98,10 +99,6 @@ def rprop_step(step, prev_grad, g, h):
     down = prod < zero
     new = select(up, fmin(step * h[0], h[4]), select(down, fmax(step * h[1], h[3]), step))
     return new, down
-
-
-def _no_lane(ls, h, loss):
-    return (), ()
 
 
 def _rprop_plus(w, g, s, h, c):

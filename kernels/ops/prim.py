@@ -2,7 +2,7 @@
 
 An op (an activation, a loss, an optimizer, a milestone, ``exp``) is a plain Python function of
 scalars written with these primitives and the arithmetic operators only. Compiled by Numba, a
-primitive is its ``@overload`` below (``kernels.intrinsics`` for the LLVM ones); called from Python
+primitive is typed and lowered as a builtin below (a few LLVM instructions); called from Python
 with traced values (``kernels.codegen_llvm.F``/``I``/``B``, vectors of SSA values), it emits IR
 through the value's generator ``g``. So one definition gives the generic kernel (Numba compiles it
 per lane) and the specialised kernel (``kernels.codegen_ir`` traces it), with the same operations
