@@ -83,8 +83,9 @@ def make_spec(net, st, n_patterns: int, dtype: str) -> Spec:
 def kernel_name(spec: Spec) -> str:
     """The module name of ``spec``'s kernel: a hash of everything its compiled code depends on,
     the vector width (``codegen_ir.vector_width``: ISA, configuration or override) included."""
-    from kernels.codegen_ir import vector_width
-    h = hashlib.sha256(repr((GENERATOR_VERSION, spec, vector_width(spec), numba.__version__,
+    from kernels.codegen_ir import group_size, vector_width
+    width = vector_width(spec)
+    h = hashlib.sha256(repr((GENERATOR_VERSION, spec, width, group_size(spec, width), numba.__version__,
                              _FINGERPRINT)).encode())
     return f"mlpk_{h.hexdigest()[:24]}"
 

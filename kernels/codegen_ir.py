@@ -42,6 +42,7 @@ class _Body:
         self.sf, self.si, self.xp, self.tp, self.tip, self.ln0, self.e = sf, si, xp, tp, tip, ln0, e
         self.w = {}
         self.acts = [ACTIVATIONS.by_code(c) for c in spec.acts]
+        self.group = group_size(spec, g.W)
 
     # -- state access: lanes ln0 .. ln0 + W - 1 of a row ------------------------------------------
     def _addr(self, base, row):
@@ -73,30 +74,57 @@ class _Body:
         out = self.acts[layer].backward(d, a, self.slope)
         return out + self.fs * d if self.s.flat else out
 
+    def grouped(self, fn, values, *lane_args):
+        """``[fn(v, *lane_args) for v in values]``, emitted for up to ``self.group`` values at once
+        as one vector of their lanes side by side (``_Gen.concat``): the same operations on every
+        lane, but independent chains interleaved instruction by instruction, so the CPU has
+        them in flight together (emitted one after another, a long chain such as exp's
+        polynomial fills the out-of-order window alone)."""
+        g, out, i = self.g, [], 0
+        while i < len(values):
+            n = 1
+            while 2 * n <= min(self.group, len(values) - i):
+                n *= 2
+            if n == 1:
+                out.append(fn(values[i], *lane_args))
+            else:
+                wg = g.wide(n)
+                res = fn(wg.concat(values[i:i + n]), *(wg.concat([a] * n) for a in lane_args))
+                out.extend(wg.split(res, g))
+            i += n
+        return out
+
     def forward(self, xs):
         """Activations of every level (level 0 = xs) and the output logits."""
+        return self.forward_many([xs])[0]
+
+    def forward_many(self, xss):
+        """``forward`` of several patterns, layer by layer, each layer's activations grouped."""
         s, lay, w, g = self.s, self.lay, self.w, self.g
-        levels = [list(xs)]
-        zo = []
+        levels = [[list(xs)] for xs in xss]
+        zos = [[] for _ in xss]
         for l in range(lay.nl):
             n_i, n_o = s.sizes[l], s.sizes[l + 1]
             last = l == lay.nl - 1
-            ins = levels[l]
-            outs = []
-            for j in range(n_o):
-                row = lay.w_off[l] + j * n_i
-                z = w[lay.b_off[l] + j] if s.bias else g.c(0.0)
-                for i in range(n_i):
-                    z = z + w[row + i] * ins[i]
-                if last and s.shortcut:
-                    srow = lay.s_off + j * lay.n_in
-                    for i in range(lay.n_in):
-                        z = z + w[srow + i] * xs[i]
-                if last:
-                    zo.append(z)
-                outs.append(self.acts[l].forward(z, self.slope))
-            levels.append(outs)
-        return levels, zo
+            zs = []
+            for k, xs in enumerate(xss):
+                ins = levels[k][l]
+                for j in range(n_o):
+                    row = lay.w_off[l] + j * n_i
+                    z = w[lay.b_off[l] + j] if s.bias else g.c(0.0)
+                    for i in range(n_i):
+                        z = z + w[row + i] * ins[i]
+                    if last and s.shortcut:
+                        srow = lay.s_off + j * lay.n_in
+                        for i in range(lay.n_in):
+                            z = z + w[srow + i] * xs[i]
+                    if last:
+                        zos[k].append(z)
+                    zs.append(z)
+            acts = self.grouped(self.acts[l].forward, zs, self.slope)
+            for k in range(len(xss)):
+                levels[k].append(acts[k * n_o:(k + 1) * n_o])
+        return list(zip(levels, zos))
 
     def backward(self, levels, xs, ts, scale, grad):
         """Add one pattern's gradient into ``grad`` (dict p -> value; absent = not started)."""
@@ -171,7 +199,7 @@ class _Body:
             new, slots = op.update(w[p], gp, tuple(sl[p] for sl in self.slots), h, c)
             for sl, v in zip(self.slots, slots):
                 sl[p] = v
-            w[p] = g.sel(still, new, w[p])
+            w[p] = new if still is None else g.sel(still, new, w[p])
 
     # -- the epoch ------------------------------------------------------------------------------
     def emit(self):
@@ -198,8 +226,9 @@ class _Body:
         full = s.schedule == FULL
         grad = {}
         scale_full = lay.delta_scale(n_p)
+        evals = self.forward_many(x)
         for k in range(n_p):
-            levels, zo = self.forward(x[k])
+            levels, zo = evals[k]
             self.metrics(m, k, levels[lay.nl], zo)
             if s.rec_out:
                 for j in range(n_out):
@@ -211,6 +240,10 @@ class _Body:
         if full:
             self.update(grad, still)
         else:
+            # The epoch's updates run unmasked and a stopped lane gets its parameters of the
+            # epoch's start back at its end: the same parameters, without every update of the
+            # epoch waiting for the evaluation pass's bookkeeping (``still``).
+            w0 = dict(w)
             for start in range(0, n_p, s.batch_size):
                 stop = min(start + s.batch_size, n_p)
                 scale = lay.delta_scale(stop - start)
@@ -223,7 +256,9 @@ class _Body:
                         xs, ts = x[k], self.t[k]
                     levels, _ = self.forward(xs)
                     self.backward(levels, xs, ts, scale, grad)
-                self.update(grad, still)
+                self.update(grad, None)
+            for p in range(P):
+                w[p] = g.sel(still, w[p], w0[p])
         for p in range(P):
             self.sfst(lay.TH + p, w[p])
         for row, sl in zip(lay.SLOT, self.slots):
@@ -278,7 +313,7 @@ def vector_width(spec):
     from kernels.config import VECTOR_WIDTH_ENV, VECTOR_WIDTHS
     forced = os.environ.get(VECTOR_WIDTH_ENV, "").strip()
     if forced:
-        allowed = [w for w in (2, 4, 8, 16) if w <= spec.lanes and spec.lanes % w == 0]
+        allowed = [w for w in (2, 4, 8, 16, 32) if w <= spec.lanes and spec.lanes % w == 0]
         if not forced.isdigit() or int(forced) not in allowed:
             raise ValueError(f"{VECTOR_WIDTH_ENV}={forced!r}: the vector width must be one of "
                              f"{', '.join(map(str, allowed))} (lanes per block: {spec.lanes})")
@@ -289,6 +324,27 @@ def vector_width(spec):
         if limit is None or cost <= limit:
             return min(width, spec.lanes)
     return min(8, spec.lanes)
+
+
+def group_size(spec, width):
+    """Values per grouped op (``_Body.grouped``): ``$MLP_SWEEP_GROUP`` if set, else as many as
+    fill ``GROUP_REGISTERS`` vector registers of the target ISA (a power of two, at least 1).
+    Never changes the results."""
+    import os
+
+    from kernels.config import GROUP_ENV, GROUP_REGISTERS
+    from kernels.isa import REGISTER_BITS, isa
+    forced = os.environ.get(GROUP_ENV, "").strip()
+    if forced:
+        if not forced.isdigit() or int(forced) not in (1, 2, 4, 8, 16):
+            raise ValueError(f"{GROUP_ENV}={forced!r}: the group size must be one of 1, 2, 4, 8, 16")
+        return int(forced)
+    kind = isa()
+    bits = 64 if spec.dtype == "float64" else 32
+    n, regs = 1, GROUP_REGISTERS[kind] * REGISTER_BITS[kind]
+    while 2 * n * width * bits <= regs:
+        n *= 2
+    return n
 
 
 def make_lane_loop(spec, width=None):

@@ -57,7 +57,7 @@ class _Gen:
     """The builder, for vectors of ``width`` lanes of one float dtype: typed splat constants,
     vector loads and stores with alias metadata, and the elementary functions."""
 
-    def __init__(self, builder, dtype, width):
+    def __init__(self, builder, dtype, width, _parent=None):
         self.b = builder
         self.W = width
         self.dtype = np.dtype(dtype)
@@ -67,13 +67,18 @@ class _Gen:
         self.it = ir.VectorType(I64, width)
         self.bt = ir.VectorType(I1, width)
         self.sfx = f"v{width}f{self.dtype.itemsize * 8}"
+        self._consts = {}
+        self._wide = {}
+        if _parent is not None:     # a wider view for grouped values: arithmetic only
+            self.md_scope, self.md_noalias, self.md_invariant = (
+                _parent.md_scope, _parent.md_noalias, _parent.md_invariant)
+            return
         mod = builder.module
         dom = mod.add_metadata([ir.MetaDataString(mod, "mlpk.domain")])
         scopes = {n: mod.add_metadata([ir.MetaDataString(mod, f"mlpk.{n}"), dom]) for n in ("sf", "si", "data")}
         self.md_scope = {k: mod.add_metadata([v]) for k, v in scopes.items()}
         self.md_noalias = {k: mod.add_metadata([v for n, v in scopes.items() if n != k]) for k in scopes}
         self.md_invariant = mod.add_metadata([])
-        self._consts = {}
 
     # -- values --------------------------------------------------------------------------
     def _splat_const(self, vty, scalar):
@@ -146,6 +151,33 @@ class _Gen:
         mod = self.b.module
         fn = mod.globals.get(name) or ir.Function(mod, ir.FunctionType(I64, [self.it]), name)
         return self.b.call(fn, [x])
+
+    # -- groups: several independent values as one wider vector --------------------------------
+    def wide(self, n):
+        """The builder for vectors of ``n * W`` lanes (n values of this one side by side)."""
+        g = self._wide.get(n)
+        if g is None:
+            g = self._wide[n] = _Gen(self.b, self.dtype, n * self.W, _parent=self)
+        return g
+
+    def concat(self, values):
+        """F values of width W -> one F of this (wide) builder: value k in lanes kW..kW+W-1.
+        len(values) * W must be this builder's width and a power-of-two multiple of W."""
+        vs = [v.v for v in values]
+        w = self.W // len(vs)
+        while len(vs) > 1:
+            mask = ir.Constant(ir.VectorType(I32, 2 * w), list(range(2 * w)))
+            vs = [self.b.shuffle_vector(vs[i], vs[i + 1], mask) for i in range(0, len(vs), 2)]
+            w *= 2
+        assert w == self.W
+        return F(self, vs[0])
+
+    def split(self, wide, base):
+        """Inverse of ``concat``: the ``W``-lane parts of ``wide`` as F values of ``base``."""
+        b, n = self.b, self.W // base.W
+        undef = ir.Constant(self.ft, ir.Undefined)
+        return [F(base, b.shuffle_vector(wide.v, undef, ir.Constant(
+            ir.VectorType(I32, base.W), list(range(k * base.W, (k + 1) * base.W))))) for k in range(n)]
 
     # -- memory ----------------------------------------------------------------------------
     def _tag(self, instr, scope):

@@ -35,6 +35,11 @@ VECTOR_WIDTHS = {
     "other": {"float64": ((600, 8), (None, 4)), "float32": ((None, 8),)},
 }
 
+#: Forces the values per grouped op of the specialised kernels (``codegen_ir.group_size``).
+GROUP_ENV = "MLP_SWEEP_GROUP"
+#: Vector registers one grouped op's values fill, per ISA (independent chains in flight).
+GROUP_REGISTERS = {"avx512": 8, "avx2": 8, "neon": 8, "other": 8}
+
 #: Version of the kernels' arithmetic: bump it when any op's operations change (a polynomial, an
 #: order of summation, a constant), i.e. whenever the same configuration may give other bits.
 #: Recorded in every run manifest; ``sweep run`` refuses to resume a directory written with

@@ -1,8 +1,9 @@
-"""The vector width changes the speed of a specialised kernel, never its bits.
+"""The vector width and the op grouping change the speed of a specialised kernel, never its bits.
 
-Each width is forced with ``MLP_SWEEP_VECTOR_WIDTH`` in a fresh process (a kernel's width is
-fixed when it is first loaded); every field of ``TrainResult`` must be identical across the
-widths, float64 and float32, and each width must really be a kernel of its own.
+Each width is forced with ``MLP_SWEEP_VECTOR_WIDTH`` and each group size (values per grouped
+op, ``codegen_ir.group_size``) with ``MLP_SWEEP_GROUP``, in a fresh process (both are fixed
+when a kernel is first loaded); every field of ``TrainResult`` must be identical across them,
+float64 and float32, and each setting must really be a kernel of its own.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import numpy as np
 import kernels
 from kernels import Network, TrainOptions, call_static
 from kernels.codegen import eligible, kernel_name, make_spec
-from kernels.codegen_ir import vector_width
+from kernels.codegen_ir import group_size, vector_width
 
 X4 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
 T4 = np.array([[0], [1], [1], [0]], float)
@@ -51,14 +52,18 @@ for i, (net, opts, X, T) in enumerate(CASES):
         if isinstance(v, np.ndarray):
             out[f"{i}.{f}"] = v
     out[f"{i}.width"] = vector_width(spec)
+    out[f"{i}.group"] = group_size(spec, vector_width(spec))
     out[f"{i}.name"] = kernel_name(spec)
 np.savez(sys.argv[1], **out)
 """
 
 
-def _run(width: int, tmp_path: Path) -> dict:
-    path = tmp_path / f"w{width}.npz"
+def _run(width: int, tmp_path: Path, group: int | None = None) -> dict:
+    path = tmp_path / f"w{width}g{group}.npz"
     env = dict(os.environ, MLP_SWEEP_VECTOR_WIDTH=str(width), PYTHONPATH=str(ROOT))
+    env.pop("MLP_SWEEP_GROUP", None)
+    if group is not None:
+        env["MLP_SWEEP_GROUP"] = str(group)
     proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -67,20 +72,24 @@ def _run(width: int, tmp_path: Path) -> dict:
 
 
 @pytest.mark.slow
-def test_every_width_gives_the_same_bits(tmp_path):
-    runs = {w: _run(w, tmp_path) for w in (4, 8, 16)}
-    ref = runs[16]
-    for w, got in runs.items():
+def test_every_width_and_grouping_gives_the_same_bits(tmp_path):
+    settings = ((4, None), (8, None), (16, None), (16, 1), (8, 8))
+    runs = {ws: _run(ws[0], tmp_path, ws[1]) for ws in settings}
+    ref = runs[(16, None)]
+    for (w, group), got in runs.items():
         for i in range(4):
             assert int(got[f"{i}.width"]) == w
+            if group is not None:
+                assert int(got[f"{i}.group"]) == group
         for key, want in ref.items():
-            if key.endswith((".width", ".name")):
+            if key.endswith((".width", ".group", ".name")):
                 continue
             assert got[key].dtype == want.dtype and got[key].shape == want.shape, key
             # bit for bit, NaN included
-            assert got[key].tobytes() == want.tobytes(), f"width {w} vs 16 differs in {key}"
-    names = {(i, str(runs[w][f"{i}.name"])) for w in runs for i in range(4)}
-    assert len(names) == 12, "each width must be its own cached kernel"
+            assert got[key].tobytes() == want.tobytes(), f"width {w}, group {group} vs 16 differs in {key}"
+    names = {(i, str(r[f"{i}.name"])) for r in runs.values() for i in range(4)}
+    used = {(i, int(r[f"{i}.width"]), int(r[f"{i}.group"])) for r in runs.values() for i in range(4)}
+    assert len(names) == len(used) > 4 * 3, "each (width, group) must be its own cached kernel"
     assert any(ref["0.epoch_acc100"] >= 0), "the comparison should include converging runs"
 
 
@@ -94,6 +103,21 @@ def test_a_bad_forced_width_is_a_clear_error(monkeypatch):
         vector_width(spec)
     monkeypatch.setenv("MLP_SWEEP_VECTOR_WIDTH", "8")
     assert vector_width(spec) == 8
+
+
+def test_a_bad_forced_group_is_a_clear_error(monkeypatch):
+    from kernels.codegen_ir import group_size
+
+    spec = Spec(sizes=(2, 2, 1), acts=(0, 0), bias=True, shortcut=False, loss=0, opt=0, schedule=0,
+                batch_size=4, shuffle=False, acc_mode=0, n_patterns=4, dtype="float64", rec_out=False, lanes=16)
+    monkeypatch.setenv("MLP_SWEEP_GROUP", "3")
+    with pytest.raises(ValueError, match=r"MLP_SWEEP_GROUP='3'.*one of 1, 2, 4, 8, 16"):
+        group_size(spec, 8)
+    monkeypatch.delenv("MLP_SWEEP_GROUP")
+    # the default fills GROUP_REGISTERS registers: 8 zmm = 64 doubles on AVX-512
+    from kernels.isa import isa
+    if isa() == "avx512":
+        assert group_size(spec, 16) == 4 and group_size(spec, 8) == 8
 
 
 def test_isa_follows_numbas_target():
