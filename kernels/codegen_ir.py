@@ -126,15 +126,12 @@ class _Body:
                 levels[k].append(acts[k * n_o:(k + 1) * n_o])
         return list(zip(levels, zos))
 
-    def backward(self, levels, xs, ts, scale, grad):
-        """Add one pattern's gradient into ``grad`` (dict p -> value; absent = not started)."""
+    def deltas(self, levels, ts, scale):
+        """dE/dz of every unit of one pattern, ``{level: [per unit]}`` for levels 1..nl (the
+        output's from the loss op, each hidden level's from the one above through the current
+        weights)."""
         s, lay, w, g = self.s, self.lay, self.w, self.g
         nl = lay.nl
-
-        def acc(p, term):
-            grad[p] = grad[p] + term if p in grad else g.c(0.0) + term
-
-        deltas = {}
         ys = levels[nl]
         out = []
         for j in range(lay.n_out):
@@ -142,29 +139,37 @@ class _Body:
             if not lay.loss.logit_delta:
                 d = self.derive(nl - 1, d, ys[j])
             out.append(d)
-        deltas[nl] = out
+        deltas = {nl: out}
+        for l in range(nl - 1, 0, -1):
+            n_i, n_o = s.sizes[l], s.sizes[l + 1]
+            dl = deltas[l + 1]
+            hd = []
+            for i in range(n_i):
+                a = g.c(0.0)
+                for j in range(n_o):
+                    a = a + w[lay.w_off[l] + j * n_i + i] * dl[j]
+                hd.append(self.derive(l - 1, a, levels[l][i]))
+            deltas[l] = hd
+        return deltas
+
+    def grad_terms(self):
+        """``[(p, term)]`` for every parameter, unit by unit from the output layer down:
+        ``term(levels, xs, deltas)`` is one pattern's dE/dw_p."""
+        s, lay = self.s, self.lay
+        out = []
+        for l in range(lay.nl - 1, -1, -1):
+            n_i = s.sizes[l]
+            for j in range(s.sizes[l + 1]):
+                row = lay.w_off[l] + j * n_i
+                for i in range(n_i):
+                    out.append((row + i, lambda lv, xs, d, l=l, j=j, i=i: d[l + 1][j] * lv[l][i]))
+                if s.bias:
+                    out.append((lay.b_off[l] + j, lambda lv, xs, d, l=l, j=j: d[l + 1][j]))
         if s.shortcut:
             for j in range(lay.n_out):
                 for i in range(lay.n_in):
-                    acc(lay.s_off + j * lay.n_in + i, deltas[nl][j] * xs[i])
-        for l in range(nl - 1, -1, -1):
-            n_i, n_o = s.sizes[l], s.sizes[l + 1]
-            ins = levels[l]
-            dl = deltas[l + 1]
-            for j in range(n_o):
-                row = lay.w_off[l] + j * n_i
-                for i in range(n_i):
-                    acc(row + i, dl[j] * ins[i])
-                if s.bias:
-                    acc(lay.b_off[l] + j, dl[j])
-            if l > 0:
-                hd = []
-                for i in range(n_i):
-                    a = g.c(0.0)
-                    for j in range(n_o):
-                        a = a + w[lay.w_off[l] + j * n_i + i] * dl[j]
-                    hd.append(self.derive(l - 1, a, ins[i]))
-                deltas[l] = hd
+                    out.append((lay.s_off + j * lay.n_in + i, lambda lv, xs, d, j=j, i=i: d[lay.nl][j] * xs[i]))
+        return out
 
     def metrics(self, m, k, ys, zo):
         """Accumulate pattern k's tss, loss terms, correct count and Fahlman flag into m."""
@@ -189,17 +194,28 @@ class _Body:
             if lay.loss.uses_terms:
                 m["lb"] = m["lb"] + lay.loss.term(ys[j], self.t[k][j], zo[j])
 
-    def update(self, grad, still):
-        """One update of every weight by the optimizer op (kernels.ops.optimizers)."""
+    def update(self, pats, still, store=False):
+        """One update of every weight by the optimizer op (kernels.ops.optimizers), from the
+        gradient of the patterns ``pats`` (each ``(levels, xs, deltas)``), summed in pattern
+        order. Parameter by parameter: its gradient, its update (kept where ``still`` is false)
+        and, with ``store``, its store, so that no gradient stays live across the others."""
         lay, g, w, op = self.lay, self.g, self.w, self.lay.opt
         h = tuple(self.lf(lay.hyper(name)) for name in op.hyper)
         self.lstate, c = op.lane(self.lstate, h, self.loss_now)
-        for p in range(lay.P):
-            gp = grad[p] + self.wd * w[p] if self.s.decay else grad[p]
+        for p, term in self.grad_terms():
+            grad = None
+            for pat in pats:
+                t = term(*pat)
+                grad = g.c(0.0) + t if grad is None else grad + t
+            gp = grad + self.wd * w[p] if self.s.decay else grad
             new, slots = op.update(w[p], gp, tuple(sl[p] for sl in self.slots), h, c)
             for sl, v in zip(self.slots, slots):
                 sl[p] = v
             w[p] = new if still is None else g.sel(still, new, w[p])
+            if store:
+                self.sfst(lay.TH + p, w[p])
+                for row, sl in zip(lay.SLOT, self.slots):
+                    self.sfst(row + p, sl[p])
 
     # -- the epoch ------------------------------------------------------------------------------
     def emit(self):
@@ -224,9 +240,9 @@ class _Body:
         act = self.li(lay.ACT).eq(1)
         m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
         full = s.schedule == FULL
-        grad = {}
         scale_full = lay.delta_scale(n_p)
         evals = self.forward_many(x)
+        pats = []
         for k in range(n_p):
             levels, zo = evals[k]
             self.metrics(m, k, levels[lay.nl], zo)
@@ -235,10 +251,10 @@ class _Body:
                     r = lay.OUT + k * n_out + j
                     self.sfst(r, g.sel(act, levels[lay.nl][j], self.lf(r)))
             if full:
-                self.backward(levels, x[k], self.t[k], scale_full, grad)
+                pats.append((levels, x[k], self.deltas(levels, self.t[k], scale_full)))
         still = self.bookkeeping(m, ps, act)
         if full:
-            self.update(grad, still)
+            self.update(pats, still, store=True)
         else:
             # The epoch's updates run unmasked and a stopped lane gets its parameters of the
             # epoch's start back at its end: the same parameters, without every update of the
@@ -247,23 +263,21 @@ class _Body:
             for start in range(0, n_p, s.batch_size):
                 stop = min(start + s.batch_size, n_p)
                 scale = lay.delta_scale(stop - start)
-                grad = {}
-                for k in range(start, stop):
-                    if s.shuffle:
-                        xs = [self.lf(lay.XS + k * n_in + i) for i in range(n_in)]
-                        ts = [self.lf(lay.TS + k * n_out + j) for j in range(n_out)]
-                    else:
-                        xs, ts = x[k], self.t[k]
-                    levels, _ = self.forward(xs)
-                    self.backward(levels, xs, ts, scale, grad)
-                self.update(grad, None)
+                if s.shuffle:
+                    xss = [[self.lf(lay.XS + k * n_in + i) for i in range(n_in)] for k in range(start, stop)]
+                    tss = [[self.lf(lay.TS + k * n_out + j) for j in range(n_out)] for k in range(start, stop)]
+                else:
+                    xss, tss = x[start:stop], self.t[start:stop]
+                fwd = self.forward_many(xss)
+                self.update([(lv, xs, self.deltas(lv, ts, scale)) for (lv, _), xs, ts in zip(fwd, xss, tss)],
+                            None)
             for p in range(P):
                 w[p] = g.sel(still, w[p], w0[p])
-        for p in range(P):
-            self.sfst(lay.TH + p, w[p])
-        for row, sl in zip(lay.SLOT, self.slots):
             for p in range(P):
-                self.sfst(row + p, sl[p])
+                self.sfst(lay.TH + p, w[p])
+            for row, sl in zip(lay.SLOT, self.slots):
+                for p in range(P):
+                    self.sfst(row + p, sl[p])
         for row, v in zip(lay.LSLOT, self.lstate):
             self.sfst(row, v)
         return still
