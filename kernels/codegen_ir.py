@@ -268,7 +268,9 @@ class _Body:
                     tss = [[self.lf(lay.TS + k * n_out + j) for j in range(n_out)] for k in range(start, stop)]
                 else:
                     xss, tss = x[start:stop], self.t[start:stop]
-                fwd = self.forward_many(xss)
+                # the first batch sees the epoch's starting weights: its forward pass is the
+                # evaluation pass's (not shuffled), so it is not emitted twice
+                fwd = evals[start:stop] if start == 0 and not s.shuffle else self.forward_many(xss)
                 self.update([(lv, xs, self.deltas(lv, ts, scale)) for (lv, _), xs, ts in zip(fwd, xss, tss)],
                             None)
             for p in range(P):
