@@ -18,6 +18,7 @@ change its time stamp and invalidate Numba's cache). Each kernel is imported onc
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import os
@@ -71,13 +72,15 @@ def make_spec(net, st, n_patterns: int, dtype: str) -> Spec:
     """The static configuration of a call (``st``: its ``kernels.bundles.Static``), normalised so
     equivalent calls share one kernel."""
     full = st.schedule == FULL
-    return Spec(
+    spec = Spec(
         sizes=tuple(int(s) for s in net.sizes), acts=tuple(int(a) for a in net.layout["acts"]),
         bias=bool(net.bias), shortcut=bool(net.shortcut), loss=int(st.loss), opt=int(st.opt),
         schedule=int(st.schedule),
         batch_size=int(n_patterns) if full else max(1, min(int(st.batch_size), int(n_patterns))),
         shuffle=bool(st.shuffle) and not full, acc_mode=int(st.acc_mode), n_patterns=int(n_patterns),
         dtype=str(dtype), rec_out=bool(st.rec_out), lanes=LANES, flat=bool(st.flat), decay=bool(st.decay))
+    from kernels.codegen_ir import blocks_per_group
+    return dataclasses.replace(spec, lanes=LANES * blocks_per_group(spec))
 
 
 def kernel_name(spec: Spec) -> str:

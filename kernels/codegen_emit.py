@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kernels.bundles import FIN_ACC, FIN_LOSS, FIN_MIN, FIN_MSE, FULL
+from kernels.config import LANES
 from kernels.lanes import literal
 from kernels.network import param_offsets
 from kernels.ops import LOSSES, N_HYPER, N_MILESTONES, OPTIMIZERS
@@ -122,41 +123,52 @@ class _Rows:
 
 def emit_module(spec: Spec, header: str = "") -> str:
     """Source of the module: ``SPEC``, ``lane_loop`` and ``train_range(b0, b1, data, net, st, runs,
-    curve_epochs, out)``, the Numba function that trains blocks ``b0..b1-1`` one after the other
-    with the arguments of ``kernels.train.train_blocks`` (``kernels.codegen`` runs ranges of
-    blocks on threads)."""
+    curve_epochs, out)``, the Numba function that trains blocks ``b0..b1-1`` with the arguments
+    of ``kernels.train.train_blocks`` (``kernels.codegen`` runs ranges of blocks on threads).
+
+    A kernel group has ``spec.lanes`` lanes: ``spec.lanes // LANES`` consecutive blocks of the
+    arrays (``kernels.codegen_ir.blocks_per_group``) trained together, lane ``ln`` of the group
+    being lane ``ln % LANES`` of block ``b + ln // LANES``. Lanes past the last block of the
+    range are never active. Each lane's numbers are its own whatever the grouping."""
     lay = Layout(spec)
     L, P, n_p, n_in, n_out = spec.lanes, lay.P, spec.n_patterns, lay.n_in, lay.n_out
+    LB = LANES
+    k = L // LB
     dt = f"np.{spec.dtype}"
+    src_lane = "bb, lb = b + ln // {LB}, ln % {LB}".format(LB=LB) if k > 1 else "bb, lb = b, ln"
     slot_init = []
     for row, (_, init) in zip(lay.SLOT, lay.opt.slots):
-        val = f"runs.hyper[b, {ROW[init]}, ln]" if isinstance(init, str) else literal(init)
+        val = f"runs.hyper[bb, {ROW[init]}, lb]" if isinstance(init, str) else literal(init)
         slot_init += [f"    for p in range({P}):", f"        sf[{row} + p, ln] = {val}"]
-    body = [f"for ln in range({L}):",
+    body = [f"nb = min({k}, b1 - b)",
+            f"n_real = nb * {LB}",
+            f"for ln in range({L}):",
             f"    for r in range({lay.NF}):",
             "        sf[r, ln] = 0.0",
             f"    for r in range({lay.NI}):",
             "        si[r, ln] = 0",
             "max_epochs = 0",
-            f"for ln in range({L}):",
+            "for ln in range(n_real):",
+            f"    {src_lane}",
             f"    for p in range({P}):",
-            f"        sf[{lay.TH} + p, ln] = runs.theta[b, p, ln]",
+            f"        sf[{lay.TH} + p, ln] = runs.theta[bb, p, lb]",
             f"    for r in range({N_HYPER}):",
-            f"        sf[{lay.HYP} + r, ln] = runs.hyper[b, r, ln]",
+            f"        sf[{lay.HYP} + r, ln] = runs.hyper[bb, r, lb]",
             *slot_init,
             *[f"    sf[{row}, ln] = {literal(init)}" for row, (_, init) in zip(lay.LSLOT, lay.opt.lane_slots)],
             f"    sf[{lay.FMIN}, ln] = np.inf",
             *[f"    si[{lay.MS + m}, ln] = -1" for m in range(N_MILESTONES)],
             f"    si[{lay.ACT}, ln] = 1",
-            f"    si[{lay.EP}, ln] = runs.lane_int[b, {IROW['epochs']}, ln]",
-            f"    si[{lay.MAIN}, ln] = runs.lane_int[b, {IROW['main']}, ln]",
-            f"    si[{lay.ESTOP}, ln] = runs.lane_int[b, {IROW['early_stop']}, ln]",
-            f"    max_epochs = max(max_epochs, runs.lane_int[b, {IROW['epochs']}, ln])",
+            f"    si[{lay.EP}, ln] = runs.lane_int[bb, {IROW['epochs']}, lb]",
+            f"    si[{lay.MAIN}, ln] = runs.lane_int[bb, {IROW['main']}, lb]",
+            f"    si[{lay.ESTOP}, ln] = runs.lane_int[bb, {IROW['early_stop']}, lb]",
+            f"    max_epochs = max(max_epochs, runs.lane_int[bb, {IROW['epochs']}, lb])",
             "ci = 0",
             "for e in range(max_epochs + 1):"]
     if spec.shuffle:
-        body += [f"    for ln in range({L}):",
-                 "        shuffle_into(perm, runs.skey[b, ln], e + 1)",
+        body += ["    for ln in range(n_real):",
+                 f"        {src_lane}",
+                 "        shuffle_into(perm, runs.skey[bb, lb], e + 1)",
                  f"        for k in range({n_p}):",
                  "            pk = perm[k]",
                  f"            for i in range({n_in}):",
@@ -165,27 +177,29 @@ def emit_module(spec: Spec, header: str = "") -> str:
                  f"                sf[{lay.TS} + k * {n_out} + j, ln] = T[pk, j]"]
     body += ["    n_active = lane_loop(sf, si, X, T, tidx, e)",
              "    if ci < n_curve and curve_epochs[ci] == e:",
-             f"        for ln in range({L}):",
+             "        for ln in range(n_real):",
+             f"            {src_lane}",
              f"            if si[{lay.RUN}, ln] == e:",
-             f"                out.curve[b, ci, 0, ln] = sf[{lay.FLOSS}, ln]",
-             f"                out.curve[b, ci, 1, ln] = sf[{lay.FMSE}, ln]",
+             f"                out.curve[bb, ci, 0, lb] = sf[{lay.FLOSS}, ln]",
+             f"                out.curve[bb, ci, 1, lb] = sf[{lay.FMSE}, ln]",
              "        ci += 1",
              "    if n_active == 0:",
              "        break",
-             f"for ln in range({L}):",
+             "for ln in range(n_real):",
+             f"    {src_lane}",
              f"    for p in range({P}):",
-             f"        runs.theta[b, p, ln] = sf[{lay.TH} + p, ln]",
-             *[f"    out.ms[b, {m}, ln] = si[{lay.MS + m}, ln]" for m in range(N_MILESTONES)],
-             f"    out.run[b, ln] = si[{lay.RUN}, ln]",
-             f"    out.div[b, ln] = si[{lay.DIV}, ln]",
-             f"    out.fin[b, {FIN_LOSS}, ln] = np.float64(sf[{lay.FLOSS}, ln])",
-             f"    out.fin[b, {FIN_MSE}, ln] = np.float64(sf[{lay.FMSE}, ln])",
-             f"    out.fin[b, {FIN_ACC}, ln] = si[{lay.CORR}, ln] / {n_p}",
-             f"    out.fin[b, {FIN_MIN}, ln] = np.float64(sf[{lay.FMIN}, ln])"]
+             f"        runs.theta[bb, p, lb] = sf[{lay.TH} + p, ln]",
+             *[f"    out.ms[bb, {m}, lb] = si[{lay.MS + m}, ln]" for m in range(N_MILESTONES)],
+             f"    out.run[bb, lb] = si[{lay.RUN}, ln]",
+             f"    out.div[bb, lb] = si[{lay.DIV}, ln]",
+             f"    out.fin[bb, {FIN_LOSS}, lb] = np.float64(sf[{lay.FLOSS}, ln])",
+             f"    out.fin[bb, {FIN_MSE}, lb] = np.float64(sf[{lay.FMSE}, ln])",
+             f"    out.fin[bb, {FIN_ACC}, lb] = si[{lay.CORR}, ln] / {n_p}",
+             f"    out.fin[bb, {FIN_MIN}, lb] = np.float64(sf[{lay.FMIN}, ln])"]
     if spec.rec_out:
         body += [f"    for k in range({n_p}):",
                  f"        for j in range({n_out}):",
-                 f"            out.out[b, k, j, ln] = sf[{lay.OUT} + k * {n_out} + j, ln]"]
+                 f"            out.out[bb, k, j, lb] = sf[{lay.OUT} + k * {n_out} + j, ln]"]
     src = [header.rstrip("\n"),
            "import numpy as np",
            "from numba import njit",
@@ -206,7 +220,7 @@ def emit_module(spec: Spec, header: str = "") -> str:
            f"    si = np.empty(({lay.NI}, {L}), np.int64)",
            f"    perm = np.empty({n_p}, np.int64)",
            "    n_curve = curve_epochs.shape[0]",
-           "    for b in range(b0, b1):",
+           f"    for b in range(b0, b1, {k}):",
            *["        " + line for line in body],
            ""]
     return "\n".join(src)

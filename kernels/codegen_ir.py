@@ -342,6 +342,31 @@ def vector_width(spec):
     return min(8, spec.lanes)
 
 
+def blocks_per_group(spec):
+    """Blocks of ``LANES`` runs a specialised kernel trains together (``spec.lanes`` is then
+    that many times ``LANES``): ``$MLP_SWEEP_BLOCKS`` if set, else the entry of
+    ``kernels.config.BLOCKS_PER_GROUP`` for the target ISA, the dtype, the schedule and the
+    size of the lane body. With two, the lane loop runs over two groups of lanes whose epochs
+    are independent, so the CPU overlaps the end of one (the chain of online updates) with the
+    start of the next. Never changes the results; a block of the group waits for the other's
+    last epoch."""
+    import os
+
+    from kernels.config import BLOCKS_ENV, BLOCKS_PER_GROUP
+    from kernels.isa import isa
+    forced = os.environ.get(BLOCKS_ENV, "").strip()
+    if forced:
+        if forced not in ("1", "2", "4"):
+            raise ValueError(f"{BLOCKS_ENV}={forced!r}: the blocks per kernel group must be 1, 2 or 4")
+        return int(forced)
+    kind = "full" if spec.schedule == FULL else "online" if spec.batch_size == 1 else "minibatch"
+    cost = spec.cost()
+    for limit, n in BLOCKS_PER_GROUP[isa()][spec.dtype][kind]:
+        if limit is None or cost <= limit:
+            return n
+    return 1
+
+
 def group_size(spec, width):
     """Values per grouped op (``_Body.grouped``): ``$MLP_SWEEP_GROUP`` if set, else as many as
     fill ``GROUP_REGISTERS`` vector registers of the target ISA (a power of two, at least 1).

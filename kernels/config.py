@@ -35,6 +35,21 @@ VECTOR_WIDTHS = {
     "other": {"float64": ((600, 8), (None, 4)), "float32": ((None, 8),)},
 }
 
+#: Forces the blocks per kernel group of the specialised kernels (``codegen_ir.blocks_per_group``).
+BLOCKS_ENV = "MLP_SWEEP_BLOCKS"
+#: Blocks per kernel group, per ISA, dtype and schedule ("full", "online", "minibatch"), as
+#: ``(largest body cost, blocks)`` (the first that fits wins; cost as above). Two blocks pay
+#: where one block's epoch is a chain of dependent updates (online, small nets: +25-40% at
+#: XOR 2-2-1 to 2-16-1 on AVX-512, +60% on AVX2) and cost elsewhere (minibatch, full batch in
+#: float64, 2-64-1 online); measured on a Zen 5, docs/specialised-kernels.md, "Kernel groups".
+_ONLINE2 = ((2200, 2), (None, 1))
+_ONE = ((None, 1),)
+BLOCKS_PER_GROUP = {
+    isa: {"float64": {"full": _ONE, "online": _ONLINE2, "minibatch": _ONE},
+          "float32": {"full": ((200, 2), (None, 1)) if isa == "avx512" else _ONE, "online": _ONLINE2,
+                      "minibatch": _ONE}}
+    for isa in ("avx512", "avx2", "neon", "other")}
+
 #: Forces the values per grouped op of the specialised kernels (``codegen_ir.group_size``).
 GROUP_ENV = "MLP_SWEEP_GROUP"
 #: Vector registers one grouped op's values fill, per ISA (independent chains in flight).

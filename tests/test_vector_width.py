@@ -26,6 +26,7 @@ import kernels
 from kernels import Network, TrainOptions, call_static
 from kernels.codegen import eligible, kernel_name, make_spec
 from kernels.codegen_ir import group_size, vector_width
+from kernels.config import LANES
 
 X4 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
 T4 = np.array([[0], [1], [1], [0]], float)
@@ -53,17 +54,19 @@ for i, (net, opts, X, T) in enumerate(CASES):
             out[f"{i}.{f}"] = v
     out[f"{i}.width"] = vector_width(spec)
     out[f"{i}.group"] = group_size(spec, vector_width(spec))
+    out[f"{i}.blocks"] = spec.lanes // LANES
     out[f"{i}.name"] = kernel_name(spec)
 np.savez(sys.argv[1], **out)
 """
 
 
-def _run(width: int, tmp_path: Path, group: int | None = None) -> dict:
-    path = tmp_path / f"w{width}g{group}.npz"
+def _run(width: int, tmp_path: Path, group: int | None = None, blocks: int | None = None) -> dict:
+    path = tmp_path / f"w{width}g{group}b{blocks}.npz"
     env = dict(os.environ, MLP_SWEEP_VECTOR_WIDTH=str(width), PYTHONPATH=str(ROOT))
-    env.pop("MLP_SWEEP_GROUP", None)
-    if group is not None:
-        env["MLP_SWEEP_GROUP"] = str(group)
+    for name, value in (("MLP_SWEEP_GROUP", group), ("MLP_SWEEP_BLOCKS", blocks)):
+        env.pop(name, None)
+        if value is not None:
+            env[name] = str(value)
     proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -73,22 +76,27 @@ def _run(width: int, tmp_path: Path, group: int | None = None) -> dict:
 
 @pytest.mark.slow
 def test_every_width_and_grouping_gives_the_same_bits(tmp_path):
-    settings = ((4, None), (8, None), (16, None), (16, 1), (8, 8))
-    runs = {ws: _run(ws[0], tmp_path, ws[1]) for ws in settings}
-    ref = runs[(16, None)]
-    for (w, group), got in runs.items():
+    # (width, group, blocks per kernel group); 37 runs = 3 blocks, so two blocks per group
+    # also trains a group with one block and an idle half
+    settings = ((4, None, None), (8, None, None), (16, None, None), (16, 1, 1), (8, 8, 2), (16, 2, 2))
+    runs = {ws: _run(*ws[:1], tmp_path, *ws[1:]) for ws in settings}
+    ref = runs[(16, None, None)]
+    for (w, group, blocks), got in runs.items():
         for i in range(4):
             assert int(got[f"{i}.width"]) == w
             if group is not None:
                 assert int(got[f"{i}.group"]) == group
+            if blocks is not None:
+                assert int(got[f"{i}.blocks"]) == blocks
         for key, want in ref.items():
-            if key.endswith((".width", ".group", ".name")):
+            if key.endswith((".width", ".group", ".blocks", ".name")):
                 continue
             assert got[key].dtype == want.dtype and got[key].shape == want.shape, key
             # bit for bit, NaN included
-            assert got[key].tobytes() == want.tobytes(), f"width {w}, group {group} vs 16 differs in {key}"
+            assert got[key].tobytes() == want.tobytes(), f"width {w}, group {group}, blocks {blocks} vs default differs in {key}"
     names = {(i, str(r[f"{i}.name"])) for r in runs.values() for i in range(4)}
-    used = {(i, int(r[f"{i}.width"]), int(r[f"{i}.group"])) for r in runs.values() for i in range(4)}
+    used = {(i, int(r[f"{i}.width"]), int(r[f"{i}.group"]), int(r[f"{i}.blocks"])) for r in runs.values()
+            for i in range(4)}
     assert len(names) == len(used) > 4 * 3, "each (width, group) must be its own cached kernel"
     assert any(ref["0.epoch_acc100"] >= 0), "the comparison should include converging runs"
 
