@@ -18,7 +18,7 @@ of the code:
   (read-only) dataset.
 
 One lane-loop body per epoch covers: the evaluation forward pass of network ``e`` (for the
-full-batch schedule fused with its backward pass, pattern by pattern), the metrics, the
+full-batch schedule also the training forward pass), the metrics, the
 per-lane bookkeeping (milestones, early stop, divergence), and the epoch of updates, which a
 lane that stops at ``e`` skips (its parameters are kept: ``select(still, new, old)``).
 The shuffled order of an epoch, the loss curve and the final copy-out are plain Numba loops.
