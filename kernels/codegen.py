@@ -42,7 +42,7 @@ GENERATOR_VERSION = 2
 #: this keeps a cold compile under about 9 s.
 MAX_BODY = 36_000
 
-_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py",
+_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_tuning.py",
                  "rng.py", "config.py", "isa.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
                      (Path(__file__).parent / "ops").glob("*.py"))))
 _lock = threading.Lock()
@@ -79,14 +79,14 @@ def make_spec(net, st, n_patterns: int, dtype: str) -> Spec:
         batch_size=int(n_patterns) if full else max(1, min(int(st.batch_size), int(n_patterns))),
         shuffle=bool(st.shuffle) and not full, acc_mode=int(st.acc_mode), n_patterns=int(n_patterns),
         dtype=str(dtype), rec_out=bool(st.rec_out), lanes=LANES, flat=bool(st.flat), decay=bool(st.decay))
-    from kernels.codegen_ir import blocks_per_group
+    from kernels.codegen_tuning import blocks_per_group
     return dataclasses.replace(spec, lanes=LANES * blocks_per_group(spec))
 
 
 def kernel_name(spec: Spec) -> str:
     """The module name of ``spec``'s kernel: a hash of everything its compiled code depends on,
-    the vector width (``codegen_ir.vector_width``: ISA, configuration or override) included."""
-    from kernels.codegen_ir import group_size, vector_width
+    the vector width (``codegen_tuning.vector_width``: ISA, configuration or override) included."""
+    from kernels.codegen_tuning import group_size, vector_width
     width = vector_width(spec)
     h = hashlib.sha256(repr((GENERATOR_VERSION, spec, width, group_size(spec, width), numba.__version__,
                              _FINGERPRINT)).encode())

@@ -127,7 +127,7 @@ def emit_module(spec: Spec, header: str = "") -> str:
     of ``kernels.train.train_blocks`` (``kernels.codegen`` runs ranges of blocks on threads).
 
     A kernel group has ``spec.lanes`` lanes: ``spec.lanes // LANES`` consecutive blocks of the
-    arrays (``kernels.codegen_ir.blocks_per_group``) trained together, lane ``ln`` of the group
+    arrays (``kernels.codegen_tuning.blocks_per_group``) trained together, lane ``ln`` of the group
     being lane ``ln % LANES`` of block ``b + ln // LANES``. Lanes past the last block of the
     range are never active. Each lane's numbers are its own whatever the grouping."""
     lay = Layout(spec)

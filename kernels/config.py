@@ -35,7 +35,7 @@ VECTOR_WIDTHS = {
     "other": {"float64": ((600, 8), (None, 4)), "float32": ((None, 8),)},
 }
 
-#: Forces the blocks per kernel group of the specialised kernels (``codegen_ir.blocks_per_group``).
+#: Forces the blocks per kernel group of the specialised kernels (``codegen_tuning.blocks_per_group``).
 BLOCKS_ENV = "MLP_SWEEP_BLOCKS"
 #: Blocks per kernel group, per ISA, dtype and schedule ("full", "online", "minibatch"), as
 #: ``(largest body cost, blocks)`` (the first that fits wins; cost as above). Two blocks pay
@@ -50,7 +50,7 @@ BLOCKS_PER_GROUP = {
                       "minibatch": _ONE}}
     for isa in ("avx512", "avx2", "neon", "other")}
 
-#: Forces the values per grouped op of the specialised kernels (``codegen_ir.group_size``).
+#: Forces the values per grouped op of the specialised kernels (``codegen_tuning.group_size``).
 GROUP_ENV = "MLP_SWEEP_GROUP"
 #: Vector registers one grouped op's values fill, per ISA (independent chains in flight).
 GROUP_REGISTERS = {"avx512": 8, "avx2": 8, "neon": 8, "other": 8}

@@ -1,7 +1,7 @@
 """The vector width and the op grouping change the speed of a specialised kernel, never its bits.
 
 Each width is forced with ``MLP_SWEEP_VECTOR_WIDTH`` and each group size (values per grouped
-op, ``codegen_ir.group_size``) with ``MLP_SWEEP_GROUP``, in a fresh process (both are fixed
+op, ``codegen_tuning.group_size``) with ``MLP_SWEEP_GROUP``, in a fresh process (both are fixed
 when a kernel is first loaded); every field of ``TrainResult`` must be identical across them,
 float64 and float32, and each setting must really be a kernel of its own.
 """
@@ -25,7 +25,7 @@ import numpy as np
 import kernels
 from kernels import Network, TrainOptions, call_static
 from kernels.codegen import eligible, kernel_name, make_spec
-from kernels.codegen_ir import group_size, vector_width
+from kernels.codegen_tuning import group_size, vector_width
 from kernels.config import LANES
 
 X4 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
@@ -102,7 +102,7 @@ def test_every_width_and_grouping_gives_the_same_bits(tmp_path):
 
 
 def test_a_bad_forced_width_is_a_clear_error(monkeypatch):
-    from kernels.codegen_ir import vector_width
+    from kernels.codegen_tuning import vector_width
 
     spec = Spec(sizes=(2, 2, 1), acts=(0, 0), bias=True, shortcut=False, loss=0, opt=0, schedule=0,
                 batch_size=4, shuffle=False, acc_mode=0, n_patterns=4, dtype="float64", rec_out=False, lanes=16)
@@ -114,7 +114,7 @@ def test_a_bad_forced_width_is_a_clear_error(monkeypatch):
 
 
 def test_a_bad_forced_group_is_a_clear_error(monkeypatch):
-    from kernels.codegen_ir import group_size
+    from kernels.codegen_tuning import group_size
 
     spec = Spec(sizes=(2, 2, 1), acts=(0, 0), bias=True, shortcut=False, loss=0, opt=0, schedule=0,
                 batch_size=4, shuffle=False, acc_mode=0, n_patterns=4, dtype="float64", rec_out=False, lanes=16)

@@ -96,7 +96,7 @@ def measure_sigmoid_cycles(dtype: str, clock_hz: float, width: int | None = None
 def _kernel_width(dtype: str) -> int:
     """The vector width the kernels use for XOR 2-2-1 in this dtype."""
     from kernels.codegen_emit import Spec
-    from kernels.codegen_ir import vector_width
+    from kernels.codegen_tuning import vector_width
     from kernels.config import LANES
     return vector_width(Spec(sizes=(2, 2, 1), acts=(0, 0), bias=True, shortcut=False, loss=0, opt=0, schedule=0,
                              batch_size=4, shuffle=False, acc_mode=0, n_patterns=4, dtype=dtype, rec_out=False,
