@@ -1,4 +1,4 @@
-"""Benchmark: ``convergence()`` on 1,000,000 runs in 20 groups (run with ``--benchmark-only``).
+"""Benchmark: ``convergence()`` on 1,000,000 runs in 20 groups (run with ``--benchmark-only -n 0``).
 
 The frame uses the reader's compact dtypes (categorical configs, nullable Int64 epochs); the
 test also bounds the frame's size and the peak memory ``convergence()`` allocates.

@@ -1,4 +1,4 @@
-"""Benchmark: the Dask backend against the local one (run with ``--benchmark-only -s``).
+"""Benchmark: the Dask backend against the local one (run with ``--benchmark-only -n 0 -s``).
 
 - Throughput: runs/s for a 100,000-run XOR 2-2-1 sweep (4 learning rates x 25,000 seeds,
   200 epochs, chunk size 4096): local backend with 2 Numba threads vs a LocalCluster of

@@ -1,5 +1,5 @@
 """Benchmarks of the kernels against the NumPy twin (and JAX when installed), same workloads
-as ``sweep bench`` (run with ``python -m pytest tests/benchmarks --benchmark-only``).
+as ``sweep bench`` (run with ``python -m pytest tests/benchmarks --benchmark-only -n 0``).
 
 Each throughput test times ``kernels.train`` with ``benchmark.pedantic(rounds=3)`` and, in
 the same test, the NumPy reference on fewer runs/epochs (best of 3); ``extra_info`` holds

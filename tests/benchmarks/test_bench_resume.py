@@ -1,4 +1,4 @@
-"""Benchmarks of issue 12 (run with ``python -m pytest tests/benchmarks/test_bench_resume.py --benchmark-only``).
+"""Benchmarks of issue 12 (run with ``python -m pytest tests/benchmarks/test_bench_resume.py --benchmark-only -n 0``).
 
 - planning a resume of the 10^8-run grid (XOR, 25,000,000 seeds x 4, chunk 4096) with 300
   parts done, from the part names (``sweep.run.done``): seconds and MB, not O(runs);
