@@ -95,12 +95,9 @@ class _Body:
             i += n
         return out
 
-    def forward(self, xs):
-        """Activations of every level (level 0 = xs) and the output logits."""
-        return self.forward_many([xs])[0]
-
     def forward_many(self, xss):
-        """``forward`` of several patterns, layer by layer, each layer's activations grouped."""
+        """Activations of every level (level 0 = the inputs) and the output logits of several
+        patterns, ``[(levels, zo)]``, layer by layer, each layer's activations grouped."""
         s, lay, w, g = self.s, self.lay, self.w, self.g
         levels = [[list(xs)] for xs in xss]
         zos = [[] for _ in xss]
@@ -241,7 +238,6 @@ class _Body:
         act = self.li(lay.ACT).eq(1)
         m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
         full = s.schedule == FULL
-        scale_full = lay.delta_scale(n_p)
         evals = self.forward_many(x)
         pats = []
         for k in range(n_p):
@@ -252,7 +248,7 @@ class _Body:
                     r = lay.OUT + k * n_out + j
                     self.sfst(r, g.sel(act, levels[lay.nl][j], self.lf(r)))
             if full:
-                pats.append((levels, x[k], self.deltas(levels, self.t[k], scale_full)))
+                pats.append((levels, x[k], self.deltas(levels, self.t[k], lay.delta_scale(n_p))))
         still = self.bookkeeping(m, ps, act)
         if full:
             self.update(pats, still, store=True)

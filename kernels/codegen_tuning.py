@@ -16,6 +16,21 @@ import os
 from kernels.bundles import FULL
 
 
+def _forced(env: str, allowed, what: str):
+    """The value ``$env`` forces (an int in ``allowed``), or None when it is unset."""
+    text = os.environ.get(env, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) not in allowed:
+        raise ValueError(f"{env}={text!r}: {what} must be one of {', '.join(map(str, allowed))}")
+    return int(text)
+
+
+def _first_fit(rules, cost: int) -> int:
+    """The value of the first ``(largest cost or None, value)`` rule that ``cost`` fits."""
+    return next(value for limit, value in rules if limit is None or cost <= limit)
+
+
 def vector_width(spec):
     """Lanes per LLVM vector for ``spec``: ``$MLP_SWEEP_VECTOR_WIDTH`` if set, else the entry of
     ``kernels.config.VECTOR_WIDTHS`` for the target ISA (``kernels.isa``), the dtype and the
@@ -23,19 +38,12 @@ def vector_width(spec):
     vectors keep more independent work in flight for small bodies; narrower ones spill fewer
     registers for large ones. The width never changes the results."""
     from kernels.config import VECTOR_WIDTH_ENV, VECTOR_WIDTHS
-    forced = os.environ.get(VECTOR_WIDTH_ENV, "").strip()
-    if forced:
-        allowed = [w for w in (2, 4, 8, 16, 32) if w <= spec.lanes and spec.lanes % w == 0]
-        if not forced.isdigit() or int(forced) not in allowed:
-            raise ValueError(f"{VECTOR_WIDTH_ENV}={forced!r}: the vector width must be one of "
-                             f"{', '.join(map(str, allowed))} (lanes per block: {spec.lanes})")
-        return int(forced)
     from kernels.isa import isa
-    cost = spec.cost()
-    for limit, width in VECTOR_WIDTHS[isa()][spec.dtype]:
-        if limit is None or cost <= limit:
-            return min(width, spec.lanes)
-    return min(8, spec.lanes)
+    allowed = [w for w in (2, 4, 8, 16, 32) if w <= spec.lanes and spec.lanes % w == 0]
+    forced = _forced(VECTOR_WIDTH_ENV, allowed, f"the vector width (lanes per block: {spec.lanes})")
+    if forced is not None:
+        return forced
+    return min(_first_fit(VECTOR_WIDTHS[isa()][spec.dtype], spec.cost()), spec.lanes)
 
 
 def blocks_per_group(spec):
@@ -48,17 +56,11 @@ def blocks_per_group(spec):
     last epoch."""
     from kernels.config import BLOCKS_ENV, BLOCKS_PER_GROUP
     from kernels.isa import isa
-    forced = os.environ.get(BLOCKS_ENV, "").strip()
-    if forced:
-        if forced not in ("1", "2", "4"):
-            raise ValueError(f"{BLOCKS_ENV}={forced!r}: the blocks per kernel group must be 1, 2 or 4")
-        return int(forced)
+    forced = _forced(BLOCKS_ENV, (1, 2, 4), "the blocks per kernel group")
+    if forced is not None:
+        return forced
     kind = "full" if spec.schedule == FULL else "online" if spec.batch_size == 1 else "minibatch"
-    cost = spec.cost()
-    for limit, n in BLOCKS_PER_GROUP[isa()][spec.dtype][kind]:
-        if limit is None or cost <= limit:
-            return n
-    return 1
+    return _first_fit(BLOCKS_PER_GROUP[isa()][spec.dtype][kind], spec.cost())
 
 
 def group_size(spec, width):
@@ -67,11 +69,9 @@ def group_size(spec, width):
     Never changes the results."""
     from kernels.config import GROUP_ENV, GROUP_REGISTERS
     from kernels.isa import REGISTER_BITS, isa
-    forced = os.environ.get(GROUP_ENV, "").strip()
-    if forced:
-        if not forced.isdigit() or int(forced) not in (1, 2, 4, 8, 16):
-            raise ValueError(f"{GROUP_ENV}={forced!r}: the group size must be one of 1, 2, 4, 8, 16")
-        return int(forced)
+    forced = _forced(GROUP_ENV, (1, 2, 4, 8, 16), "the group size")
+    if forced is not None:
+        return forced
     kind = isa()
     bits = 64 if spec.dtype == "float64" else 32
     n, regs = 1, GROUP_REGISTERS[kind] * REGISTER_BITS[kind]

@@ -122,6 +122,11 @@ def test_a_bad_forced_group_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match=r"MLP_SWEEP_GROUP='3'.*one of 1, 2, 4, 8, 16"):
         group_size(spec, 8)
     monkeypatch.delenv("MLP_SWEEP_GROUP")
+    from kernels.codegen_tuning import blocks_per_group
+    monkeypatch.setenv("MLP_SWEEP_BLOCKS", "3")
+    with pytest.raises(ValueError, match=r"MLP_SWEEP_BLOCKS='3'.*one of 1, 2, 4"):
+        blocks_per_group(spec)
+    monkeypatch.delenv("MLP_SWEEP_BLOCKS")
     # the default fills GROUP_REGISTERS registers: 8 zmm = 64 doubles on AVX-512
     from kernels.isa import isa
     if isa() == "avx512":
