@@ -18,7 +18,9 @@ change its time stamp and invalidate Numba's cache). Each kernel is imported onc
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import hashlib
 import importlib.util
 import os
@@ -36,16 +38,20 @@ from kernels.config import LANES
 #: Bump when the generated code changes meaning (the source hash below catches most edits).
 GENERATOR_VERSION = 2
 
-#: Largest lane body (LLVM instructions, ``codegen_ir.body_size``) that is specialised; above
-#: it the generic kernel runs. Cold compile time is about 1 s + 0.25 ms per instruction on a
-#: Zen 4 core (XOR 2-64-1 online sgd: 27k instructions, 7 s; online adam: 43k, 13 s), so
-#: this keeps a cold compile under about 9 s.
+#: Largest lane body (LLVM instructions, ``codegen_size.body_size``) that is specialised; above
+#: it the generic kernel runs (about 5 times slower). Large epochs run their evaluation and
+#: their batches as loops (``kernels.codegen_loops``), so what still comes near this bound is
+#: full batch of wide nets on few patterns: XOR 2-96-1 quickprop (31k instructions) compiles
+#: cold in about 14 s, 2-160-1 sgd (26k) in 17 s, on a Zen 5 core (docs/specialised-kernels.md,
+#: "Compile time"); the cached kernel loads in a fraction of a second.
 MAX_BODY = 36_000
 
-_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_tuning.py",
+_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_loops.py",
+                 "codegen_size.py", "codegen_tuning.py",
                  "rng.py", "config.py", "isa.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
                      (Path(__file__).parent / "ops").glob("*.py"))))
 _lock = threading.Lock()
+_options_lock = threading.Lock()
 _loaded: dict[Spec, object] = {}
 _eligible: dict[Spec, bool] = {}
 
@@ -86,10 +92,10 @@ def make_spec(net, st, n_patterns: int, dtype: str) -> Spec:
 def kernel_name(spec: Spec) -> str:
     """The module name of ``spec``'s kernel: a hash of everything its compiled code depends on,
     the vector width (``codegen_tuning.vector_width``: ISA, configuration or override) included."""
-    from kernels.codegen_tuning import group_size, vector_width
+    from kernels.codegen_tuning import batch_mode, group_size, pattern_chunk, vector_width
     width = vector_width(spec)
-    h = hashlib.sha256(repr((GENERATOR_VERSION, spec, width, group_size(spec, width), numba.__version__,
-                             _FINGERPRINT)).encode())
+    layout = (width, group_size(spec, width), batch_mode(spec), pattern_chunk(spec))
+    h = hashlib.sha256(repr((GENERATOR_VERSION, spec, layout, numba.__version__, _FINGERPRINT)).encode())
     return f"mlpk_{h.hexdigest()[:24]}"
 
 
@@ -102,7 +108,7 @@ def eligible(spec: Spec) -> bool:
         elif spec.n_patterns < 1 or spec.cost() > 4 * MAX_BODY:     # cheap bound first
             ok = False
         else:
-            from kernels.codegen_ir import body_size
+            from kernels.codegen_size import body_size
             ok = body_size(spec) <= MAX_BODY
         _eligible[spec] = ok
     return ok
@@ -115,7 +121,28 @@ def specialised_train_blocks(net, st, n_patterns, dtype):
     spec = make_spec(net, st, n_patterns, dtype)
     if not eligible(spec):
         return None
-    return block_driver(load(spec).train_range)
+    return block_driver(load(spec).train_range, functools.partial(_llvm_options, spec))
+
+
+@contextlib.contextmanager
+def _llvm_options(spec):
+    """LLVM's command-line options of ``spec``'s compile (``codegen_tuning.llvm_options``), set
+    for its duration. They are process-wide: a compile in another thread meanwhile gets them
+    too, which changes its speed, never its results (they only choose a schedule)."""
+    from kernels.codegen_tuning import llvm_options
+    opts = llvm_options(spec)
+    if not opts:
+        yield
+        return
+    import llvmlite.binding as ll
+    with _options_lock:
+        for name, value in opts.items():
+            ll.set_option("", f"-{name}={'true' if value else 'false'}")
+        try:
+            yield
+        finally:
+            for name, value in opts.items():
+                ll.set_option("", f"-{name}={'false' if value else 'true'}")
 
 
 def load(spec: Spec):
@@ -194,7 +221,7 @@ def cache_state(net, st, n_patterns, dtype) -> dict:
     spec = make_spec(net, st, n_patterns, dtype)
     if os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0" or not eligible(spec):
         return {"kind": "generic", "cached": True, "instructions": 0}
-    from kernels.codegen_ir import body_size
+    from kernels.codegen_size import body_size
     name = kernel_name(spec)
     path = _existing(name)
     cached = spec in _loaded or (path is not None and any((path.parent / "__pycache__").glob(f"{name}.*.nbi")))

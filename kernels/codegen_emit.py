@@ -67,7 +67,7 @@ class Spec:
         return param_offsets(self.sizes, self.bias, self.shortcut)
 
     def cost(self):
-        """A rough size of the unrolled lane body, cheap to compute (``codegen_ir.body_size``
+        """A rough size of the unrolled lane body, cheap to compute (``codegen_size.body_size``
         counts its instructions exactly; it is 1-5 times this)."""
         n_params = self.layout()[3]
         units = sum(self.sizes[1:])

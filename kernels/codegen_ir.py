@@ -20,7 +20,6 @@ paths produce the same bits. The dataset is read as scalars (``!invariant.load``
 """
 from __future__ import annotations
 
-import functools
 
 from llvmlite import ir
 from numba import types
@@ -28,7 +27,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from kernels.codegen_emit import FULL, Layout
-from kernels.codegen_tuning import group_size, vector_width
+from kernels.codegen_loops import begin_loop, end_loop, evaluate_loop, train_batches
+from kernels.codegen_tuning import batch_mode, group_size, pattern_chunk, vector_width
 from kernels.codegen_llvm import I64, F, I, _Gen
 from kernels.ops import ACC_ARGMAX, ACTIVATIONS, MILESTONES, N_MILESTONES
 from kernels.ops.metrics import fahlman_ok, same_side
@@ -38,8 +38,12 @@ class _Body:
     """One lane's epoch, emitted through a ``_Gen`` by tracing the op definitions of
     ``kernels.ops`` with vector values; the structure mirrors kernels.train and kernels.dense."""
 
-    def __init__(self, spec, lay: Layout, g: _Gen, sf, si, xp, tp, tip, ln0, e):
+    def __init__(self, spec, lay: Layout, g: _Gen, sf, si, xp, tp, tip, ln0, e, mode=None, chunk=None):
         self.s, self.lay, self.g = spec, lay, g
+        # the loops of the epoch (codegen_loops): patterns per evaluation loop iteration (0: none)
+        # and the shape of the batches of updates
+        self.chunk = pattern_chunk(spec) if chunk is None else chunk
+        self.mode = mode or batch_mode(spec)
         self.sf, self.si, self.xp, self.tp, self.tip, self.ln0, self.e = sf, si, xp, tp, tip, ln0, e
         self.w = {}
         self.acts = [ACTIVATIONS.by_code(c) for c in spec.acts]
@@ -47,9 +51,11 @@ class _Body:
 
     # -- state access: lanes ln0 .. ln0 + W - 1 of a row ------------------------------------------
     def _addr(self, base, row):
+        """Lane ln0 of ``row`` (an int, or an int64 SSA value in a loop over batches)."""
         b = self.g.b
-        idx = b.add(ir.Constant(I64, row * self.s.lanes), self.ln0)
-        return b.gep(base, [idx], inbounds=True)
+        start = ir.Constant(I64, row * self.s.lanes) if isinstance(row, int) else b.mul(row, ir.Constant(
+            I64, self.s.lanes))
+        return b.gep(base, [b.add(start, self.ln0)], inbounds=True)
 
     def lf(self, row):
         return F(self.g, self.g.vload(self._addr(self.sf, row), self.g.ft, "sf"))
@@ -64,9 +70,10 @@ class _Body:
         self.g.vstore(val.v, self._addr(self.si, row), self.g.it, "si")
 
     def data(self, base, idx, ty):
-        """Element ``idx`` of a dataset array, in every lane."""
+        """Element ``idx`` (an int or an int64 SSA value) of a dataset array, in every lane."""
         g = self.g
-        v = g.sload(g.b.gep(base, [ir.Constant(I64, idx)], inbounds=True))
+        idx = ir.Constant(I64, idx) if isinstance(idx, int) else idx
+        v = g.sload(g.b.gep(base, [idx], inbounds=True))
         return F(g, g.splat(v, g.ft)) if ty == "f" else I(g, g.splat(v, g.it))
 
     # -- network ------------------------------------------------------------------------------
@@ -169,8 +176,19 @@ class _Body:
                     out.append((lay.s_off + j * lay.n_in + i, lambda lv, xs, d, j=j, i=i: d[lay.nl][j] * xs[i]))
         return out
 
-    def metrics(self, m, k, ys, zo):
-        """Accumulate pattern k's tss, loss terms, correct count and Fahlman flag into m."""
+    def evaluate(self, m, act, k, levels, zo, ts, tidx=None):
+        """Pattern ``k``'s (an int or an int64 SSA value) metrics into ``m`` and, when recorded,
+        its outputs; ``ts``: its targets, ``tidx``: its class (argmax accuracy)."""
+        lay, g = self.lay, self.g
+        self.metrics(m, levels[lay.nl], zo, ts, tidx)
+        if self.s.rec_out:
+            for j in range(lay.n_out):
+                r = lay.OUT + k * lay.n_out + j if isinstance(k, int) else g.b.add(
+                    g.b.mul(k, ir.Constant(I64, lay.n_out)), ir.Constant(I64, lay.OUT + j))
+                self.sfst(r, g.sel(act, levels[lay.nl][j], self.lf(r)))
+
+    def metrics(self, m, ys, zo, ts, tidx=None):
+        """Accumulate one pattern's tss, loss terms, correct count and Fahlman flag into m."""
         s, lay, g = self.s, self.lay, self.g
         if s.acc_mode == ACC_ARGMAX:
             best, bi = ys[0], g.i(0)
@@ -178,31 +196,32 @@ class _Body:
                 better = ys[j] > best
                 best = g.sel(better, ys[j], best)
                 bi = g.sel(better, j, bi)
-            ok = bi.eq(self.tidx[k])
+            ok = bi.eq(tidx)
         else:
             ok = None
             for j in range(lay.n_out):
-                same = same_side(ys[j], self.tbig[k][j])
+                same = same_side(ys[j], ts[j] >= 0.5)
                 ok = same if ok is None else ok & same
         m["corr"] = m["corr"] + g.sel(ok, 1, 0)
         for j in range(lay.n_out):
-            d = ys[j] - self.t[k][j]
+            d = ys[j] - ts[j]
             m["tss"] = m["tss"] + d * d
             m["fahl"] = m["fahl"] & fahlman_ok(d)
             if lay.loss.uses_terms:
-                m["lb"] = m["lb"] + lay.loss.term(ys[j], self.t[k][j], zo[j])
+                m["lb"] = m["lb"] + lay.loss.term(ys[j], ts[j], zo[j])
 
-    def update(self, pats, still, store=False):
+    def update(self, pats, still, store=False, grads=None):
         """One update of every weight by the optimizer op (kernels.ops.optimizers), from the
         gradient of the patterns ``pats`` (each ``(levels, xs, deltas)``), summed in pattern
-        order. Parameter by parameter: its gradient, its update (kept where ``still`` is false)
-        and, with ``store``, its store, so that no gradient stays live across the others."""
+        order (or the sums ``grads[p]``, already made). Parameter by parameter: its gradient,
+        its update (kept where ``still`` is false) and, with ``store``, its store, so that no
+        gradient stays live across the others."""
         lay, g, w, op = self.lay, self.g, self.w, self.lay.opt
         h = tuple(self.lf(lay.hyper(name)) for name in op.hyper)
         self.lstate, c = op.lane(self.lstate, h, self.loss_now)
         for p, term in self.grad_terms():
-            grad = None
-            for pat in pats:
+            grad = None if grads is None else grads[p]
+            for pat in pats if grads is None else ():
                 t = term(*pat)
                 grad = g.c(0.0) + t if grad is None else grad + t
             gp = grad + self.wd * w[p] if self.s.decay else grad
@@ -232,44 +251,29 @@ class _Body:
         self.lstate = tuple(self.lf(row) for row in lay.LSLOT)
         x = [[self.data(self.xp, k * n_in + i, "f") for i in range(n_in)] for k in range(n_p)]
         self.t = [[self.data(self.tp, k * n_out + j, "f") for j in range(n_out)] for k in range(n_p)]
-        self.tbig = [[tv >= 0.5 for tv in row] for row in self.t]
-        if s.acc_mode == ACC_ARGMAX:
-            self.tidx = [self.data(self.tip, k, "i") for k in range(n_p)]
+        self.tidx = [self.data(self.tip, k, "i") for k in range(n_p)] if s.acc_mode == ACC_ARGMAX else [None] * n_p
         act = self.li(lay.ACT).eq(1)
         m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
         full = s.schedule == FULL
-        evals = self.forward_many(x)
-        pats = []
-        for k in range(n_p):
-            levels, zo = evals[k]
-            self.metrics(m, k, levels[lay.nl], zo)
-            if s.rec_out:
-                for j in range(n_out):
-                    r = lay.OUT + k * n_out + j
-                    self.sfst(r, g.sel(act, levels[lay.nl][j], self.lf(r)))
-            if full:
-                pats.append((levels, x[k], self.deltas(levels, self.t[k], lay.delta_scale(n_p))))
+        evals, pats, grads = None, [], None
+        if self.chunk:      # the evaluation (and full batch's gradient sums) as a loop
+            grads = evaluate_loop(self, m, act, x)
+        else:
+            evals = self.forward_many(x)
+            for k in range(n_p):
+                levels, zo = evals[k]
+                self.evaluate(m, act, k, levels, zo, self.t[k], self.tidx[k])
+                if full:
+                    pats.append((levels, x[k], self.deltas(levels, self.t[k], lay.delta_scale(n_p))))
         still = self.bookkeeping(m, ps, act)
         if full:
-            self.update(pats, still, store=True)
+            self.update(pats, still, store=True, grads=grads)
         else:
             # The epoch's updates run unmasked and a stopped lane gets its parameters of the
             # epoch's start back at its end: the same parameters, without every update of the
             # epoch waiting for the evaluation pass's bookkeeping (``still``).
             w0 = dict(w)
-            for start in range(0, n_p, s.batch_size):
-                stop = min(start + s.batch_size, n_p)
-                scale = lay.delta_scale(stop - start)
-                if s.shuffle:
-                    xss = [[self.lf(lay.XS + k * n_in + i) for i in range(n_in)] for k in range(start, stop)]
-                    tss = [[self.lf(lay.TS + k * n_out + j) for j in range(n_out)] for k in range(start, stop)]
-                else:
-                    xss, tss = x[start:stop], self.t[start:stop]
-                # the first batch sees the epoch's starting weights: its forward pass is the
-                # evaluation pass's (not shuffled), so it is not emitted twice
-                fwd = evals[start:stop] if start == 0 and not s.shuffle else self.forward_many(xss)
-                self.update([(lv, xs, self.deltas(lv, ts, scale)) for (lv, _), xs, ts in zip(fwd, xss, tss)],
-                            None)
+            train_batches(self, x, evals, self.mode)
             for p in range(P):
                 w[p] = g.sel(still, w[p], w0[p])
             for p in range(P):
@@ -340,56 +344,14 @@ def make_lane_loop(spec, width=None):
             if n_groups == 1:
                 still = _Body(spec, lay, g, *ptrs, ir.Constant(I64, 0), e_vec).emit()
                 return g.reduce_add(builder.zext(still.v, g.it))
-            pre = builder.block
-            body_bb = builder.function.append_basic_block("lanes")
-            exit_bb = builder.function.append_basic_block("lanes.end")
-            builder.branch(body_bb)
-            builder.position_at_end(body_bb)
-            grp = builder.phi(I64, "group")
-            acc = builder.phi(g.it, "active")
-            grp.add_incoming(ir.Constant(I64, 0), pre)
-            acc.add_incoming(g.i(0).v, pre)
+            # the groups of W lanes as a loop (LLVM must not unroll it: its body is large)
+            grp, phis, exit_bb = begin_loop(builder, [g.i(0)], 0)
             ln0 = builder.mul(grp, ir.Constant(I64, W))
             still = _Body(spec, lay, g, *ptrs, ln0, e_vec).emit()
-            acc_next = builder.add(acc, builder.zext(still.v, g.it))
-            grp_next = builder.add(grp, ir.Constant(I64, 1))
-            more = builder.icmp_unsigned("<", grp_next, ir.Constant(I64, n_groups))
-            br = builder.cbranch(more, body_bb, exit_bb)
-            br.set_metadata("llvm.loop", g.no_unroll())
-            grp.add_incoming(grp_next, builder.block)
-            acc.add_incoming(acc_next, builder.block)
-            builder.position_at_end(exit_bb)
-            return g.reduce_add(acc_next)
+            active = I(g, builder.add(phis[0], builder.zext(still.v, g.it)))
+            end_loop(builder, g, grp, phis, [active], n_groups, exit_bb)
+            return g.reduce_add(active.v)
 
         return sig, codegen
 
     return lane_loop
-
-
-class _Counter:
-    """Stands in for an ``IRBuilder``: counts the instructions a body would have."""
-
-    def __init__(self):
-        self.module = ir.Module()
-        self.n = 0
-
-    def __getattr__(self, name):
-        def emit(*args, **kwargs):
-            self.n += 1
-            return _Stub()
-        return emit
-
-
-class _Stub:
-    def set_metadata(self, *args):
-        pass
-
-
-@functools.lru_cache(maxsize=None)
-def body_size(spec):
-    """Number of LLVM instructions in the lane body of ``spec`` (what compile time grows with)."""
-    counter = _Counter()
-    g = _Gen(counter, spec.dtype, vector_width(spec))
-    stubs = [_Stub() for _ in range(6)]
-    _Body(spec, Layout(spec), g, *stubs, I(g, _Stub())).emit()
-    return counter.n

@@ -2,11 +2,14 @@
 
 - ``vector_width(spec)``: lanes per LLVM vector (W);
 - ``group_size(spec, W)``: values per grouped op (``codegen_ir._Body.grouped``);
-- ``blocks_per_group(spec)``: blocks of ``LANES`` runs one kernel call trains together.
+- ``blocks_per_group(spec)``: blocks of ``LANES`` runs one kernel call trains together;
+- ``batch_mode(spec)``: the epoch's batches unrolled, as a loop, or a loop after the first,
+  and ``pattern_chunk(spec)``: the evaluation unrolled or a loop (``kernels.codegen_loops``);
+- ``llvm_options(spec)``: LLVM codegen options for its compile (``kernels.codegen``).
 
 Each reads its table in ``kernels.config`` (measured: docs/specialised-kernels.md) unless an
-environment variable forces it, and none changes a result bit, only the speed. All three are
-part of a kernel's cache key (``kernels.codegen.kernel_name``; ``blocks_per_group`` through
+environment variable forces it, and none changes a result bit, only the speed. All are part
+of a kernel's cache key (``kernels.codegen.kernel_name``; ``blocks_per_group`` through
 ``Spec.lanes``).
 """
 from __future__ import annotations
@@ -17,13 +20,14 @@ from kernels.bundles import FULL
 
 
 def _forced(env: str, allowed, what: str):
-    """The value ``$env`` forces (an int in ``allowed``), or None when it is unset."""
+    """The value ``$env`` forces (one of ``allowed``: ints or names), or None when it is unset."""
     text = os.environ.get(env, "").strip()
     if not text:
         return None
-    if not text.isdigit() or int(text) not in allowed:
+    value = int(text) if text.isdigit() and isinstance(allowed[0], int) else text
+    if value not in allowed:
         raise ValueError(f"{env}={text!r}: {what} must be one of {', '.join(map(str, allowed))}")
-    return int(text)
+    return value
 
 
 def _first_fit(rules, cost: int) -> int:
@@ -78,3 +82,55 @@ def group_size(spec, width):
     while 2 * n * width * bits <= regs:
         n *= 2
     return n
+
+
+def batch_mode(spec) -> str:
+    """How the epoch's batches of an online or minibatch ``spec`` are emitted
+    (``kernels.codegen_loops.MODES``): ``$MLP_SWEEP_BATCHES`` if set, else ``"unroll"`` when
+    the unrolled body is at most ``UNROLL_MAX_BODY`` instructions and the epoch has fewer than
+    ``LOOP_BATCHES`` batches, else ``"peel"`` when that body fits, else ``"loop"``
+    (measurements: docs/specialised-kernels.md, "Loop over batches"). Never changes the
+    results. Full batch, and epochs of one batch, are always ``"unroll"``."""
+    from kernels.codegen_loops import MODES
+    from kernels.config import BATCHES_ENV, LOOP_BATCHES, UNROLL_MAX_BODY
+    n_batches = spec.n_patterns // max(1, spec.batch_size)
+    if spec.schedule == FULL or n_batches < 2:
+        return "unroll"
+    mode = _forced(BATCHES_ENV, MODES, "the shape of the epoch's batches")
+    if mode is None and pattern_chunk(spec):
+        mode = "loop"       # an epoch too large to unroll its evaluation
+    if mode is None:
+        from kernels.codegen_size import body_size
+        if n_batches < LOOP_BATCHES and body_size(spec, "unroll") <= UNROLL_MAX_BODY:
+            mode = "unroll"
+        else:
+            mode = "peel" if not spec.shuffle and body_size(spec, "peel") <= UNROLL_MAX_BODY else "loop"
+    # a shuffled first batch is loaded, and a looped evaluation has no forward pass to reuse
+    return "loop" if mode == "peel" and (spec.shuffle or pattern_chunk(spec)) else mode
+
+
+def pattern_chunk(spec) -> int:
+    """Patterns per iteration of the evaluation loop (``codegen_loops.evaluate_loop``), 0 for
+    an unrolled evaluation: ``$MLP_SWEEP_PATTERN_CHUNK`` if set, else ``EVAL_CHUNK`` when the
+    body with its evaluation unrolled (and its batches as a loop) is over ``UNROLL_MAX_BODY``
+    instructions. 0 unless the loop runs at least twice. Never changes the results."""
+    from kernels.config import CHUNK_ENV, EVAL_CHUNK, UNROLL_MAX_BODY
+    chunk = _forced(CHUNK_ENV, (0, 1, 2, 3, 4, 8), "the patterns per evaluation loop iteration")
+    if chunk is None:
+        from kernels.codegen_size import body_size
+        chunk = EVAL_CHUNK if spec.n_patterns >= 2 * EVAL_CHUNK and body_size(spec, "loop", 0) > UNROLL_MAX_BODY else 0
+    return chunk if chunk and spec.n_patterns >= 2 * chunk else 0
+
+
+def llvm_options(spec) -> dict:
+    """LLVM options (name: bool) to compile ``spec`` with: for a lane body over
+    ``POST_RA_MAX_BODY`` instructions, on a CPU whose LLVM scheduling model runs the post-RA
+    scheduler (``POST_RA_CPUS``), that scheduler off. It is quadratic in a basic block's
+    size and gains nothing there: XOR 2-64-1 online quickprop compiles in 7.3 s instead of 11 s
+    at the same speed (docs/specialised-kernels.md, "Compile time"). Never changes the results."""
+    from kernels.config import POST_RA_CPUS, POST_RA_MAX_BODY
+    from kernels.codegen_size import body_size
+    from kernels.isa import target
+    if not target()[0].startswith(POST_RA_CPUS) or body_size(spec) <= POST_RA_MAX_BODY:
+        return {}
+    return {"post-RA-scheduler": False}

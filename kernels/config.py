@@ -55,6 +55,31 @@ GROUP_ENV = "MLP_SWEEP_GROUP"
 #: Vector registers one grouped op's values fill, per ISA (independent chains in flight).
 GROUP_REGISTERS = {"avx512": 8, "avx2": 8, "neon": 8, "other": 8}
 
+#: Forces the shape of the epoch's batches (``codegen_tuning.batch_mode``: unroll, peel, loop).
+BATCHES_ENV = "MLP_SWEEP_BATCHES"
+#: Largest unrolled lane body (``codegen_size.body_size``) of an online or minibatch epoch; above
+#: it the batches run as a loop (the first one peeled when that fits). Measured on a Zen 5
+#: (docs/specialised-kernels.md, "Loop over batches"): XOR 2-64-1 online sgd, 15k instructions,
+#: compiles in 11.8 s unrolled and 5.6 s peeled, at the same speed; 2-64-1 online adam, 33k,
+#: in 30 s unrolled and 11 s as a loop, at the same speed.
+UNROLL_MAX_BODY = 12_000
+#: Epochs of this many batches or more run as a loop whatever their size: the unrolled code
+#: of 16 patterns outgrows the caches (4-bit parity 4-4-1 online: +33% as a loop).
+LOOP_BATCHES = 16
+
+#: Forces the patterns per iteration of the evaluation loop (``codegen_tuning.pattern_chunk``;
+#: 0: unrolled).
+CHUNK_ENV = "MLP_SWEEP_PATTERN_CHUNK"
+#: Patterns per iteration of the evaluation loop of bodies over UNROLL_MAX_BODY (4: enough
+#: values to group, ``codegen_ir._Body.grouped``).
+EVAL_CHUNK = 4
+
+#: Lane bodies above this many instructions compile without the post-RA scheduler, on the CPUs
+#: whose LLVM scheduling model enables it (``codegen_tuning.llvm_options``): AMD Zen. Below it
+#: the scheduler pays (XOR 2-2-1 to 2-64-1 full batch: 5-20% faster with it).
+POST_RA_MAX_BODY = 15_000
+POST_RA_CPUS = ("znver",)
+
 #: Version of the kernels' arithmetic: bump it when any op's operations change (a polynomial, an
 #: order of summation, a constant), i.e. whenever the same configuration may give other bits.
 #: Recorded in every run manifest; ``sweep run`` refuses to resume a directory written with

@@ -11,13 +11,18 @@ import threading
 import numba
 
 
-def block_driver(train_range):
+def block_driver(train_range, compiling=None):
     """``train_blocks`` on top of ``train_range``: ranges of blocks on ``numba.get_num_threads()``
     Python threads (the kernel releases the GIL), taken from a shared counter so that threads
-    that finish early take more. Which thread trains a block never changes its results."""
+    that finish early take more. Which thread trains a block never changes its results.
+    ``compiling``: a context manager factory around the first call (an empty range, which
+    compiles the kernel or loads it from the cache before the threads start)."""
 
     def train_blocks(data, net, st, runs, curve_epochs, out):
         args = (data, net, st, runs, curve_epochs, out)
+        if compiling is not None and not train_range.overloads:
+            with compiling():
+                train_range(0, 0, *args)
         n_blocks = runs.theta.shape[0]
         n_threads = max(1, min(numba.get_num_threads(), n_blocks))
         if n_threads == 1:

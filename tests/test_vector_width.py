@@ -1,7 +1,9 @@
-"""The vector width and the op grouping change the speed of a specialised kernel, never its bits.
+"""The layout choices change the speed of a specialised kernel, never its bits.
 
-Each width is forced with ``MLP_SWEEP_VECTOR_WIDTH`` and each group size (values per grouped
-op, ``codegen_tuning.group_size``) with ``MLP_SWEEP_GROUP``, in a fresh process (both are fixed
+Each width is forced with ``MLP_SWEEP_VECTOR_WIDTH``, each group size (values per grouped op,
+``codegen_tuning.group_size``) with ``MLP_SWEEP_GROUP``, the blocks per kernel group with
+``MLP_SWEEP_BLOCKS`` and the shape of the epoch's batches (``codegen_loops``: unrolled, a
+loop, a loop after the first) with ``MLP_SWEEP_BATCHES``, in a fresh process (all are fixed
 when a kernel is first loaded); every field of ``TrainResult`` must be identical across them,
 float64 and float32, and each setting must really be a kernel of its own.
 """
@@ -25,7 +27,7 @@ import numpy as np
 import kernels
 from kernels import Network, TrainOptions, call_static
 from kernels.codegen import eligible, kernel_name, make_spec
-from kernels.codegen_tuning import group_size, vector_width
+from kernels.codegen_tuning import batch_mode, group_size, pattern_chunk, vector_width
 from kernels.config import LANES
 
 X4 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
@@ -39,7 +41,13 @@ CASES = [
      TrainOptions(loss="bce", optimizer="momentum", schedule="online", shuffle=True, dtype="float32"), X4, T4),
     (Network((4, 4, 1), ("sigmoid", "sigmoid")),
      TrainOptions(loss="sse", optimizer="adam", schedule="minibatch", batch_size=4, dtype="float64"), P, TP),
-    (Network((8, 3, 8), ("sigmoid", "sigmoid")), TrainOptions(loss="mse", dtype="float32"), np.eye(8), np.eye(8)),
+    (Network((8, 3, 8), ("sigmoid", "sigmoid")), TrainOptions(loss="mse", dtype="float32", record_final_outputs=True),
+     np.eye(8), np.eye(8)),
+    (Network((2, 3, 1), ("tanh", "sigmoid"), shortcut=True),
+     TrainOptions(loss="mse", optimizer="quickprop", schedule="online", dtype="float64", record_final_params=True,
+                  record_final_outputs=True), X4, T4),
+    (Network((4, 4, 1), ("sigmoid", "sigmoid")),
+     TrainOptions(loss="bce", optimizer="irprop-", schedule="online", dtype="float32", weight_decay=1e-3), P, TP),
 ]
 n = 37
 out = {}
@@ -55,15 +63,19 @@ for i, (net, opts, X, T) in enumerate(CASES):
     out[f"{i}.width"] = vector_width(spec)
     out[f"{i}.group"] = group_size(spec, vector_width(spec))
     out[f"{i}.blocks"] = spec.lanes // LANES
+    out[f"{i}.batches"] = batch_mode(spec)
+    out[f"{i}.chunk"] = pattern_chunk(spec)
     out[f"{i}.name"] = kernel_name(spec)
 np.savez(sys.argv[1], **out)
 """
 
 
-def _run(width: int, tmp_path: Path, group: int | None = None, blocks: int | None = None) -> dict:
-    path = tmp_path / f"w{width}g{group}b{blocks}.npz"
+def _run(width: int, tmp_path: Path, group: int | None = None, blocks: int | None = None,
+         batches: str | None = None, chunk: int | None = None) -> dict:
+    path = tmp_path / f"w{width}g{group}b{blocks}{batches}c{chunk}.npz"
     env = dict(os.environ, MLP_SWEEP_VECTOR_WIDTH=str(width), PYTHONPATH=str(ROOT))
-    for name, value in (("MLP_SWEEP_GROUP", group), ("MLP_SWEEP_BLOCKS", blocks)):
+    for name, value in (("MLP_SWEEP_GROUP", group), ("MLP_SWEEP_BLOCKS", blocks), ("MLP_SWEEP_BATCHES", batches),
+                        ("MLP_SWEEP_PATTERN_CHUNK", chunk)):
         env.pop(name, None)
         if value is not None:
             env[name] = str(value)
@@ -74,6 +86,19 @@ def _run(width: int, tmp_path: Path, group: int | None = None, blocks: int | Non
         return {k: z[k] for k in z.files}
 
 
+N_CASES = 6
+SETTING_KEYS = (".width", ".group", ".blocks", ".batches", ".chunk", ".name")
+
+
+def _assert_same_bits(ref: dict, got: dict, what: str) -> None:
+    for key, want in ref.items():
+        if key.endswith(SETTING_KEYS):
+            continue
+        assert got[key].dtype == want.dtype and got[key].shape == want.shape, key
+        # bit for bit, NaN included
+        assert got[key].tobytes() == want.tobytes(), f"{what} vs default differs in {key}"
+
+
 @pytest.mark.slow
 def test_every_width_and_grouping_gives_the_same_bits(tmp_path):
     # (width, group, blocks per kernel group); 37 runs = 3 blocks, so two blocks per group
@@ -82,23 +107,38 @@ def test_every_width_and_grouping_gives_the_same_bits(tmp_path):
     runs = {ws: _run(*ws[:1], tmp_path, *ws[1:]) for ws in settings}
     ref = runs[(16, None, None)]
     for (w, group, blocks), got in runs.items():
-        for i in range(4):
+        for i in range(N_CASES):
             assert int(got[f"{i}.width"]) == w
             if group is not None:
                 assert int(got[f"{i}.group"]) == group
             if blocks is not None:
                 assert int(got[f"{i}.blocks"]) == blocks
-        for key, want in ref.items():
-            if key.endswith((".width", ".group", ".blocks", ".name")):
-                continue
-            assert got[key].dtype == want.dtype and got[key].shape == want.shape, key
-            # bit for bit, NaN included
-            assert got[key].tobytes() == want.tobytes(), f"width {w}, group {group}, blocks {blocks} vs default differs in {key}"
-    names = {(i, str(r[f"{i}.name"])) for r in runs.values() for i in range(4)}
+        _assert_same_bits(ref, got, f"width {w}, group {group}, blocks {blocks}")
+    names = {(i, str(r[f"{i}.name"])) for r in runs.values() for i in range(N_CASES)}
     used = {(i, int(r[f"{i}.width"]), int(r[f"{i}.group"]), int(r[f"{i}.blocks"])) for r in runs.values()
-            for i in range(4)}
-    assert len(names) == len(used) > 4 * 3, "each (width, group) must be its own cached kernel"
+            for i in range(N_CASES)}
+    assert len(names) == len(used) > N_CASES * 3, "each (width, group) must be its own cached kernel"
     assert any(ref["0.epoch_acc100"] >= 0), "the comparison should include converging runs"
+
+
+@pytest.mark.slow
+def test_every_shape_of_the_epochs_loops_gives_the_same_bits(tmp_path):
+    # batches unrolled, a loop after the first batch, a loop (codegen_loops); cases 1, 2, 4, 5
+    # are online or minibatch (1 shuffled, so "peel" is "loop" there); then the evaluation as
+    # a loop over chunks of 3 patterns (cases 2, 3 and 5: 16 and 8 patterns, so a remainder
+    # unrolled after the loop; 3 records its outputs, and its full-batch gradient sums loop)
+    runs = {mode: _run(16 if mode != "peel" else 8, tmp_path, batches=mode, chunk=0) for mode in ("unroll", "peel", "loop")}
+    runs["chunk"] = _run(16, tmp_path, chunk=3)
+    for mode, got in runs.items():
+        _assert_same_bits(runs["unroll"], got, f"batches {mode}")
+    assert [int(runs["chunk"][f"{i}.chunk"]) for i in range(N_CASES)] == [0, 0, 3, 3, 0, 3]
+    assert str(runs["chunk"]["2.batches"]) == "loop"
+    for i in (2, 4, 5):
+        assert [str(runs[m][f"{i}.batches"]) for m in ("unroll", "peel", "loop")] == ["unroll", "peel", "loop"]
+        assert len({str(runs[m][f"{i}.name"]) for m in runs}) == (3 if i == 4 else 4), "each shape: its own kernel"
+    assert str(runs["peel"]["1.batches"]) == "loop"
+    assert str(runs["unroll"]["0.batches"]) == str(runs["loop"]["0.batches"]) == "unroll"   # full batch
+    assert any(runs["unroll"]["4.epoch_acc100"] >= 0), "the comparison should include converging runs"
 
 
 def test_a_bad_forced_width_is_a_clear_error(monkeypatch):
@@ -127,6 +167,13 @@ def test_a_bad_forced_group_is_a_clear_error(monkeypatch):
     with pytest.raises(ValueError, match=r"MLP_SWEEP_BLOCKS='3'.*one of 1, 2, 4"):
         blocks_per_group(spec)
     monkeypatch.delenv("MLP_SWEEP_BLOCKS")
+    from kernels.codegen_tuning import batch_mode
+    online = Spec(sizes=(2, 2, 1), acts=(0, 0), bias=True, shortcut=False, loss=0, opt=0, schedule=1,
+                  batch_size=1, shuffle=False, acc_mode=0, n_patterns=4, dtype="float64", rec_out=False, lanes=16)
+    monkeypatch.setenv("MLP_SWEEP_BATCHES", "unrolled")
+    with pytest.raises(ValueError, match=r"MLP_SWEEP_BATCHES='unrolled'.*one of unroll, peel, loop"):
+        batch_mode(online)
+    monkeypatch.delenv("MLP_SWEEP_BATCHES")
     # the default fills GROUP_REGISTERS registers: 8 zmm = 64 doubles on AVX-512
     from kernels.isa import isa
     if isa() == "avx512":

@@ -30,8 +30,8 @@ from sweep.run.warmup import WarmReport, warm_group, warm_groups
 #: Cold compile time of a specialised kernel ~ A + B * (LLVM instructions of its lane body),
 #: on one core of the shared 2-core machine (docs/specialised-kernels.md); cached loads
 #: take about CACHED_S.
-COLD_BASE_S = 1.2
-COLD_PER_INSTR_S = 2.5e-4
+COLD_BASE_S = 1.0
+COLD_PER_INSTR_S = 4.5e-4
 CACHED_S = 0.05
 
 
