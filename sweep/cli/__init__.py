@@ -108,8 +108,14 @@ def _extra_words(parser: argparse.ArgumentParser, args, extra: list[str]) -> int
 
 
 def entrypoint() -> None:
+    from sweep.__main__ import exit_interrupted, sigint_received
     try:
         code = main(sys.argv[1:])
     except KeyboardInterrupt:  # a second Ctrl-C while the first one's message is printed
         code = 130
-    sys.exit(code)
+    except Exception:
+        if not sigint_received():   # e.g. ImportError: an extension's initialisation interrupted
+            raise
+        print("\ninterrupted", file=sys.stderr)
+        code = 130
+    exit_interrupted(code)
