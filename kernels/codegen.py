@@ -43,7 +43,7 @@ GENERATOR_VERSION = 2
 #: their batches as loops (``kernels.codegen_loops``), so what still comes near this bound is
 #: full batch of wide nets on few patterns: XOR 2-96-1 quickprop (31k instructions) compiles
 #: cold in about 14 s, 2-160-1 sgd (26k) in 17 s, on a Zen 5 core (docs/specialised-kernels.md,
-#: "Compile time"); the cached kernel loads in a fraction of a second.
+#: "Size limit"); the cached kernel loads in a fraction of a second.
 MAX_BODY = 36_000
 
 _DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_loops.py",

@@ -20,7 +20,6 @@ paths produce the same bits. The dataset is read as scalars (``!invariant.load``
 """
 from __future__ import annotations
 
-
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -220,8 +219,8 @@ class _Body:
         h = tuple(self.lf(lay.hyper(name)) for name in op.hyper)
         self.lstate, c = op.lane(self.lstate, h, self.loss_now)
         for p, term in self.grad_terms():
-            grad = None if grads is None else grads[p]
-            for pat in pats if grads is None else ():
+            grad = None if grads is None else grads[p]     # pats is then empty
+            for pat in pats:
                 t = term(*pat)
                 grad = g.c(0.0) + t if grad is None else grad + t
             gp = grad + self.wd * w[p] if self.s.decay else grad

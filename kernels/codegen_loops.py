@@ -10,8 +10,8 @@ the gradient over the patterns) as a loop over chunks of ``body.chunk`` patterns
 remaining patterns unrolled after it: the same operations in the same order as unrolled.
 
 ``train_batches(body, x, evals, mode)`` emits, through a ``codegen_ir._Body``, the epoch's
-updates of the online and minibatch schedules batch after batch (batch ``b``: patterns ``b*bs .. b*bs+bs-1``, or their shuffled
-copies in ``sf``), in one of three shapes (``codegen_tuning.batch_mode`` chooses):
+updates of the online and minibatch schedules batch after batch (batch ``b``: patterns
+``b*bs .. b*bs+bs-1``, or their shuffled copies in ``sf``), in one of three shapes (``codegen_tuning.batch_mode`` chooses):
 
 - ``"unroll"``: every batch unrolled, the patterns compile-time constants; the first batch
   (not shuffled) reuses the evaluation pass's forward pass. Fastest for small bodies.
@@ -39,7 +39,7 @@ def evaluate_loop(body, m, act, x):
     loop over chunks of ``body.chunk`` patterns; for full batch, returns the gradient sums
     ``{p: sum over patterns of dE/dw_p}`` (summed in pattern order, from 0.0), else None."""
     s, lay, g = body.s, body.lay, body.g
-    b, chunk, n_p, n_in, n_out = g.b, body.chunk, s.n_patterns, lay.n_in, lay.n_out
+    b, chunk, n_p = g.b, body.chunk, s.n_patterns
     terms = body.grad_terms() if s.schedule == FULL else []
     grads = {p: g.c(0.0) for p, _ in terms}
     scale = lay.delta_scale(n_p)
@@ -64,14 +64,23 @@ def evaluate_loop(body, m, act, x):
         m.update(zip(keys, new[:4]))
         grads.update((p, v) for (p, _), v in zip(terms, new[4:]))
         ks = [b.add(b.mul(it, c(chunk)), c(j)) for j in range(chunk)]
-        xss = [[body.data(body.xp, b.add(b.mul(k, c(n_in)), c(i)), "f") for i in range(n_in)] for k in ks]
-        tss = [[body.data(body.tp, b.add(b.mul(k, c(n_out)), c(j)), "f") for j in range(n_out)] for k in ks]
+        xss, tss = _dataset_patterns(body, ks)
         tidx = [body.data(body.tip, k, "i") for k in ks] if body.tidx[0] is not None else [None] * chunk
         patterns(ks, xss, tss, tidx)
         end_loop(b, g, it, phis, [m[k] for k in keys] + [grads[p] for p, _ in terms], n_loop, exit_bb)
     rest = range(n_loop * chunk, n_p)
     patterns(list(rest), [x[k] for k in rest], [body.t[k] for k in rest], [body.tidx[k] for k in rest])
     return grads if terms else None
+
+
+def _dataset_patterns(body, ks):
+    """Inputs and targets of the patterns ``ks`` (int64 SSA values): elements k*n_in + i of X
+    and k*n_out + j of T."""
+    b, n_in, n_out = body.g.b, body.lay.n_in, body.lay.n_out
+    c = lambda v: ir.Constant(I64, v)  # noqa: E731
+    xss = [[body.data(body.xp, b.add(b.mul(k, c(n_in)), c(i)), "f") for i in range(n_in)] for k in ks]
+    tss = [[body.data(body.tp, b.add(b.mul(k, c(n_out)), c(j)), "f") for j in range(n_out)] for k in ks]
+    return xss, tss
 
 
 def begin_loop(b, state, first):
@@ -164,9 +173,8 @@ def _loop(body, first: int, n_batches: int) -> int:
     if s.shuffle:   # rows XS + k*n_in + i and TS + k*n_out + j of sf
         xss = [[body.lf(b.add(c(lay.XS + i), b.mul(k, c(n_in)))) for i in range(n_in)] for k in ks]
         tss = [[body.lf(b.add(c(lay.TS + j), b.mul(k, c(n_out)))) for j in range(n_out)] for k in ks]
-    else:           # elements k*n_in + i of X and k*n_out + j of T
-        xss = [[body.data(body.xp, b.add(b.mul(k, c(n_in)), c(i)), "f") for i in range(n_in)] for k in ks]
-        tss = [[body.data(body.tp, b.add(b.mul(k, c(n_out)), c(j)), "f") for j in range(n_out)] for k in ks]
+    else:
+        xss, tss = _dataset_patterns(body, ks)
     _batch(body, xss, tss)
     end_loop(b, g, it, phis, _state(body), n_batches, exit_bb)
     return n_batches

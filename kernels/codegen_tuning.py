@@ -89,7 +89,7 @@ def batch_mode(spec) -> str:
     (``kernels.codegen_loops.MODES``): ``$MLP_SWEEP_BATCHES`` if set, else ``"unroll"`` when
     the unrolled body is at most ``UNROLL_MAX_BODY`` instructions and the epoch has fewer than
     ``LOOP_BATCHES`` batches, else ``"peel"`` when that body fits, else ``"loop"``
-    (measurements: docs/specialised-kernels.md, "Loop over batches"). Never changes the
+    (measurements: docs/specialised-kernels.md, "Loops over patterns and batches"). Never changes the
     results. Full batch, and epochs of one batch, are always ``"unroll"``."""
     from kernels.codegen_loops import MODES
     from kernels.config import BATCHES_ENV, LOOP_BATCHES, UNROLL_MAX_BODY
@@ -97,7 +97,8 @@ def batch_mode(spec) -> str:
     if spec.schedule == FULL or n_batches < 2:
         return "unroll"
     mode = _forced(BATCHES_ENV, MODES, "the shape of the epoch's batches")
-    if mode is None and pattern_chunk(spec):
+    chunked = pattern_chunk(spec) > 0
+    if mode is None and chunked:
         mode = "loop"       # an epoch too large to unroll its evaluation
     if mode is None:
         from kernels.codegen_size import body_size
@@ -106,7 +107,7 @@ def batch_mode(spec) -> str:
         else:
             mode = "peel" if not spec.shuffle and body_size(spec, "peel") <= UNROLL_MAX_BODY else "loop"
     # a shuffled first batch is loaded, and a looped evaluation has no forward pass to reuse
-    return "loop" if mode == "peel" and (spec.shuffle or pattern_chunk(spec)) else mode
+    return "loop" if mode == "peel" and (spec.shuffle or chunked) else mode
 
 
 def pattern_chunk(spec) -> int:
@@ -127,7 +128,7 @@ def llvm_options(spec) -> dict:
     ``POST_RA_MAX_BODY`` instructions, on a CPU whose LLVM scheduling model runs the post-RA
     scheduler (``POST_RA_CPUS``), that scheduler off. It is quadratic in a basic block's
     size and gains nothing there: XOR 2-64-1 online quickprop compiles in 7.3 s instead of 11 s
-    at the same speed (docs/specialised-kernels.md, "Compile time"). Never changes the results."""
+    at the same speed (docs/specialised-kernels.md, "Loops over patterns and batches"). Never changes the results."""
     from kernels.config import POST_RA_CPUS, POST_RA_MAX_BODY
     from kernels.codegen_size import body_size
     from kernels.isa import target

@@ -59,7 +59,7 @@ GROUP_REGISTERS = {"avx512": 8, "avx2": 8, "neon": 8, "other": 8}
 BATCHES_ENV = "MLP_SWEEP_BATCHES"
 #: Largest unrolled lane body (``codegen_size.body_size``) of an online or minibatch epoch; above
 #: it the batches run as a loop (the first one peeled when that fits). Measured on a Zen 5
-#: (docs/specialised-kernels.md, "Loop over batches"): XOR 2-64-1 online sgd, 15k instructions,
+#: (docs/specialised-kernels.md, "Loops over patterns and batches"): XOR 2-64-1 online sgd, 15k instructions,
 #: compiles in 11.8 s unrolled and 5.6 s peeled, at the same speed; 2-64-1 online adam, 33k,
 #: in 30 s unrolled and 11 s as a loop, at the same speed.
 UNROLL_MAX_BODY = 12_000
