@@ -92,9 +92,11 @@ def make_spec(net, st, n_patterns: int, dtype: str) -> Spec:
 def kernel_name(spec: Spec) -> str:
     """The module name of ``spec``'s kernel: a hash of everything its compiled code depends on,
     the vector width (``codegen_tuning.vector_width``: ISA, configuration or override) included."""
-    from kernels.codegen_tuning import batch_mode, group_size, pattern_chunk, vector_width
+    from kernels.codegen_tuning import batch_mode, group_size, pattern_chunk, unit_chunk, vector_width
     width = vector_width(spec)
-    layout = (width, group_size(spec, width), batch_mode(spec), pattern_chunk(spec))
+    units = unit_chunk(spec)
+    loops = ("units", units) if units else (batch_mode(spec), pattern_chunk(spec))
+    layout = (width, group_size(spec, width), *loops)
     h = hashlib.sha256(repr((GENERATOR_VERSION, spec, layout, numba.__version__, _FINGERPRINT)).encode())
     return f"mlpk_{h.hexdigest()[:24]}"
 

@@ -27,7 +27,8 @@ from numba.extending import intrinsic
 
 from kernels.codegen_emit import FULL, Layout
 from kernels.codegen_loops import begin_loop, end_loop, evaluate_loop, train_batches
-from kernels.codegen_tuning import batch_mode, group_size, pattern_chunk, vector_width
+from kernels.codegen_units import emit_units
+from kernels.codegen_tuning import batch_mode, group_size, pattern_chunk, unit_chunk, vector_width
 from kernels.codegen_llvm import I64, F, I, _Gen
 from kernels.ops import ACC_ARGMAX, ACTIVATIONS, MILESTONES, N_MILESTONES
 from kernels.ops.metrics import fahlman_ok, same_side
@@ -37,12 +38,17 @@ class _Body:
     """One lane's epoch, emitted through a ``_Gen`` by tracing the op definitions of
     ``kernels.ops`` with vector values; the structure mirrors kernels.train and kernels.dense."""
 
-    def __init__(self, spec, lay: Layout, g: _Gen, sf, si, xp, tp, tip, ln0, e, mode=None, chunk=None):
+    def __init__(self, spec, lay: Layout, g: _Gen, sf, si, xp, tp, tip, ln0, e, mode=None, chunk=None,
+                 units=None):
         self.s, self.lay, self.g = spec, lay, g
         # the loops of the epoch (codegen_loops): patterns per evaluation loop iteration (0: none)
-        # and the shape of the batches of updates
-        self.chunk = pattern_chunk(spec) if chunk is None else chunk
-        self.mode = mode or batch_mode(spec)
+        # and the shape of the batches of updates; or hidden units per iteration (codegen_units)
+        self.units = unit_chunk(spec) if units is None else units
+        if self.units:
+            self.chunk, self.mode = 0, "loop"
+        else:
+            self.chunk = pattern_chunk(spec) if chunk is None else chunk
+            self.mode = mode or batch_mode(spec)
         self.sf, self.si, self.xp, self.tp, self.tip, self.ln0, self.e = sf, si, xp, tp, tip, ln0, e
         self.w = {}
         self.acts = [ACTIVATIONS.by_code(c) for c in spec.acts]
@@ -136,14 +142,7 @@ class _Body:
         weights)."""
         s, lay, w, g = self.s, self.lay, self.w, self.g
         nl = lay.nl
-        ys = levels[nl]
-        out = []
-        for j in range(lay.n_out):
-            d = g.c(scale) * (ys[j] - ts[j])
-            if not lay.loss.logit_delta:
-                d = self.derive(nl - 1, d, ys[j])
-            out.append(d)
-        deltas = {nl: out}
+        deltas = {nl: self.out_deltas(levels[nl], ts, scale)}
         for l in range(nl - 1, 0, -1):
             n_i, n_o = s.sizes[l], s.sizes[l + 1]
             dl = deltas[l + 1]
@@ -155,6 +154,16 @@ class _Body:
                 hd.append(self.derive(l - 1, a, levels[l][i]))
             deltas[l] = hd
         return deltas
+
+    def out_deltas(self, ys, ts, scale):
+        """dE/dz of the output units of one pattern (outputs ``ys``, targets ``ts``)."""
+        out = []
+        for j in range(self.lay.n_out):
+            d = self.g.c(scale) * (ys[j] - ts[j])
+            if not self.lay.loss.logit_delta:
+                d = self.derive(self.lay.nl - 1, d, ys[j])
+            out.append(d)
+        return out
 
     def grad_terms(self):
         """``[(p, term)]`` for every parameter, unit by unit from the output layer down:
@@ -215,16 +224,14 @@ class _Body:
         order (or the sums ``grads[p]``, already made). Parameter by parameter: its gradient,
         its update (kept where ``still`` is false) and, with ``store``, its store, so that no
         gradient stays live across the others."""
-        lay, g, w, op = self.lay, self.g, self.w, self.lay.opt
-        h = tuple(self.lf(lay.hyper(name)) for name in op.hyper)
-        self.lstate, c = op.lane(self.lstate, h, self.loss_now)
+        lay, g, w = self.lay, self.g, self.w
+        h, c = self.opt_lane()
         for p, term in self.grad_terms():
             grad = None if grads is None else grads[p]     # pats is then empty
             for pat in pats:
                 t = term(*pat)
                 grad = g.c(0.0) + t if grad is None else grad + t
-            gp = grad + self.wd * w[p] if self.s.decay else grad
-            new, slots = op.update(w[p], gp, tuple(sl[p] for sl in self.slots), h, c)
+            new, slots = self.step(w[p], grad, tuple(sl[p] for sl in self.slots), h, c)
             for sl, v in zip(self.slots, slots):
                 sl[p] = v
             w[p] = new if still is None else g.sel(still, new, w[p])
@@ -233,26 +240,50 @@ class _Body:
                 for row, sl in zip(lay.SLOT, self.slots):
                     self.sfst(row + p, sl[p])
 
+    def opt_lane(self):
+        """The optimizer's hyper-parameters and its per-run step of this update (``lstate``)."""
+        op = self.lay.opt
+        h = tuple(self.lf(self.lay.hyper(name)) for name in op.hyper)
+        self.lstate, c = op.lane(self.lstate, h, self.loss_now)
+        return h, c
+
+    def step(self, wp, grad, slots, h, c):
+        """(new weight, new slots) of one weight from its gradient (plus weight decay)."""
+        gp = grad + self.wd * wp if self.s.decay else grad
+        return self.lay.opt.update(wp, gp, slots, h, c)
+
     # -- the epoch ------------------------------------------------------------------------------
     def emit(self):
         s, lay, g = self.s, self.lay, self.g
-        P, n_in, n_out, n_p = lay.P, lay.n_in, lay.n_out, s.n_patterns
-        w = self.w
-        for p in range(P):
-            w[p] = self.lf(lay.TH + p)
-        ps = g.c(0.0)
-        for p in range(P):
-            ps = ps + w[p]
+        n_in, n_out, n_p = lay.n_in, lay.n_out, s.n_patterns
         self.slope = self.lf(lay.hyper("leaky_slope"))
         self.fs = self.lf(lay.hyper("flat_spot")) if s.flat else None
         self.wd = self.lf(lay.hyper("weight_decay")) if s.decay else None
-        self.slots = [[self.lf(row + p) for p in range(P)] for row in lay.SLOT]
         self.lstate = tuple(self.lf(row) for row in lay.LSLOT)
         x = [[self.data(self.xp, k * n_in + i, "f") for i in range(n_in)] for k in range(n_p)]
         self.t = [[self.data(self.tp, k * n_out + j, "f") for j in range(n_out)] for k in range(n_p)]
         self.tidx = [self.data(self.tip, k, "i") for k in range(n_p)] if s.acc_mode == ACC_ARGMAX else [None] * n_p
         act = self.li(lay.ACT).eq(1)
         m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
+        if self.units:      # the parameters stay in sf, the hidden layer a loop (codegen_units)
+            still = emit_units(self, m, act, x)
+        else:
+            still = self.emit_unrolled(m, act, x)
+        for row, v in zip(lay.LSLOT, self.lstate):
+            self.sfst(row, v)
+        return still
+
+    def emit_unrolled(self, m, act, x):
+        """The epoch with the parameters in registers; returns ``still``."""
+        s, lay, g = self.s, self.lay, self.g
+        P, n_p = lay.P, s.n_patterns
+        w = self.w
+        for p in range(P):
+            w[p] = self.lf(lay.TH + p)
+        ps = g.c(0.0)
+        for p in range(P):
+            ps = ps + w[p]
+        self.slots = [[self.lf(row + p) for p in range(P)] for row in lay.SLOT]
         full = s.schedule == FULL
         evals, pats, grads = None, [], None
         if self.chunk:      # the evaluation (and full batch's gradient sums) as a loop
@@ -280,8 +311,6 @@ class _Body:
             for row, sl in zip(lay.SLOT, self.slots):
                 for p in range(P):
                     self.sfst(row + p, sl[p])
-        for row, v in zip(lay.LSLOT, self.lstate):
-            self.sfst(row, v)
         return still
 
     def bookkeeping(self, m, ps, act):

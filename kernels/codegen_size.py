@@ -35,13 +35,14 @@ class _Stub:
 
 
 @functools.lru_cache(maxsize=None)
-def body_size(spec, mode=None, chunk=None):
+def body_size(spec, mode=None, chunk=None, units=None):
     """Number of LLVM instructions in the lane body of ``spec`` (what compile time grows with),
     its batches in ``mode`` (``codegen_loops.MODES``; default ``batch_mode(spec)``), its
-    evaluation loop over ``chunk`` patterns (default ``pattern_chunk(spec)``)."""
+    evaluation loop over ``chunk`` patterns (default ``pattern_chunk(spec)``), its hidden layer a
+    loop over ``units`` units (default ``unit_chunk(spec)``; 0: unrolled)."""
     counter = _Counter()
     g = _Gen(counter, spec.dtype, vector_width(spec))
     stubs = [_Stub() for _ in range(6)]
     from kernels.codegen_ir import _Body
-    _Body(spec, Layout(spec), g, *stubs, I(g, _Stub()), mode=mode, chunk=chunk).emit()
+    _Body(spec, Layout(spec), g, *stubs, I(g, _Stub()), mode=mode, chunk=chunk, units=units).emit()
     return counter.n

@@ -5,6 +5,7 @@
 - ``blocks_per_group(spec)``: blocks of ``LANES`` runs one kernel call trains together;
 - ``batch_mode(spec)``: the epoch's batches unrolled, as a loop, or a loop after the first,
   and ``pattern_chunk(spec)``: the evaluation unrolled or a loop (``kernels.codegen_loops``);
+- ``unit_chunk(spec)``: the hidden layer unrolled or a loop over its units (``kernels.codegen_units``);
 - ``llvm_options(spec)``: LLVM codegen options for its compile (``kernels.codegen``).
 
 Each reads its table in ``kernels.config`` (measured: docs/specialised-kernels.md) unless an
@@ -102,10 +103,10 @@ def batch_mode(spec) -> str:
         mode = "loop"       # an epoch too large to unroll its evaluation
     if mode is None:
         from kernels.codegen_size import body_size
-        if n_batches < LOOP_BATCHES and body_size(spec, "unroll") <= UNROLL_MAX_BODY:
+        if n_batches < LOOP_BATCHES and body_size(spec, "unroll", units=0) <= UNROLL_MAX_BODY:
             mode = "unroll"
         else:
-            mode = "peel" if not spec.shuffle and body_size(spec, "peel") <= UNROLL_MAX_BODY else "loop"
+            mode = "peel" if not spec.shuffle and body_size(spec, "peel", units=0) <= UNROLL_MAX_BODY else "loop"
     # a shuffled first batch is loaded, and a looped evaluation has no forward pass to reuse
     return "loop" if mode == "peel" and (spec.shuffle or chunked) else mode
 
@@ -119,8 +120,43 @@ def pattern_chunk(spec) -> int:
     chunk = _forced(CHUNK_ENV, (0, 1, 2, 3, 4, 8), "the patterns per evaluation loop iteration")
     if chunk is None:
         from kernels.codegen_size import body_size
-        chunk = EVAL_CHUNK if spec.n_patterns >= 2 * EVAL_CHUNK and body_size(spec, "loop", 0) > UNROLL_MAX_BODY else 0
+        chunk = EVAL_CHUNK if spec.n_patterns >= 2 * EVAL_CHUNK and body_size(spec, "loop", 0, units=0) > UNROLL_MAX_BODY else 0
     return chunk if chunk and spec.n_patterns >= 2 * chunk else 0
+
+
+def unit_chunk(spec) -> int:
+    """Hidden units per iteration of the unit loop (``codegen_units``), 0 for the epoch with its
+    parameters in registers: ``$MLP_SWEEP_UNITS`` if set, else, for a net of one hidden layer and
+    at most ``UNITS_MAX_PATTERNS`` patterns, in full batch or from ``UNITS_MIN_HIDDEN`` units (or
+    a body over ``UNITS_MIN_BODY`` instructions) on, the fewest units (a power of two, at most 8)
+    that give ``UNITS_VALUES_FULL`` (``UNITS_VALUES_BATCH``) activations of a batch per
+    iteration (docs/specialised-kernels.md, "Loop over hidden units"). 0 unless the loop runs
+    at least twice. Never changes the results."""
+    from kernels.config import UNITS_ENV, UNITS_MAX_PATTERNS
+    fits = spec.n_layers == 2 and spec.n_patterns <= UNITS_MAX_PATTERNS
+    units = _forced(UNITS_ENV, (0, 1, 2, 4, 8), "the hidden units per unit loop iteration")
+    if units is None:
+        units = _default_units(spec) if fits else 0
+    return units if units and fits and spec.sizes[1] >= 2 * units else 0
+
+
+def _default_units(spec) -> int:
+    from kernels.config import UNITS_MIN_BODY, UNITS_MIN_HIDDEN, UNITS_VALUES_BATCH, UNITS_VALUES_FULL
+    hidden, full = spec.sizes[1], spec.schedule == FULL
+    if not full and hidden < UNITS_MIN_HIDDEN:
+        cost = spec.cost()       # body_size is 1-5 times it: trace only in between
+        if 5 * cost <= UNITS_MIN_BODY:
+            return 0
+        if cost <= UNITS_MIN_BODY:
+            from kernels.codegen_size import body_size
+            if body_size(spec, units=0) <= UNITS_MIN_BODY:
+                return 0
+    batch = spec.n_patterns if full else max(1, spec.batch_size)
+    target = UNITS_VALUES_FULL if full else UNITS_VALUES_BATCH
+    units = 1
+    while units * batch < target and 4 * units <= hidden and units < 8:
+        units *= 2
+    return units
 
 
 def llvm_options(spec) -> dict:

@@ -74,6 +74,22 @@ CHUNK_ENV = "MLP_SWEEP_PATTERN_CHUNK"
 #: values to group, ``codegen_ir._Body.grouped``).
 EVAL_CHUNK = 4
 
+#: Forces the hidden units per iteration of the unit loop (``codegen_tuning.unit_chunk``; 0: none).
+UNITS_ENV = "MLP_SWEEP_UNITS"
+#: The unit loop (``kernels.codegen_units``) runs the epoch of every one-hidden-layer net of at
+#: most UNITS_MAX_PATTERNS patterns (each pattern of a unit is unrolled in the loop's body) in
+#: full batch, and in online and minibatch from UNITS_MIN_HIDDEN hidden units (or a body over
+#: UNITS_MIN_BODY instructions) on: measured on a Zen 5 (docs/specialised-kernels.md, "Loop over
+#: hidden units"), it is 10-45% faster than the unrolled epoch there (XOR 2-2-1 full, 2-16-1,
+#: 2-64-1, parity 4-4-1 full, 8-3-8), and 10-20% slower online below 8 units.
+UNITS_MAX_PATTERNS = 16
+UNITS_MIN_HIDDEN = 16
+UNITS_MIN_BODY = 12_000
+#: Values (units x patterns of a batch) per iteration the unit loop aims at, full batch and
+#: otherwise: enough independent activations in flight (at most 8 units).
+UNITS_VALUES_FULL = 8
+UNITS_VALUES_BATCH = 4
+
 #: Lane bodies above this many instructions compile without the post-RA scheduler, on the CPUs
 #: whose LLVM scheduling model enables it (``codegen_tuning.llvm_options``): AMD Zen. Below it
 #: the scheduler pays (XOR 2-2-1 to 2-64-1 full batch: 5-20% faster with it).

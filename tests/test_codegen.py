@@ -86,6 +86,15 @@ CASES = [
      dict(schedule="online", shuffle=True, dtype="float32"), {}),
     ("float32-diverge", (2, 3, 1), ("relu", "linear"), True, False, "xor", "sse", "momentum",
      dict(dtype="float32"), dict(lr="huge")),
+    # wide hidden layers: the unit loop (codegen_units), 300 units past what unrolls
+    ("wide-full-momentum", (2, 40, 1), ("sigmoid", "sigmoid"), True, False, "xor", "mse", "momentum", dict(), {}),
+    ("wide-online-shortcut-adam", (2, 20, 1), ("tanh", "sigmoid"), True, True, "xor", "sse", "adam",
+     dict(schedule="online", shuffle=True), {}),
+    ("wide-diverge-online", (2, 17, 1), ("relu", "linear"), True, False, "xor", "sse", "sgd",
+     dict(schedule="online"), dict(lr="huge")),
+    ("wide-multi-minibatch", (3, 18, 2), ("leaky_relu", "sigmoid"), False, False, "multi", "bce", "momentum",
+     dict(schedule="minibatch", batch_size=2), dict(early_stop=True, lr="mixed")),
+    ("very-wide-full", (2, 300, 1), ("sigmoid", "sigmoid"), True, False, "xor", "mse", "sgd", dict(), {}),
 ]
 
 
@@ -134,9 +143,12 @@ def assert_same(fast, slow, label):
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_specialised_matches_generic(case):
+    from kernels.codegen_tuning import unit_chunk
     net, opts, X, fast, slow = run_both(case)
     st = call_static(net, opts, X, fast.extra["T"])
     assert codegen.specialised_train_blocks(net, st, X.shape[0], opts.dtype) is not None, "not specialised"
+    if case[0].startswith(("wide", "very-wide")):
+        assert unit_chunk(codegen.make_spec(net, st, X.shape[0], opts.dtype)) > 0, "the unit loop"
     assert_same(fast, slow, case[0])
     name = case[0]
     if "diverge" in name:

@@ -27,7 +27,7 @@ import numpy as np
 import kernels
 from kernels import Network, TrainOptions, call_static
 from kernels.codegen import eligible, kernel_name, make_spec
-from kernels.codegen_tuning import batch_mode, group_size, pattern_chunk, vector_width
+from kernels.codegen_tuning import batch_mode, group_size, pattern_chunk, unit_chunk, vector_width
 from kernels.config import LANES
 
 X4 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
@@ -49,6 +49,25 @@ CASES = [
     (Network((4, 4, 1), ("sigmoid", "sigmoid")),
      TrainOptions(loss="bce", optimizer="irprop-", schedule="online", dtype="float32", weight_decay=1e-3), P, TP),
 ]
+WIDE = [    # one case of each kind with a remainder after the unit loop for 2 and 4 units
+    (Network((2, 9, 1), ("tanh", "sigmoid"), shortcut=True), TrainOptions(
+        loss="mse", dtype="float64", curve_epochs=(0, 3, 50), record_final_params=True, record_final_outputs=True), X4, T4),
+    (Network((2, 11, 1), ("sigmoid", "sigmoid")),
+     TrainOptions(loss="bce", optimizer="momentum", schedule="online", shuffle=True, dtype="float32"), X4, T4),
+    (Network((4, 8, 1), ("sigmoid", "sigmoid"), bias=False),
+     TrainOptions(loss="sse", optimizer="adam", schedule="minibatch", batch_size=3, dtype="float64"), P, TP),
+    (Network((8, 8, 8), ("sigmoid", "sigmoid")), TrainOptions(loss="mse", dtype="float32", record_final_outputs=True),
+     np.eye(8), np.eye(8)),
+    (Network((2, 10, 1), ("tanh", "sigmoid"), shortcut=True),
+     TrainOptions(loss="mse", optimizer="quickprop", schedule="online", dtype="float64", record_final_params=True,
+                  record_final_outputs=True, flat_spot=0.1), X4, T4),
+    (Network((4, 12, 1), ("sigmoid", "sigmoid")),
+     TrainOptions(loss="bce", optimizer="irprop-", schedule="online", dtype="float32", weight_decay=1e-3), P, TP),
+    (Network((4, 9, 2), ("relu", "sigmoid")),
+     TrainOptions(loss="mse", optimizer="rprop+", dtype="float64", record_final_params=True), P, np.hstack([TP, 1 - TP])),
+]
+if len(sys.argv) > 2:     # wider nets, for the unit loop (codegen_units)
+    CASES = WIDE
 n = 37
 out = {}
 for i, (net, opts, X, T) in enumerate(CASES):
@@ -65,21 +84,22 @@ for i, (net, opts, X, T) in enumerate(CASES):
     out[f"{i}.blocks"] = spec.lanes // LANES
     out[f"{i}.batches"] = batch_mode(spec)
     out[f"{i}.chunk"] = pattern_chunk(spec)
+    out[f"{i}.units"] = unit_chunk(spec)
     out[f"{i}.name"] = kernel_name(spec)
 np.savez(sys.argv[1], **out)
 """
 
 
 def _run(width: int, tmp_path: Path, group: int | None = None, blocks: int | None = None,
-         batches: str | None = None, chunk: int | None = None) -> dict:
-    path = tmp_path / f"w{width}g{group}b{blocks}{batches}c{chunk}.npz"
+         batches: str | None = None, chunk: int | None = None, units: int | None = None, wide: bool = False) -> dict:
+    path = tmp_path / f"w{width}g{group}b{blocks}{batches}c{chunk}u{units}{wide}.npz"
     env = dict(os.environ, MLP_SWEEP_VECTOR_WIDTH=str(width), PYTHONPATH=str(ROOT))
     for name, value in (("MLP_SWEEP_GROUP", group), ("MLP_SWEEP_BLOCKS", blocks), ("MLP_SWEEP_BATCHES", batches),
-                        ("MLP_SWEEP_PATTERN_CHUNK", chunk)):
+                        ("MLP_SWEEP_PATTERN_CHUNK", chunk), ("MLP_SWEEP_UNITS", units)):
         env.pop(name, None)
         if value is not None:
             env[name] = str(value)
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(path)], env=env, cwd=ROOT,
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path), *(["wide"] if wide else [])], env=env, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     with np.load(path) as z:
@@ -87,7 +107,7 @@ def _run(width: int, tmp_path: Path, group: int | None = None, blocks: int | Non
 
 
 N_CASES = 6
-SETTING_KEYS = (".width", ".group", ".blocks", ".batches", ".chunk", ".name")
+SETTING_KEYS = (".width", ".group", ".blocks", ".batches", ".chunk", ".units", ".name")
 
 
 def _assert_same_bits(ref: dict, got: dict, what: str) -> None:
@@ -127,8 +147,10 @@ def test_every_shape_of_the_epochs_loops_gives_the_same_bits(tmp_path):
     # are online or minibatch (1 shuffled, so "peel" is "loop" there); then the evaluation as
     # a loop over chunks of 3 patterns (cases 2, 3 and 5: 16 and 8 patterns, so a remainder
     # unrolled after the loop; 3 records its outputs, and its full-batch gradient sums loop)
-    runs = {mode: _run(16 if mode != "peel" else 8, tmp_path, batches=mode, chunk=0) for mode in ("unroll", "peel", "loop")}
-    runs["chunk"] = _run(16, tmp_path, chunk=3)
+    # (the parameters in registers: the full-batch cases would otherwise run the unit loop)
+    runs = {mode: _run(16 if mode != "peel" else 8, tmp_path, batches=mode, chunk=0, units=0)
+            for mode in ("unroll", "peel", "loop")}
+    runs["chunk"] = _run(16, tmp_path, chunk=3, units=0)
     for mode, got in runs.items():
         _assert_same_bits(runs["unroll"], got, f"batches {mode}")
     assert [int(runs["chunk"][f"{i}.chunk"]) for i in range(N_CASES)] == [0, 0, 3, 3, 0, 3]
@@ -139,6 +161,23 @@ def test_every_shape_of_the_epochs_loops_gives_the_same_bits(tmp_path):
     assert str(runs["peel"]["1.batches"]) == "loop"
     assert str(runs["unroll"]["0.batches"]) == str(runs["loop"]["0.batches"]) == "unroll"   # full batch
     assert any(runs["unroll"]["4.epoch_acc100"] >= 0), "the comparison should include converging runs"
+
+
+@pytest.mark.slow
+def test_the_hidden_layer_as_a_loop_gives_the_same_bits(tmp_path):
+    # the unit loop (codegen_units) against the parameters in registers: one unit per
+    # iteration on the six cases above (hidden layers of 2-4 units), 2 and 4 on wider nets
+    # with a remainder after the loop (full batch, shuffled online, minibatch with a short last
+    # batch, recorded outputs, two outputs, no bias, shortcut, flat spot, weight decay)
+    narrow = {u: _run(16, tmp_path, units=u) for u in (0, 1)}
+    _assert_same_bits(narrow[0], narrow[1], "one unit per iteration")
+    wide = {u: _run(8, tmp_path, units=u, wide=True) for u in (0, 2, 4)}
+    for u in (2, 4):
+        _assert_same_bits(wide[0], wide[u], f"{u} units per iteration")
+        assert [int(wide[u][f"{i}.units"]) for i in range(7)] == [u] * 7
+    assert [int(narrow[1][f"{i}.units"]) for i in range(N_CASES)] == [1] * N_CASES
+    assert len({str(r[f"{i}.name"]) for r in wide.values() for i in range(7)}) == 21, "each: its own kernel"
+    assert any(wide[0]["4.epoch_acc100"] >= 0), "the comparison should include converging runs"
 
 
 def test_a_bad_forced_width_is_a_clear_error(monkeypatch):
@@ -178,6 +217,30 @@ def test_a_bad_forced_group_is_a_clear_error(monkeypatch):
     from kernels.isa import isa
     if isa() == "avx512":
         assert group_size(spec, 16) == 4 and group_size(spec, 8) == 8
+
+
+def test_the_unit_loop_is_chosen_by_the_rule_and_forced_clearly(monkeypatch):
+    from kernels.codegen_tuning import unit_chunk
+
+    def spec(sizes, schedule=0, batch_size=4, n_patterns=4):
+        return Spec(sizes=sizes, acts=(0,) * (len(sizes) - 1), bias=True, shortcut=False, loss=0, opt=0,
+                    schedule=schedule, batch_size=batch_size, shuffle=False, acc_mode=0, n_patterns=n_patterns,
+                    dtype="float64", rec_out=False, lanes=16)
+    monkeypatch.delenv("MLP_SWEEP_UNITS", raising=False)
+    # full batch: units for 8 activations per iteration (XOR's 4 patterns: 2 units, parity's 16: 1)
+    assert [unit_chunk(spec((2, h, 1))) for h in (2, 3, 4, 64, 300)] == [1, 1, 2, 2, 2]
+    assert unit_chunk(spec((4, 4, 1), n_patterns=16, batch_size=16)) == 1
+    # online: from 16 units, 4 per iteration; two hidden layers or over 16 patterns: never
+    assert [unit_chunk(spec((2, h, 1), 1, 1)) for h in (2, 8, 15, 16, 64)] == [0, 0, 0, 4, 4]
+    assert unit_chunk(spec((2, 8, 8, 1))) == 0
+    assert unit_chunk(spec((5, 8, 1), n_patterns=32, batch_size=32)) == 0
+    monkeypatch.setenv("MLP_SWEEP_UNITS", "3")
+    with pytest.raises(ValueError, match=r"MLP_SWEEP_UNITS='3'.*one of 0, 1, 2, 4, 8"):
+        unit_chunk(spec((2, 8, 1)))
+    monkeypatch.setenv("MLP_SWEEP_UNITS", "4")
+    assert unit_chunk(spec((2, 8, 1), 1, 1)) == 4 and unit_chunk(spec((2, 7, 1))) == 0   # the loop runs twice
+    monkeypatch.setenv("MLP_SWEEP_UNITS", "0")
+    assert unit_chunk(spec((2, 64, 1))) == 0
 
 
 def test_isa_follows_numbas_target():
