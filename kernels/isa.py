@@ -27,6 +27,15 @@ N_REGISTERS = {"avx512": 32, "avx2": 16, "neon": 32, "other": 16}
 #: Skylake-X and later, Neoverse N1/V1 have 2 (V1: 4 of 128 bits, counted as 2 of 256 there);
 #: a model figure for the benchmark's limit, not a measurement.
 FMA_PIPES = {"avx512": 2, "avx2": 2, "neon": 2, "other": 2}
+#: CPUs (LLVM names, by prefix) with FP add pipes besides those: AMD Zen 1-5 have 2 FMA/MUL and
+#: 2 FADD pipes, so its adds and its muls (about half each of the kernels' other flops) issue
+#: side by side; Intel's adds share the FMA ports.
+ADD_PIPES = {"znver": 2}
+
+
+def add_pipes(cpu_name: str) -> int:
+    """The separate FP add pipes of ``cpu_name`` (0 where adds share the FMA pipes)."""
+    return next((n for prefix, n in ADD_PIPES.items() if cpu_name.startswith(prefix)), 0)
 
 
 def _features_from_string(text: str) -> dict[str, bool]:

@@ -39,3 +39,12 @@ def test_cost_model_counts():
     assert L.limit(m, (2, 2, 1), 4, "full", "float64", 2) == pytest.approx(2 * one)
     assert L.limit(m, (2, 2, 1), 4, "online", "float64", 1) < one
     assert L.limit(m, (2, 2, 1), 4, "full", "float32", 1) > one
+    # AMD Zen: two FADD pipes besides the two FMA pipes take the adds
+    zen = dict(m, add_pipes=2)
+    assert L.limit(zen, (2, 2, 1), 4, "full", "float64", 1) == pytest.approx(3e9 / (12 * 2.0 + f / 16))
+
+
+def test_add_pipes_by_cpu():
+    from kernels import isa
+    assert isa.add_pipes("znver3") == isa.add_pipes("znver5") == 2
+    assert isa.add_pipes("skylake-avx512") == isa.add_pipes("apple-m1") == 0

@@ -15,7 +15,8 @@ The limit is ``threads * clock / (S * c_sig + F / (lanes * pipes))`` network-epo
 specialised kernels emit it (``kernels.codegen_llvm`` tracing ``kernels.ops``' sigmoid at the
 kernels' vector width), ``lanes`` the lanes of one register at the host's FMA width
 (``kernels.isa``: 8 doubles on AVX-512, 4 on AVX2, 2 on NEON; twice as many floats) and
-``pipes`` the FP pipes (``kernels.isa.FMA_PIPES``). The clock is measured too: a dependent
+``pipes`` the FP pipes (``kernels.isa.FMA_PIPES``, plus ``kernels.isa.add_pipes``: AMD Zen's
+two FADD pipes, which take the adds while the FMA pipes take the muls). The clock is measured too: a dependent
 chain of integer add and xor (one cycle each). Loads, stores, selects and the loop are not
 counted, so a kernel can at best approach the limit.
 """
@@ -110,6 +111,7 @@ def measure_machine() -> dict:
     clock = measure_clock_hz()
     kind = isa.isa()
     return {"isa": kind, "isa_text": isa.describe(), "clock_hz": clock, "fma_pipes": isa.FMA_PIPES[kind],
+            "add_pipes": isa.add_pipes(isa.target()[0]),
             "doubles_per_register": isa.doubles_per_register(kind),
             "sigmoid_cycles": {dt: measure_sigmoid_cycles(dt, clock) for dt in ("float64", "float32")}}
 
@@ -133,5 +135,6 @@ def limit(machine: dict, sizes, n_patterns: int, schedule: str, dtype: str, thre
     """Estimated network-epochs per second this machine can reach on this workload."""
     sigmoids, flops = cost_per_network_epoch(sizes, n_patterns, schedule, batch_size)
     lanes = machine["doubles_per_register"] * (2 if dtype == "float32" else 1)
-    cycles = sigmoids * machine["sigmoid_cycles"][dtype] + flops / (lanes * machine["fma_pipes"])
+    pipes = machine["fma_pipes"] + machine.get("add_pipes", 0)
+    cycles = sigmoids * machine["sigmoid_cycles"][dtype] + flops / (lanes * pipes)
     return threads * machine["clock_hz"] / cycles

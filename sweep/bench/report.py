@@ -60,6 +60,11 @@ def _size(fig: dict | None) -> str:
     return f"{fig['n_runs']:,}×{fig['epochs']:,}" if fig else "—"
 
 
+def _pipes(lm: dict) -> str:
+    adds = lm.get("add_pipes", 0)
+    return f"({lm['fma_pipes']} FMA + {adds} FADD pipes)" if adds else f"{lm['fma_pipes']} FMA pipes"
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
     v = m["versions"]
@@ -69,7 +74,7 @@ def markdown(report: dict) -> str:
     isa_line = (f"**ISA**: {lm['isa_text']}; measured clock {lm['clock_hz'] / 1e9:.2f} GHz; the kernels' vectorised"
                 f" sigmoid {lm['sigmoid_cycles']['float64']:.2f} (float64) / {lm['sigmoid_cycles']['float32']:.2f}"
                 f" (float32) cycles per lane; limit = threads × clock / (sigmoids × those cycles + other flops /"
-                f" ({lm['doubles_per_register']} doubles × {lm['fma_pipes']} FMA pipes)) per network-epoch"
+                f" ({lm['doubles_per_register']} doubles × {_pipes(lm)})) per network-epoch"
                 f" (sweep/bench/limit.py)") if lm else "**ISA**: not measured"
     lines = [
         isa_line,
