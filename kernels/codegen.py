@@ -36,18 +36,17 @@ from kernels.driver import block_driver
 from kernels.config import LANES
 
 #: Bump when the generated code changes meaning (the source hash below catches most edits).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 #: Largest lane body (LLVM instructions, ``codegen_size.body_size``) that is specialised; above
-#: it the generic kernel runs (about 5 times slower). Large epochs run their evaluation and
-#: their batches as loops (``kernels.codegen_loops``), so what still comes near this bound is
-#: full batch of wide nets on few patterns: XOR 2-96-1 quickprop (31k instructions) compiles
-#: cold in about 14 s, 2-160-1 sgd (26k) in 17 s, on a Zen 5 core (docs/specialised-kernels.md,
-#: "Size limit"); the cached kernel loads in a fraction of a second.
+#: it the generic kernel runs (about 5 times slower). Nets of one hidden layer run it as a loop
+#: over their units (``kernels.codegen_units``) and large epochs run their evaluation and their
+#: batches as loops (``kernels.codegen_loops``), so what still comes near this bound is nets of
+#: several wide hidden layers (docs/specialised-kernels.md, "Size limit").
 MAX_BODY = 36_000
 
 _DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_loops.py",
-                 "codegen_size.py", "codegen_tuning.py",
+                 "codegen_size.py", "codegen_tuning.py", "codegen_units.py",
                  "rng.py", "config.py", "isa.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
                      (Path(__file__).parent / "ops").glob("*.py"))))
 _lock = threading.Lock()

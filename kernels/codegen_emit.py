@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kernels.bundles import FIN_ACC, FIN_LOSS, FIN_MIN, FIN_MSE, FULL
-from kernels.config import LANES
+from kernels.config import LANES, UNITS_MAX_PATTERNS
 from kernels.lanes import literal
 from kernels.network import param_offsets
 from kernels.ops import LOSSES, N_HYPER, N_MILESTONES, OPTIMIZERS
@@ -94,6 +94,8 @@ class Layout:
         self.OUT = rows.take(n_p * self.n_out) if spec.rec_out else -1
         self.XS = rows.take(n_p * self.n_in) if spec.shuffle else -1
         self.TS = rows.take(n_p * self.n_out) if spec.shuffle else -1
+        # the hidden activations of the unit loop (kernels.codegen_units), row k * H + j
+        self.HA = rows.take(n_p * spec.sizes[1]) if self.nl == 2 and n_p <= UNITS_MAX_PATTERNS else -1
         self.NF = rows.n
         irows = _Rows()
         self.MS = irows.take(N_MILESTONES)

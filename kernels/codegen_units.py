@@ -4,7 +4,7 @@ Unrolled, the lane body grows with the number of parameters (XOR 2-128-1: 21k in
 12 s to compile; 2-256-1 is over ``codegen.MAX_BODY`` and went to the generic kernel, 6.6 times
 slower). ``emit_units(body, m, act, x)`` emits the epoch of a ``codegen_ir._Body`` whose net is
 ``n_in - H - n_out`` with the parameters, the optimizer's slots and the hidden activations in
-memory (``sf`` and a stack scratch of ``n_patterns * H`` vectors), and the hidden layer as a loop
+memory (the block state ``sf``: rows ``Layout.HA``, ``n_patterns * H`` of them), and the hidden layer as a loop
 over chunks of ``body.units`` units (``codegen_tuning.unit_chunk``), every pattern of a chunk
 unrolled in its body (the chunk's activations grouped: ``_Body.grouped``):
 
@@ -32,7 +32,6 @@ are the same bits, with two differences nothing observes:
 from __future__ import annotations
 
 from llvmlite import ir
-from numba.core import cgutils
 
 from kernels.bundles import FULL
 from kernels.codegen_llvm import I64, F
@@ -43,10 +42,10 @@ def _c(v):
 
 
 class _Net:
-    """Rows of the parameters of ``n_in - H - n_out`` (ints, or int64 SSA values for a unit ``j``
-    of the loop) and the scratch of hidden activations."""
+    """Rows of sf of the parameters of ``n_in - H - n_out`` and of the hidden activations (ints,
+    or int64 SSA values for a unit ``j`` of the loop)."""
 
-    def __init__(self, body, n_patterns):
+    def __init__(self, body):
         s, lay, b = body.s, body.lay, body.g.b
         self.body, self.b = body, b
         self.H = s.sizes[1]
@@ -54,13 +53,6 @@ class _Net:
         self.w0, self.w1 = lay.TH + lay.w_off[0], lay.TH + lay.w_off[1]
         self.b0, self.b1 = lay.TH + lay.b_off[0], lay.TH + lay.b_off[1]
         self.sc = lay.TH + lay.s_off
-        g = body.g
-        if isinstance(b, ir.IRBuilder):     # in the entry block: once per call, not per epoch
-            arr = cgutils.alloca_once(b, ir.ArrayType(g.fs, n_patterns * self.H * g.W))
-            arr.align = 64
-            self.scratch = b.bitcast(arr, g.fs.as_pointer())
-        else:                               # codegen_size.body_size counts instructions only
-            self.scratch = b.alloca()
 
     def at(self, base, j, stride=1, plus=0):
         """Row ``base + j * stride + plus``."""
@@ -71,18 +63,11 @@ class _Net:
         return b.add(jj, _c(base + plus))
 
     def store_a(self, k, j, val):
-        g = self.body.g
-        g.vstore(val.v, self._sptr(k, j), g.ft, "sf")
+        """Hidden activation ``j`` of the batch's pattern ``k`` into its row of sf."""
+        self.body.sfst(self.at(self.body.lay.HA + k * self.H, j), val)
 
     def load_a(self, k, j):
-        g = self.body.g
-        return F(g, g.vload(self._sptr(k, j), g.ft, "sf"))
-
-    def _sptr(self, k, j):
-        g = self.body.g
-        row = self.at(k * self.H, j)
-        off = _c(row * g.W) if isinstance(row, int) else self.b.mul(row, _c(g.W))
-        return self.b.gep(self.scratch, [off], inbounds=True)
+        return self.body.lf(self.at(self.body.lay.HA + k * self.H, j))
 
 
 def _unit_loop(body, state, step):
@@ -232,7 +217,7 @@ def emit_units(body, m, act, x):
     s, lay, g = body.s, body.lay, body.g
     n_p = s.n_patterns
     full = s.schedule == FULL
-    net = _Net(body, n_p if full else min(s.batch_size, n_p))
+    net = _Net(body)
     zo, ys, ps = _forward(body, net, x, store=full, ps=g.c(0.0))
     for k in range(n_p):
         body.evaluate(m, act, k, {lay.nl: ys[k]}, zo[k], body.t[k], body.tidx[k])
