@@ -93,7 +93,7 @@ def _unit_loop(body, state, step):
 def _forward(body, net, xss, store, ps=None):
     """``(zo, ys, ps)`` of the patterns ``xss``: output logits and outputs per pattern, and
     ``ps`` plus the sum of every parameter in order (when ``ps`` is given: the epoch's
-    evaluation). ``store``: keep the hidden activations in the scratch."""
+    evaluation). ``store``: keep the hidden activations (rows ``Layout.HA`` of sf)."""
     s, lay, g = body.s, body.lay, body.g
     n_o, n_k = net.n_out, len(xss)
     n_iter = net.H // body.units
@@ -160,7 +160,7 @@ def _sum_slice(body, ps, it, n):
 
 def _update(body, net, xss, ds, still):
     """One update of every parameter from the patterns ``xss`` (their hidden activations in
-    the scratch, output deltas ``ds[k][o]``), stored masked by ``still``."""
+    rows ``Layout.HA``, output deltas ``ds[k][o]``), stored masked by ``still``."""
     s, lay, g = body.s, body.lay, body.g
     h, c = body.opt_lane()
     n_o = net.n_out
