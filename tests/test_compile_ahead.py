@@ -86,12 +86,14 @@ def test_sweep_with_compile_ahead_equals_compiling_up_front(tmp_path, monkeypatc
     backend = LocalBackend()
     stats = run_sweep(grid, tmp_path / "ahead", backend=backend, progress=False)
     assert stats.n_trained == 160 and stats.n_failed == 0
-    claims = list(backend._warm._claims)
+    claims, report = list(backend._warm._claims), backend._warm.report
     for i, plan in enumerate(plans[1:], start=1):   # each later group compiled once, by one process
         st = _kernel(plan).train_range.stats
         hits, misses = sum(st.cache_hits.values()), sum(st.cache_misses.values())
         assert hits + misses == 1, (i, hits, misses)
-        assert (claims[i] == HELPER) == (hits == 1), (i, claims[i], hits)
+        # (seen once in a loaded full run, not reproduced: the helper's claim without a cache hit;
+        # the report says whether the helper failed on that group)
+        assert (claims[i] == HELPER) == (hits == 1), (i, claims[i], hits, report.seconds, report.errors)
     stats2 = run_sweep(grid, tmp_path / "upfront", backend=LocalBackend(compile_ahead=False), progress=False)
     assert stats2.compile_ahead_s == 0 and stats2.n_trained == 160
     pd.testing.assert_frame_equal(_sorted(tmp_path / "ahead"), _sorted(tmp_path / "upfront"))
