@@ -42,7 +42,8 @@ GENERATOR_VERSION = 3
 #: it the generic kernel runs (about 5 times slower). Nets of one hidden layer run it as a loop
 #: over their units (``kernels.codegen_units``) and large epochs run their evaluation and their
 #: batches as loops (``kernels.codegen_loops``), so what still comes near this bound is nets of
-#: several wide hidden layers (docs/specialised-kernels.md, "Size limit").
+#: several wide hidden layers, and wide nets on more than 16 patterns (docs/specialised-kernels.md,
+#: "Size limit").
 MAX_BODY = 36_000
 
 _DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_loops.py",

@@ -11,7 +11,9 @@ of the code:
   of W lanes, i.e. W runs at once): parameters are loaded into registers, every pattern and
   unit is unrolled with compile-time constants, activations, deltas and gradients stay in
   registers, and the parameters, optimizer state and metric accumulators are written back
-  at the end of the epoch.
+  at the end of the epoch (large epochs: parts as loops, ``kernels.codegen_loops``; nets of
+  one hidden layer: a loop over its units, the parameters and activations kept in ``sf``,
+  ``kernels.codegen_units``).
 - all per-lane state of a block (parameters, optimizer state, hyper-parameters, milestones,
   metrics) lives in two block-local arrays ``sf (NF, L)`` (float) and ``si (NI, L)`` (int64),
   copied in at the start and out at the end; the lane body touches only these and the

@@ -6,7 +6,9 @@ emits, inline into the caller, epoch ``e`` for all the block's lanes, ``W`` lane
 an LLVM vector of ``W`` lanes (so one run per vector lane): load the lanes' parameters from the
 block state ``sf``/``si``, evaluate the network on every pattern (unrolled: each unit of each
 pattern is one SSA value), the metrics and the bookkeeping, then the epoch of updates, and
-store the state back (see ``kernels.codegen_emit``). It returns how many lanes go on.
+store the state back (see ``kernels.codegen_emit``). It returns how many lanes go on. Large
+epochs run parts of it as loops (``kernels.codegen_loops``), and one-hidden-layer nets as a loop
+over their hidden units with the parameters in ``sf`` (``kernels.codegen_units``).
 
 Why IR and not Python source: Numba's front end (typing and lowering) costs milliseconds per
 statement, so an unrolled body of thousands of statements would take minutes to compile;

@@ -131,7 +131,8 @@ def unit_chunk(spec) -> int:
     a body over ``UNITS_MIN_BODY`` instructions) on, the fewest units (a power of two, at most 8)
     that give ``UNITS_VALUES_FULL`` (``UNITS_VALUES_BATCH``) activations of a batch per
     iteration (docs/specialised-kernels.md, "Loop over hidden units"). 0 unless the loop runs
-    at least twice. Never changes the results."""
+    at least twice and the net fits (one hidden layer, at most ``UNITS_MAX_PATTERNS``
+    patterns), forced or not. Never changes the results."""
     from kernels.config import UNITS_ENV, UNITS_MAX_PATTERNS
     fits = spec.n_layers == 2 and spec.n_patterns <= UNITS_MAX_PATTERNS
     units = _forced(UNITS_ENV, (0, 1, 2, 4, 8), "the hidden units per unit loop iteration")

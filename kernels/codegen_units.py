@@ -23,8 +23,9 @@ Each value is the same operations on the same values as in the unrolled epoch, s
 are the same bits, with two differences nothing observes:
 
 - ``ps``, the sum of the parameters whose finiteness says whether a run diverged, is summed in
-  the same order in slices alongside the forward loop; the slices of the last iteration may add
-  0.0 for rows past the last parameter, which keeps a sum finite or not exactly as it was.
+  the same order in slices of ``ceil(P / iterations)`` rows alongside the forward loop; the
+  last iterations' slices add 0.0 for the rows past the last parameter, which keeps a sum
+  finite or not exactly as it was.
 - online and minibatch store each batch's weights masked by ``still`` (the unrolled epoch
   updates unmasked and puts a stopped lane's starting weights back at the end), so a stopped
   lane's optimizer slots, which are never copied out, follow other values.

@@ -80,8 +80,9 @@ UNITS_ENV = "MLP_SWEEP_UNITS"
 #: most UNITS_MAX_PATTERNS patterns (each pattern of a unit is unrolled in the loop's body) in
 #: full batch, and in online and minibatch from UNITS_MIN_HIDDEN hidden units (or a body over
 #: UNITS_MIN_BODY instructions) on: measured on a Zen 5 (docs/specialised-kernels.md, "Loop over
-#: hidden units"), it is 10-45% faster than the unrolled epoch there (XOR 2-2-1 full, 2-16-1,
-#: 2-64-1, parity 4-4-1 full, 8-3-8), and 10-20% slower online below 8 units.
+#: hidden units"), it is 8-45% faster than the unrolled epoch there (XOR 2-2-1 full +15%,
+#: 2-16-1 and 2-64-1 full and online +20-45%, parity 4-4-1 full and 8-3-8 +8%; XOR 2-4-1 full
+#: -3%), and 10-20% slower online below 8 units.
 UNITS_MAX_PATTERNS = 16
 UNITS_MIN_HIDDEN = 16
 UNITS_MIN_BODY = 12_000

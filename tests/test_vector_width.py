@@ -49,12 +49,12 @@ CASES = [
     (Network((4, 4, 1), ("sigmoid", "sigmoid")),
      TrainOptions(loss="bce", optimizer="irprop-", schedule="online", dtype="float32", weight_decay=1e-3), P, TP),
 ]
-WIDE = [    # one case of each kind with a remainder after the unit loop for 2 and 4 units
+WIDE = [    # hidden layers of 8-12 units: with and without a remainder after the unit loop
     (Network((2, 9, 1), ("tanh", "sigmoid"), shortcut=True), TrainOptions(
         loss="mse", dtype="float64", curve_epochs=(0, 3, 50), record_final_params=True, record_final_outputs=True), X4, T4),
     (Network((2, 11, 1), ("sigmoid", "sigmoid")),
      TrainOptions(loss="bce", optimizer="momentum", schedule="online", shuffle=True, dtype="float32"), X4, T4),
-    (Network((4, 8, 1), ("sigmoid", "sigmoid"), bias=False),
+    (Network((4, 9, 1), ("sigmoid", "sigmoid"), bias=False),
      TrainOptions(loss="sse", optimizer="adam", schedule="minibatch", batch_size=3, dtype="float64"), P, TP),
     (Network((8, 8, 8), ("sigmoid", "sigmoid")), TrainOptions(loss="mse", dtype="float32", record_final_outputs=True),
      np.eye(8), np.eye(8)),
@@ -166,8 +166,8 @@ def test_every_shape_of_the_epochs_loops_gives_the_same_bits(tmp_path):
 @pytest.mark.slow
 def test_the_hidden_layer_as_a_loop_gives_the_same_bits(tmp_path):
     # the unit loop (codegen_units) against the parameters in registers: one unit per
-    # iteration on the six cases above (hidden layers of 2-4 units), 2 and 4 on wider nets
-    # with a remainder after the loop (full batch, shuffled online, minibatch with a short last
+    # iteration on the six cases above (hidden layers of 2-4 units), 2 and 4 on wider nets,
+    # most with a remainder after the loop (full batch, shuffled online, minibatch with a short last
     # batch, recorded outputs, two outputs, no bias, shortcut, flat spot, weight decay)
     narrow = {u: _run(16, tmp_path, units=u) for u in (0, 1)}
     _assert_same_bits(narrow[0], narrow[1], "one unit per iteration")
