@@ -229,10 +229,7 @@ class _Body:
         lay, g, w = self.lay, self.g, self.w
         h, c = self.opt_lane()
         for p, term in self.grad_terms():
-            grad = None if grads is None else grads[p]     # pats is then empty
-            for pat in pats:
-                t = term(*pat)
-                grad = g.c(0.0) + t if grad is None else grad + t
+            grad = grads[p] if grads is not None else self.pattern_sum(term(*pat) for pat in pats)
             new, slots = self.step(w[p], grad, tuple(sl[p] for sl in self.slots), h, c)
             for sl, v in zip(self.slots, slots):
                 sl[p] = v
@@ -241,6 +238,13 @@ class _Body:
                 self.sfst(lay.TH + p, w[p])
                 for row, sl in zip(lay.SLOT, self.slots):
                     self.sfst(row + p, sl[p])
+
+    def pattern_sum(self, terms):
+        """A gradient: ``0.0 + t_0 + t_1 + ...`` over the patterns' terms, in order."""
+        grad = None
+        for t in terms:
+            grad = self.g.c(0.0) + t if grad is None else grad + t
+        return grad
 
     def opt_lane(self):
         """The optimizer's hyper-parameters and its per-run step of this update (``lstate``)."""

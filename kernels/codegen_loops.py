@@ -64,7 +64,7 @@ def evaluate_loop(body, m, act, x):
         m.update(zip(keys, new[:4]))
         grads.update((p, v) for (p, _), v in zip(terms, new[4:]))
         ks = [b.add(b.mul(it, c(chunk)), c(j)) for j in range(chunk)]
-        xss, tss = _dataset_patterns(body, ks)
+        xss, tss = dataset_patterns(body, ks)
         tidx = [body.data(body.tip, k, "i") for k in ks] if body.tidx[0] is not None else [None] * chunk
         patterns(ks, xss, tss, tidx)
         end_loop(b, g, it, phis, [m[k] for k in keys] + [grads[p] for p, _ in terms], n_loop, exit_bb)
@@ -73,7 +73,7 @@ def evaluate_loop(body, m, act, x):
     return grads if terms else None
 
 
-def _dataset_patterns(body, ks):
+def dataset_patterns(body, ks):
     """Inputs and targets of the patterns ``ks`` (int64 SSA values): elements k*n_in + i of X
     and k*n_out + j of T."""
     b, n_in, n_out = body.g.b, body.lay.n_in, body.lay.n_out
@@ -174,7 +174,7 @@ def _loop(body, first: int, n_batches: int) -> int:
         xss = [[body.lf(b.add(c(lay.XS + i), b.mul(k, c(n_in)))) for i in range(n_in)] for k in ks]
         tss = [[body.lf(b.add(c(lay.TS + j), b.mul(k, c(n_out)))) for j in range(n_out)] for k in ks]
     else:
-        xss, tss = _dataset_patterns(body, ks)
+        xss, tss = dataset_patterns(body, ks)
     _batch(body, xss, tss)
     end_loop(b, g, it, phis, _state(body), n_batches, exit_bb)
     return n_batches

@@ -36,6 +36,7 @@ from llvmlite import ir
 
 from kernels.bundles import FULL
 from kernels.codegen_llvm import I64, F
+from kernels.codegen_loops import begin_loop, dataset_patterns, end_loop
 
 
 def _c(v):
@@ -75,7 +76,6 @@ def _unit_loop(body, state, step):
     """``state = step(js, state, it)`` over the hidden units in chunks of ``body.units``: a loop
     (``js`` int64 SSA values, ``it`` the iteration), then the remaining units unrolled (``js``
     ints, ``it`` None). ``state``: F values carried in phis."""
-    from kernels.codegen_loops import begin_loop, end_loop
     g, U, H = body.g, body.units, body.s.sizes[1]
     b = g.b
     n_iter = H // U
@@ -175,12 +175,6 @@ def _update(body, net, xss, ds, still):
         for r, v in zip(rows, slots):
             body.sfst(r, v)
 
-    def total(terms):
-        grad = None
-        for t in terms:
-            grad = g.c(0.0) + t if grad is None else grad + t
-        return grad
-
     def step(js, state, it):
         for j in js:
             w1 = [body.lf(net.at(net.w1 + o * net.H, j)) for o in range(n_o)]
@@ -192,20 +186,20 @@ def _update(body, net, xss, ds, still):
                     hs = hs + w1[o] * ds[k][o]
                 dh.append(body.derive(0, hs, a[k]))
             for i in range(net.n_in):
-                apply(net.at(net.w0, j, net.n_in, i), total(d * xs[i] for d, xs in zip(dh, xss)))
+                apply(net.at(net.w0, j, net.n_in, i), body.pattern_sum(d * xs[i] for d, xs in zip(dh, xss)))
             if s.bias:
-                apply(net.at(net.b0, j), total(dh))
+                apply(net.at(net.b0, j), body.pattern_sum(dh))
             for o in range(n_o):
-                apply(net.at(net.w1 + o * net.H, j), total(dk[o] * ak for dk, ak in zip(ds, a)), w1[o])
+                apply(net.at(net.w1 + o * net.H, j), body.pattern_sum(dk[o] * ak for dk, ak in zip(ds, a)), w1[o])
         return state
 
     _unit_loop(body, [], step)
     for o in range(n_o):
         if s.bias:
-            apply(net.b1 + o, total(dk[o] for dk in ds))
+            apply(net.b1 + o, body.pattern_sum(dk[o] for dk in ds))
         if s.shortcut:
             for i in range(net.n_in):
-                apply(net.sc + o * net.n_in + i, total(dk[o] * xs[i] for dk, xs in zip(ds, xss)))
+                apply(net.sc + o * net.n_in + i, body.pattern_sum(dk[o] * xs[i] for dk, xs in zip(ds, xss)))
 
 
 def _shift(net, row, by):
@@ -233,7 +227,6 @@ def emit_units(body, m, act, x):
 
 def _batches(body, net, x, still):
     """The epoch's batches of updates, a loop over the whole batches, then the last part."""
-    from kernels.codegen_loops import _dataset_patterns, begin_loop, end_loop
     s, lay, g = body.s, body.lay, body.g
     b, bs, n_p, n_in, n_out = g.b, s.batch_size, s.n_patterns, lay.n_in, lay.n_out
 
@@ -252,7 +245,7 @@ def _batches(body, net, x, still):
         it, phis, exit_bb = begin_loop(b, list(body.lstate), 0)
         body.lstate = tuple(F(g, ph) for ph in phis)
         ks = [b.add(b.mul(it, _c(bs)), _c(j)) for j in range(bs)]
-        batch(*(shuffled(ks) if s.shuffle else _dataset_patterns(body, ks)))
+        batch(*(shuffled(ks) if s.shuffle else dataset_patterns(body, ks)))
         end_loop(b, g, it, phis, list(body.lstate), n_batches, exit_bb)
         first = n_batches
     elif n_batches >= 2:                    # codegen_size.body_size: count one batch
