@@ -233,7 +233,7 @@ class _Body:
             new, slots = self.step(w[p], grad, tuple(sl[p] for sl in self.slots), h, c)
             for sl, v in zip(self.slots, slots):
                 sl[p] = v
-            w[p] = new if still is None else g.sel(still, new, w[p])
+            w[p] = new if still is None else g.sel(still, new, g.opaque(w[p]))
             if store:
                 self.sfst(lay.TH + p, w[p])
                 for row, sl in zip(lay.SLOT, self.slots):
@@ -311,7 +311,7 @@ class _Body:
             w0 = dict(w)
             train_batches(self, x, evals, self.mode)
             for p in range(P):
-                w[p] = g.sel(still, w[p], w0[p])
+                w[p] = g.sel(still, w[p], g.opaque(w0[p]))
             for p in range(P):
                 self.sfst(lay.TH + p, w[p])
             for row, sl in zip(lay.SLOT, self.slots):
@@ -332,7 +332,7 @@ class _Body:
         conds = [op.met(corr, s.n_patterns, m["fahl"], tss, ls, tssb, lossb) for op in MILESTONES.ops()]
         ms = []
         for k in range(N_MILESTONES):
-            old = self.li(lay.MS + k)
+            old = g.opaque(self.li(lay.MS + k))     # stored back: _Gen.opaque
             new = g.sel(act & conds[k] & (old < 0), e, old)
             self.sist(lay.MS + k, new)
             ms.append(new)
@@ -341,13 +341,14 @@ class _Body:
         for k in range(N_MILESTONES):
             t = mc.eq(k) & (ms[k] >= 0)
             met = t if met is None else met | t
-        self.sfst(lay.FLOSS, g.sel(act, ls, self.lf(lay.FLOSS)))
-        self.sfst(lay.FMSE, g.sel(act, mse, self.lf(lay.FMSE)))
-        self.sist(lay.CORR, g.sel(act, corr, self.li(lay.CORR)))
-        fmin = self.lf(lay.FMIN)
+        kf, ki = (lambda row: g.opaque(self.lf(row))), (lambda row: g.opaque(self.li(row)))
+        self.sfst(lay.FLOSS, g.sel(act, ls, kf(lay.FLOSS)))
+        self.sfst(lay.FMSE, g.sel(act, mse, kf(lay.FMSE)))
+        self.sist(lay.CORR, g.sel(act, corr, ki(lay.CORR)))
+        fmin = kf(lay.FMIN)
         self.sfst(lay.FMIN, g.sel(act & fin & (ls < fmin), ls, fmin))
-        self.sist(lay.DIV, g.sel(act & ~fin, 1, self.li(lay.DIV)))
-        self.sist(lay.RUN, g.sel(act, e, self.li(lay.RUN)))
+        self.sist(lay.DIV, g.sel(act & ~fin, 1, ki(lay.DIV)))
+        self.sist(lay.RUN, g.sel(act, e, ki(lay.RUN)))
         still = act & fin & (e < self.li(lay.EP)) & (self.li(lay.ESTOP).ne(1) | ~met)
         self.sist(lay.ACT, g.sel(still, 1, 0))
         return still

@@ -119,6 +119,19 @@ class _Gen:
         a, b = self.f(a), self.f(b)
         return F(self, self.b.select(cond.v, a.v, b.v))
 
+    def opaque(self, x):
+        """``x`` through LLVM's ``freeze`` (the same bits: a loaded value is never poison). A
+        value stored back where it was loaded, through a select, goes through it: x86's
+        instruction selection turns ``store(select(c, a, load p), p)`` into a masked store
+        (vpmaskmovq), microcoded on AMD before Zen 4: on a Zen 3, XOR 2-2-1 full batch trains
+        30% faster without them (docs/specialised-kernels.md, "Masked stores")."""
+        b = self.b
+        if not isinstance(b, ir.IRBuilder):     # codegen_size's counting builder
+            return type(x)(self, b.freeze(x.v))
+        instr = ir.instructions.Instruction(b.block, x.v.type, "freeze", [x.v])   # not in llvmlite's IRBuilder
+        b._insert(instr)
+        return type(x)(self, instr)
+
     def _intr(self, name, args):
         full = f"{name}.{self.sfx}"
         mod = self.b.module

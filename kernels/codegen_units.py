@@ -171,7 +171,7 @@ def _update(body, net, xss, ds, still):
         wp = body.lf(p) if wp is None else wp
         rows = [_shift(net, p, row - lay.TH) for row in lay.SLOT]
         new, slots = body.step(wp, grad, tuple(body.lf(r) for r in rows), h, c)
-        body.sfst(p, g.sel(still, new, wp))
+        body.sfst(p, g.sel(still, new, g.opaque(wp)))
         for r, v in zip(rows, slots):
             body.sfst(r, v)
 
