@@ -38,8 +38,8 @@ def _first_fit(rules, cost: int) -> int:
 
 def vector_width(spec):
     """Lanes per LLVM vector for ``spec``: ``$MLP_SWEEP_VECTOR_WIDTH`` if set, else the entry of
-    ``kernels.config.VECTOR_WIDTHS`` for the target ISA (``kernels.isa``), the dtype and the
-    size of the lane body (``Spec.cost()``; measurements: docs/specialised-kernels.md). Wider
+    ``kernels.config.VECTOR_WIDTHS`` for the target ISA (``kernels.isa``), the dtype, the
+    schedule and the size of the lane body (``Spec.cost()``; measurements: docs/specialised-kernels.md). Wider
     vectors keep more independent work in flight for small bodies; narrower ones spill fewer
     registers for large ones. The width never changes the results."""
     from kernels.config import VECTOR_WIDTH_ENV, VECTOR_WIDTHS
@@ -48,7 +48,12 @@ def vector_width(spec):
     forced = _forced(VECTOR_WIDTH_ENV, allowed, f"the vector width (lanes per block: {spec.lanes})")
     if forced is not None:
         return forced
-    return min(_first_fit(VECTOR_WIDTHS[isa()][spec.dtype], spec.cost()), spec.lanes)
+    return min(_first_fit(VECTOR_WIDTHS[isa()][spec.dtype][_kind(spec)], spec.cost()), spec.lanes)
+
+
+def _kind(spec) -> str:
+    """"full", "online" or "minibatch": the schedule as the tuning tables key it."""
+    return "full" if spec.schedule == FULL else "online" if spec.batch_size == 1 else "minibatch"
 
 
 def blocks_per_group(spec):
@@ -64,8 +69,7 @@ def blocks_per_group(spec):
     forced = _forced(BLOCKS_ENV, (1, 2, 4), "the blocks per kernel group")
     if forced is not None:
         return forced
-    kind = "full" if spec.schedule == FULL else "online" if spec.batch_size == 1 else "minibatch"
-    return _first_fit(BLOCKS_PER_GROUP[isa()][spec.dtype][kind], spec.cost())
+    return _first_fit(BLOCKS_PER_GROUP[isa()][spec.dtype][_kind(spec)], spec.cost())
 
 
 def group_size(spec, width):

@@ -21,18 +21,24 @@ NJIT_PARALLEL = dict(NJIT, parallel=True)
 #: LANES). Results never depend on it; only speed does. Read when a kernel is first loaded.
 VECTOR_WIDTH_ENV = "MLP_SWEEP_VECTOR_WIDTH"
 
-#: Lanes per vector of the specialised kernels, per ISA (``kernels.isa``) and dtype: a list of
-#: ``(largest body cost, width)``, the first that fits wins; the cost is ``Spec.cost()``, the
-#: rough size of the unrolled lane body (XOR 2-2-1 full batch 168, online 336, 2-8-1 552,
-#: 2-16-1 1064, 4-bit parity 4-4-1 1440). Measured on a Zen 5 (AVX-512, and compiled for AVX2),
-#: best of interleaved rounds on a shared machine: docs/specialised-kernels.md, "Vector width".
-#: AVX2 has 16 ymm registers: 16 doubles (4 registers a value) pays for small bodies only.
-#: NEON and others are not measured: AVX2's rule scaled to 128-bit registers.
+#: Lanes per vector of the specialised kernels, per ISA (``kernels.isa``), dtype and schedule
+#: ("full", "online", "minibatch"): a list of ``(largest body cost, width)``, the first that fits
+#: wins; the cost is ``Spec.cost()``, the rough size of the unrolled lane body (XOR 2-2-1 full
+#: batch 168, online 336, 2-8-1 552, 2-16-1 1064, 4-bit parity 4-4-1 1440). Measured with
+#: ``python -m sweep.bench.width`` (docs/specialised-kernels.md, "Vector width"): AVX-512 on a
+#: Zen 5, AVX2 on a Zen 3. AVX2 float64: one ymm register a value in full batch and minibatch
+#: (W = 4: 15-50% faster than 8 or 16 from XOR 2-4-1 on), two online (W = 8: the chain of
+#: updates needs two independent vectors in flight; +15-25%); float32: one register (W = 8).
+#: NEON and others are not measured: AVX2's earlier rule scaled to 128-bit registers.
+_EVERY = ("full", "online", "minibatch")
+_NARROW = ((600, 8), (None, 4))
 VECTOR_WIDTHS = {
-    "avx512": {"float64": ((None, 16),), "float32": ((None, 16),)},
-    "avx2": {"float64": ((600, 16), (None, 8)), "float32": ((None, 8),)},
-    "neon": {"float64": ((600, 8), (None, 4)), "float32": ((None, 8),)},
-    "other": {"float64": ((600, 8), (None, 4)), "float32": ((None, 8),)},
+    "avx512": {"float64": dict.fromkeys(_EVERY, ((None, 16),)),
+               "float32": dict.fromkeys(_EVERY, ((None, 16),))},
+    "avx2": {"float64": {"full": ((None, 4),), "online": ((None, 8),), "minibatch": ((None, 4),)},
+             "float32": dict.fromkeys(_EVERY, ((None, 8),))},
+    "neon": {"float64": dict.fromkeys(_EVERY, _NARROW), "float32": dict.fromkeys(_EVERY, ((None, 8),))},
+    "other": {"float64": dict.fromkeys(_EVERY, _NARROW), "float32": dict.fromkeys(_EVERY, ((None, 8),))},
 }
 
 #: Forces the blocks per kernel group of the specialised kernels (``codegen_tuning.blocks_per_group``).

@@ -192,6 +192,24 @@ def test_a_bad_forced_width_is_a_clear_error(monkeypatch):
     assert vector_width(spec) == 8
 
 
+def test_the_default_width_follows_the_isa_and_the_schedule(monkeypatch):
+    import dataclasses
+
+    import kernels.isa
+    from kernels.codegen_tuning import vector_width
+
+    monkeypatch.delenv("MLP_SWEEP_VECTOR_WIDTH", raising=False)
+    full = Spec(sizes=(2, 2, 1), acts=(0, 0), bias=True, shortcut=False, loss=0, opt=0, schedule=0,
+                batch_size=4, shuffle=False, acc_mode=0, n_patterns=4, dtype="float64", rec_out=False, lanes=16)
+    online = dataclasses.replace(full, schedule=1, batch_size=1)
+    minibatch = dataclasses.replace(full, schedule=2, batch_size=2)
+    f32 = dataclasses.replace(online, dtype="float32")
+    expected = {"avx512": (16, 16, 16, 16), "avx2": (4, 8, 4, 8)}   # docs/specialised-kernels.md
+    for name, widths in expected.items():
+        monkeypatch.setattr(kernels.isa, "isa", lambda name=name: name)
+        assert tuple(vector_width(s) for s in (full, online, minibatch, f32)) == widths, name
+
+
 def test_a_bad_forced_group_is_a_clear_error(monkeypatch):
     from kernels.codegen_tuning import group_size
 

@@ -12,8 +12,9 @@ Per network-epoch a sigmoid MLP trained by plain SGD costs, per run (one SIMD la
 
 The limit is ``threads * clock / (S * c_sig + F / (lanes * pipes))`` network-epochs per second:
 ``c_sig`` is the *measured* cost in cycles of one lane of the vectorised sigmoid exactly as the
-specialised kernels emit it (``kernels.codegen_llvm`` tracing ``kernels.ops``' sigmoid at the
-kernels' vector width), ``lanes`` the lanes of one register at the host's FMA width
+specialised kernels emit it (``kernels.codegen_llvm`` tracing ``kernels.ops``' sigmoid), at
+the vector width where it is cheapest (one, two or four registers a value: the machine's
+limit, whatever width the kernels chose), ``lanes`` the lanes of one register at the host's FMA width
 (``kernels.isa``: 8 doubles on AVX-512, 4 on AVX2, 2 on NEON; twice as many floats) and
 ``pipes`` the FP pipes (``kernels.isa.FMA_PIPES``, plus ``kernels.isa.add_pipes``: AMD Zen's
 two FADD pipes, which take the adds while the FMA pipes take the muls). The clock is measured too: a dependent
@@ -83,9 +84,10 @@ def _sigmoid_kernel(dtype: str, width: int):
 
 
 def measure_sigmoid_cycles(dtype: str, clock_hz: float, width: int | None = None, repeats: int = 50) -> float:
-    """Cycles per lane of the kernels' vectorised sigmoid (in L1: 2,048 values, updated in place)."""
+    """Cycles per lane of the kernels' vectorised sigmoid (in L1: 2,048 values, updated in place),
+    at ``width`` lanes per vector, or the least over one, two and four registers a value."""
     if width is None:
-        width = _kernel_width(dtype)
+        return min(measure_sigmoid_cycles(dtype, clock_hz, w, repeats) for w in _widths(dtype))
     run = _sigmoid_kernel(dtype, width)
     buf = np.linspace(-4, 4, 2048).astype(dtype)
     run(buf, 1)
@@ -94,14 +96,12 @@ def measure_sigmoid_cycles(dtype: str, clock_hz: float, width: int | None = None
     return best * clock_hz / (reps * buf.size)
 
 
-def _kernel_width(dtype: str) -> int:
-    """The vector width the kernels use for XOR 2-2-1 in this dtype."""
-    from kernels.codegen_emit import Spec
-    from kernels.codegen_tuning import vector_width
+def _widths(dtype: str) -> tuple[int, ...]:
+    """Lanes of one, two and four of the host's vector registers (at most ``LANES``)."""
+    from kernels import isa
     from kernels.config import LANES
-    return vector_width(Spec(sizes=(2, 2, 1), acts=(0, 0), bias=True, shortcut=False, loss=0, opt=0, schedule=0,
-                             batch_size=4, shuffle=False, acc_mode=0, n_patterns=4, dtype=dtype, rec_out=False,
-                             lanes=LANES))
+    one = isa.doubles_per_register(isa.isa()) * (1 if dtype == "float64" else 2)
+    return tuple(w for w in (one, 2 * one, 4 * one) if w <= LANES)
 
 
 def measure_machine() -> dict:

@@ -73,7 +73,7 @@ def markdown(report: dict) -> str:
     lm = m.get("limit_model")
     isa_line = (f"**ISA**: {lm['isa_text']}; measured clock {lm['clock_hz'] / 1e9:.2f} GHz; the kernels' vectorised"
                 f" sigmoid {lm['sigmoid_cycles']['float64']:.2f} (float64) / {lm['sigmoid_cycles']['float32']:.2f}"
-                f" (float32) cycles per lane; limit = threads × clock / (sigmoids × those cycles + other flops /"
+                f" (float32) cycles per lane (at its cheapest width); limit = threads × clock / (sigmoids × those cycles + other flops /"
                 f" ({lm['doubles_per_register']} doubles × {_pipes(lm)})) per network-epoch"
                 f" (sweep/bench/limit.py)") if lm else "**ISA**: not measured"
     lines = [

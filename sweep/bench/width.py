@@ -26,6 +26,7 @@ CASES = (
     ("XOR 2-16-1 full", (("task.name", "xor"),), (16,), "full", "float64", 4096, 300),
     ("XOR 2-16-1 online", (("task.name", "xor"),), (16,), "online", "float64", 4096, 150),
     ("XOR 2-64-1 full", (("task.name", "xor"),), (64,), "full", "float64", 1024, 200),
+    ("XOR 2-64-1 online", (("task.name", "xor"),), (64,), "online", "float64", 1024, 100),
     ("parity 4-4-1 full", (("task.name", "parity"), ("task.bits", 4)), (4,), "full", "float64", 2048, 300),
     ("encoder 8-3-8 full", (("task.name", "encoder"), ("task.size", 8)), (3,), "full", "float64", 2048, 300),
     ("XOR 2-2-1 full f32", (("task.name", "xor"),), (2,), "full", "float32", 8192, 2000),
