@@ -72,7 +72,10 @@ class _Gen:
         if _parent is not None:     # a wider view for grouped values: arithmetic only
             self.md_scope, self.md_noalias, self.md_invariant = (
                 _parent.md_scope, _parent.md_noalias, _parent.md_invariant)
+            self.masked_stores = _parent.masked_stores
             return
+        from kernels.isa import isa
+        self.masked_stores = isa() == "avx512"      # native and fast: ``opaque``
         mod = builder.module
         dom = mod.add_metadata([ir.MetaDataString(mod, "mlpk.domain")])
         scopes = {n: mod.add_metadata([ir.MetaDataString(mod, f"mlpk.{n}"), dom]) for n in ("sf", "si", "data")}
@@ -124,8 +127,11 @@ class _Gen:
         value stored back where it was loaded, through a select, goes through it: x86's
         instruction selection turns ``store(select(c, a, load p), p)`` into a masked store
         (vpmaskmovq), microcoded on AMD before Zen 4: on a Zen 3, XOR 2-2-1 full batch trains
-        30% faster without them (docs/specialised-kernels.md, "Masked stores")."""
+        30% faster without them (docs/specialised-kernels.md, "Masked stores"). AVX-512's
+        masked stores are native: there ``x`` as it is."""
         b = self.b
+        if self.masked_stores:
+            return x
         if not isinstance(b, ir.IRBuilder):     # codegen_size's counting builder
             return type(x)(self, b.freeze(x.v))
         instr = ir.instructions.Instruction(b.block, x.v.type, "freeze", [x.v])   # not in llvmlite's IRBuilder

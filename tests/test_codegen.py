@@ -244,6 +244,7 @@ def test_cache_reused_by_a_fresh_process(tmp_path):
     assert second["file"] == first["file"]
     assert path.stat().st_mtime_ns == stamp, "the source was rewritten (would invalidate Numba's cache)"
     assert second["hits"] >= 1 and second["misses"] == 0, second
-    assert second["first_train_s"] < 1.0, second
+    # a load, not a compile (relative: a loaded 2-core machine takes about 1 s to load)
+    assert second["first_train_s"] < 0.5 * first["first_train_s"], (first, second)
     assert second["loss"] == first["loss"]
     assert not list(cache.glob("*.tmp")), "temporary files left behind"
