@@ -201,3 +201,38 @@ def test_interrupt_cancels_outstanding_chunks(grid_path, client):
     while (left := client.run_on_scheduler(chunk_tasks)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert left == []
+
+
+class _Flow:        # an as_completed that never reports anything
+    def has_ready(self):
+        return False
+
+
+class _Future:
+    def __init__(self, status, value=None):
+        self.status, self.value, self.cancelled = status, value, False
+
+    def result(self):
+        return self.value
+
+    def cancel(self):
+        self.cancelled, self.status = True, "cancelled"
+
+
+class _Client:
+    def __init__(self, processing):
+        self._processing = processing
+
+    def processing(self):
+        return self._processing
+
+
+def test_a_completion_as_completed_misses_is_found_by_its_status(monkeypatch):
+    from sweep.run.backends import dask as backend
+
+    monkeypatch.setattr(backend, "STALL_S", 0.05)
+    done, pending = _Future("finished", "the result"), _Future("pending")
+    assert backend._next_done(_Flow(), {pending: 0, done: 1}) == (done, "the result")
+    # pending while every worker is idle: cancelled, for map_chunks to resubmit it
+    future, _ = backend._next_done(_Flow(), {pending: 0}, _Client({"w1": [], "w2": []}))
+    assert future is pending and pending.cancelled and pending.status == "cancelled"

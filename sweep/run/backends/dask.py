@@ -253,7 +253,9 @@ class DaskBackend:
                     submit(chunk)
                 if not in_flight:
                     break
-                future, result = next(done_flow)
+                future, result = _next_done(done_flow, in_flight, client)
+                if future not in in_flight:     # already taken by _next_done's own check
+                    continue
                 chunk = in_flight.pop(future)
                 if time.monotonic() - checked > 2:  # workers may have joined or left (SLURM jobs)
                     limit, checked = self._in_flight_limit(), time.monotonic()
@@ -343,3 +345,37 @@ def _has_bokeh() -> bool:
     except ImportError:
         return False
     return True
+
+
+#: Seconds without a completion after which ``map_chunks`` looks at its futures' own states.
+STALL_S = 5.0
+
+
+def _next_done(done_flow, in_flight: dict, client=None):
+    """``next(done_flow)``: the next ``(future, result)`` to complete. A future that
+    ``as_completed`` never reports (seen twice in the test suite, after a chunk's task failed:
+    every worker idle and the client waiting for ever) is taken from its own status once nothing
+    has completed for ``STALL_S`` seconds; one still pending while no worker processes anything
+    for another ``STALL_S`` is cancelled (``map_chunks`` then resubmits it)."""
+    from concurrent.futures import CancelledError
+
+    t0, stalls = time.monotonic(), 0
+    while not done_flow.has_ready():
+        if time.monotonic() - t0 > STALL_S:
+            stalls += 1
+            for future in in_flight:
+                if future.status == "finished":
+                    return future, future.result()
+                if future.status == "error":
+                    exc = future.exception()
+                    return future, (type(exc), exc, future.traceback())
+                if future.status == "cancelled":
+                    return future, CancelledError()
+            busy = client.processing() if client is not None and stalls >= 2 else {}
+            if busy and not any(busy.values()):      # workers there, all idle (none: wait for them)
+                future = next(iter(in_flight))
+                future.cancel()
+                return future, CancelledError()
+            t0 = time.monotonic()
+        time.sleep(0.01)
+    return next(done_flow)
