@@ -254,7 +254,7 @@ class DaskBackend:
                 if not in_flight:
                     break
                 future, result = _next_done(done_flow, in_flight, client)
-                if future not in in_flight:     # already taken by _next_done's own check
+                if future not in in_flight:     # a late report of one _next_done already took from its status
                     continue
                 chunk = in_flight.pop(future)
                 if time.monotonic() - checked > 2:  # workers may have joined or left (SLURM jobs)
