@@ -33,16 +33,23 @@ def _on_sigint(signum, frame):
 
 
 def _redeliver_interrupts() -> None:
-    import _thread
     import threading
 
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
         signal.signal(signal.SIGINT, _on_sigint)
     default = sys.unraisablehook
 
+    main_thread = threading.main_thread().ident
+
+    def redeliver():
+        # a real signal to the main thread: it also ends a blocking call there (EINTR), which
+        # _thread.interrupt_main (a flag checked between bytecodes) would leave running
+        if callable(signal.getsignal(signal.SIGINT)):
+            signal.pthread_kill(main_thread, signal.SIGINT)
+
     def hook(unraisable):
         if isinstance(unraisable.exc_value, KeyboardInterrupt):
-            threading.Timer(0.01, _thread.interrupt_main).start()
+            threading.Timer(0.01, redeliver).start()
             return
         default(unraisable)
 
