@@ -195,7 +195,9 @@ def test_a_ctrl_c_dropped_by_a_c_callback_is_delivered_again():
     # under load about one Ctrl-C in forty during the imports was lost that way; redelivered
     # as a flag only (``_thread.interrupt_main``) it waited for the blocking call to return
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    res = subprocess.run([sys.executable, "-c", CHILD_SWALLOWED], env=env, capture_output=True, text=True, timeout=60)
+    # SIGINT as a terminal leaves it: a test worker may ignore it, and the child would inherit that
+    res = subprocess.run([sys.executable, "-c", CHILD_SWALLOWED], env=env, capture_output=True, text=True, timeout=60,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert res.returncode == 0 and res.stdout.strip() == "delivered again", res.stderr
     assert "Exception ignored" not in res.stderr and "Traceback" not in res.stderr, res.stderr
 
