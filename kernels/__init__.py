@@ -5,7 +5,8 @@ arrays and scalars: no globals, no printing. Every op is defined once in ``kerne
 generic kernel compiles the definitions (``kernels.lanes``) and the specialised kernels trace them
 (``kernels.codegen_ir``). ``kernels.api`` holds the small checked wrappers that the rest of the
 project calls. The I/O: ``kernels.codegen``'s on-disk cache of generated kernels, and
-``kernels.cache_guard``, which drops Numba's cache when a kernel source changes.
+``kernels.cache_guard``, which drops Numba's cache when a kernel source changes (both find
+Numba's cache folders with ``kernels.numba_cache``).
 """
 from kernels import cache_guard
 

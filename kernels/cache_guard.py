@@ -4,7 +4,10 @@ Numba invalidates a cached function only when its own source file changes; the g
 ``kernels/train.py`` is built from ``kernels/ops/*`` and ``kernels/lanes.py``, so an edit there would
 leave a stale compiled kernel. On import, a fingerprint of every kernel source is compared with the
 one stored beside the cache; on a mismatch the cache files of the ``kernels`` package are removed
-(Numba recompiles them). Nothing else is touched; an unwritable cache folder is left alone.
+(Numba recompiles them). The folders are the ones Numba itself uses (``kernels.numba_cache``:
+``__pycache__`` beside the sources, or under ``$NUMBA_CACHE_DIR``, or the per-user cache when the
+package is read-only), each with its own fingerprint. Nothing else is touched; an unwritable
+cache folder is left alone.
 """
 from __future__ import annotations
 
@@ -22,17 +25,26 @@ def fingerprint() -> str:
     return h.hexdigest()
 
 
+def cache_folders() -> list[Path]:
+    """Numba's cache folders of the package's sources: ``kernels/`` first, then ``kernels/ops/``."""
+    from kernels.numba_cache import cache_dir
+
+    folders = (cache_dir(_HERE / "train.py"), cache_dir(_HERE / "ops" / "__init__.py"))
+    return [f for f in folders if f is not None]
+
+
 def check() -> None:
-    cache = _HERE / "__pycache__"
-    marker = cache / "kernels.fingerprint"
+    folders = cache_folders()
+    if not folders:
+        return
+    marker = folders[0] / "kernels.fingerprint"
     now = fingerprint()
     try:
         if marker.exists() and marker.read_text() == now:
             return
-        for folder in (cache, _HERE / "ops" / "__pycache__"):
+        for folder in folders:
             for stale in (*folder.glob("*.nbi"), *folder.glob("*.nbc")):
                 stale.unlink(missing_ok=True)
-        cache.mkdir(exist_ok=True)
         marker.write_text(now)
     except OSError:
         pass

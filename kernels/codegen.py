@@ -224,7 +224,9 @@ def cache_state(net, st, n_patterns, dtype) -> dict:
     if os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0" or not eligible(spec):
         return {"kind": "generic", "cached": True, "instructions": 0}
     from kernels.codegen_size import body_size
+    from kernels.numba_cache import cache_dir
     name = kernel_name(spec)
     path = _existing(name)
-    cached = spec in _loaded or (path is not None and any((path.parent / "__pycache__").glob(f"{name}.*.nbi")))
+    folder = cache_dir(path) if path is not None else None   # where Numba caches it (NUMBA_CACHE_DIR...)
+    cached = spec in _loaded or (folder is not None and any(folder.glob(f"{name}.*.nbi")))
     return {"kind": "specialised", "cached": bool(cached), "instructions": int(body_size(spec)), "name": name}
