@@ -216,15 +216,18 @@ def _import(name: str, path: Path):
 
 def cache_state(net, st, n_patterns, dtype) -> dict:
     """Compile-ahead planning, without compiling: which kernel this configuration runs (``kind``
-    "specialised" or "generic"), whether its compiled code is already on disk (``cached``: the
-    generated module and Numba's index of it exist, or it is loaded in this process), and the
-    size of its lane body (``instructions``, what a cold compile's time grows with; 0 for the
-    generic kernel, which ships precompiled in ``kernels/__pycache__`` once run)."""
+    "specialised" or "generic", ``name``: configurations with one name share one compile),
+    whether its compiled code is already on disk (``cached``: the generated module and Numba's
+    index of it exist, or it is loaded in this process; for the generic kernel, Numba's index of
+    ``train_range``, whichever dtypes it holds) and the size of its lane body (``instructions``,
+    what a specialised kernel's cold compile grows with; 0 for the generic one)."""
+    from kernels.numba_cache import cache_dir, is_cached
     spec = make_spec(net, st, n_patterns, dtype)
     if os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0" or not eligible(spec):
-        return {"kind": "generic", "cached": True, "instructions": 0}
+        from kernels.train import train_range
+        return {"kind": "generic", "cached": is_cached(train_range), "instructions": 0,
+                "name": f"generic-{dtype}"}
     from kernels.codegen_size import body_size
-    from kernels.numba_cache import cache_dir
     name = kernel_name(spec)
     path = _existing(name)
     folder = cache_dir(path) if path is not None else None   # where Numba caches it (NUMBA_CACHE_DIR...)

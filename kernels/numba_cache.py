@@ -9,6 +9,7 @@ the environment. Nothing is compiled; the folder is created if missing, as Numba
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -27,3 +28,13 @@ def cache_dir(py_file: str | Path) -> Path | None:
         return Path(CompileResultCacheImpl(ns["_probe"]).locator.get_cache_path())
     except RuntimeError:   # "cannot cache function ...: no locator available"
         return None
+
+
+def is_cached(dispatcher) -> bool:
+    """Whether an ``@njit(cache=True)`` function will load rather than compile: it is compiled in
+    this process, or Numba's on-disk index of it exists (some signature of it is cached). True
+    when this Numba's cache object does not say where its index is (the optimistic answer)."""
+    if dispatcher.overloads:
+        return True
+    index = getattr(getattr(getattr(dispatcher, "_cache", None), "_cache_file", None), "_index_path", None)
+    return True if index is None else os.path.exists(index)

@@ -105,3 +105,24 @@ def test_dry_run_sees_a_kernel_cached_under_numba_cache_dir(tmp_path):
     assert "(1 to compile cold)" in outs[0]
     assert "(0 to compile cold)" in outs[1] and "specialised kernel, cached" in outs[1]
     assert not list((tmp_path / "kernels").glob("__pycache__/*.nbi"))   # all of it under NUMBA_CACHE_DIR
+
+
+def test_is_cached_before_and_after_a_compile_and_in_a_new_dispatcher(tmp_path, monkeypatch):
+    from kernels.numba_cache import is_cached
+
+    monkeypatch.setattr(config, "CACHE_DIR", str(tmp_path / "numba-cache"))
+    path = tmp_path / "mod_c.py"
+    path.write_text(MODULE)
+
+    def load():
+        spec = importlib.util.spec_from_file_location("mod_c", path)
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod.plus_one
+
+    fn = load()
+    assert not is_cached(fn)
+    fn(1)
+    assert is_cached(fn)
+    again = load()          # as a new process would: no overloads, the index on disk
+    assert not again.overloads and is_cached(again)

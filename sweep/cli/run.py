@@ -116,9 +116,12 @@ def dry_run(grid) -> int:
     plans = make_plans(grid)
     expect = expected_compile(plans)
     n_spec = sum(v["kind"] == "specialised" for v in expect["groups"].values())
-    print(f"kernels: {n_spec} specialised ({expect['cold']} to compile cold), {len(plans) - n_spec} generic; "
+    print(f"kernels: {n_spec} specialised, {len(plans) - n_spec} generic ({expect['cold']} to compile cold); "
           f"expected compile/load {expect['total_s']:.1f} s in all, {expect['first_s']:.1f} s before the first "
-          f"part" + (" (the other groups compile while the first one trains)" if expect["cold"] > 1 else ""))
+          f"part" + (" (the other specialised kernels compile while the first group trains)" if expect["ahead"] else ""))
+    if expect["init_s"]:
+        print(f"  the initial weights' kernel compiles first (its first use since install, or an empty "
+              f"NUMBA_CACHE_DIR): expected {expect['init_s']:.1f} s")
     total_s = 0.0
     capped = _CappedEpochs(grid, CALIBRATION_EPOCHS)
     for plan, group in zip(plans, grid.groups()):
@@ -132,14 +135,15 @@ def dry_run(grid) -> int:
         epochs = grid.columns(a, a + n)["train.epochs"]
         scale = max(1.0, float(epochs.sum()) / max(1.0, float(np.minimum(epochs, CALIBRATION_EPOCHS).sum())))
         total_s += per_run * scale * group.n_runs
-        state = "generic kernel" if info["kind"] == "generic" else \
-            f"specialised kernel, {'cached' if info['cached'] else 'cold'}"
+        state = f"{info['kind']} kernel, " + ("shared with a group above" if info.get("shared") else
+                                               "cached" if info["cached"] else "cold")
         print(f"  {group.label or 'all runs'}: {group.n_runs:,} runs, ~{per_run * scale * 1e3:.3f} ms/run "
               f"({res.network_epochs / max(res.kernel_s, 1e-9) / 1e6:.1f} M network-epochs/s in calibration); "
               f"{state}: compile/load expected {info['expected_s']:.1f} s, took {compile_s:.1f} s")
     print(f"{grid.n_runs:,} runs, {network_epochs(grid):,} network-epochs at most (early stop and divergence "
           f"end runs sooner); estimated time: {_duration(total_s)} on this machine, plus "
-          f"{expect['first_s']:.1f} s of compile before the first part")
+          f"{expect['first_s']:.1f} s of compile before the first part"
+          + (f" and {expect['later_s']:.1f} s when the generic kernel's group is reached" if expect["later_s"] else ""))
     problems = size_problems(grid)
     if problems:
         print(f"large sweep: {'; '.join(problems)}: 'sweep run' needs --yes to start it")

@@ -29,10 +29,14 @@ from sweep.run.warmup import WarmReport, warm_group, warm_groups
 
 #: Cold compile time of a specialised kernel ~ A + B * (LLVM instructions of its lane body),
 #: on one core of the shared 2-core machine (docs/specialised-kernels.md); cached loads
-#: take about CACHED_S.
+#: take about CACHED_S. The generic kernel (any size, one compile per dtype) and the initial
+#: weights' kernel compile once after an install (or into an empty NUMBA_CACHE_DIR): measured
+#: on a 2-core Zen 3, 35 s and 2.5 s.
 COLD_BASE_S = 1.0
 COLD_PER_INSTR_S = 4.5e-4
 CACHED_S = 0.05
+GENERIC_COLD_S = 35.0
+INIT_COLD_S = 2.5
 
 
 def group_order(chunks) -> list[int]:
@@ -157,6 +161,10 @@ class CompileAhead:
 
 
 def _is_cold(plan) -> bool:
+    """Whether the helper should compile ``plan``'s kernel: a cold specialised one. The generic
+    kernel compiles where it is first reached: in the helper it took longer in all (on 2 cores,
+    XOR 2-2-1 then 2-40-40-40-1, cold: 48 s against 40 s), since its 35 s compile then
+    competes with training for the cores."""
     try:
         info = kernel_info(plan)
     except Exception:  # noqa: BLE001 - a bad group fails in its own chunks
@@ -173,21 +181,42 @@ def kernel_info(plan) -> dict:
     net, opts = plan.network, plan.options
     st = call_static(net, opts, plan.X, plan.T)
     info = cache_state(net, st, plan.X.shape[0], opts.dtype)
-    if info["kind"] == "specialised" and not info["cached"]:
+    if info["cached"]:
+        info["expected_s"] = CACHED_S
+    elif info["kind"] == "specialised":
         info["expected_s"] = COLD_BASE_S + COLD_PER_INSTR_S * info["instructions"]
     else:
-        info["expected_s"] = CACHED_S
+        info["expected_s"] = GENERIC_COLD_S
     return info
 
 
+def init_cold() -> bool:
+    """Whether the initial weights' kernel (``kernels.init.init_runs``) would compile cold."""
+    from kernels.init import init_runs
+    from kernels.numba_cache import is_cached
+    return not is_cached(init_runs)
+
+
 def expected_compile(plans, chunks=None) -> dict:
-    """Expected compile/load seconds: per group, the total, and the wait before the first part
-    with compile-ahead (the first group's)."""
+    """Expected compile/load seconds: per group (a kernel another group already compiles counts
+    as a load), the total, the wait before the first part with compile-ahead (the first group's,
+    plus the initial weights' kernel if that is cold: ``init_s``), the later groups compiled
+    ahead (``ahead``) and the cold generic compile a later group waits for (``later_s``)."""
     order = group_order(chunks) if chunks is not None else list(range(len(plans)))
-    per = {i: kernel_info(plans[i]) for i in order}
-    total = sum(v["expected_s"] for v in per.values())
-    first = per[order[0]]["expected_s"] if order else 0.0
-    return {"groups": per, "total_s": total, "first_s": first,
-            "cold": sum(1 for v in per.values() if v["kind"] == "specialised" and not v["cached"])}
+    per, seen = {}, set()
+    for i in order:
+        info = kernel_info(plans[i])
+        if info["name"] in seen and not info["cached"]:
+            info.update(cached=True, expected_s=CACHED_S, shared=True)
+        seen.add(info["name"])
+        per[i] = info
+    init_s = INIT_COLD_S if order and init_cold() else 0.0
+    total = sum(v["expected_s"] for v in per.values()) + init_s
+    first = per[order[0]]["expected_s"] + init_s if order else 0.0
+    rest = [per[i] for i in order[1:] if not per[i]["cached"]]
+    return {"groups": per, "total_s": total, "first_s": first, "init_s": init_s,
+            "cold": sum(1 for v in per.values() if not v["cached"]),
+            "ahead": sum(1 for v in rest if v["kind"] == "specialised"),
+            "later_s": sum(v["expected_s"] for v in rest if v["kind"] == "generic")}
 
 
