@@ -28,6 +28,8 @@ def cache_dir(py_file: str | Path) -> Path | None:
         return Path(CompileResultCacheImpl(ns["_probe"]).locator.get_cache_path())
     except RuntimeError:   # "cannot cache function ...: no locator available"
         return None
+    except (AttributeError, TypeError):   # another Numba's internals: its long-standing default
+        return Path(py_file).resolve().parent / "__pycache__"
 
 
 def is_cached(dispatcher) -> bool:
