@@ -19,6 +19,11 @@ import os
 import signal
 import sys
 
+# ``python -m sweep`` runs this file as ``__main__``; without the alias, ``sweep.cli``'s
+# ``from sweep.__main__ import sigint_received`` would import a second copy whose record of
+# Ctrl-Cs stays empty (an interrupted import then ended in a traceback, about one in 35 under load)
+sys.modules.setdefault("sweep.__main__", sys.modules[__name__])
+
 _SIGINTS: list = []
 
 

@@ -174,6 +174,34 @@ def test_ctrl_c_during_imports_is_one_line(tmp_path):
     assert res.stderr.strip() == "interrupted"
 
 
+CHILD_RUN_AS_MAIN = r"""
+import os, runpy, signal, sys, time
+import sweep.cli
+
+def probe():   # in place of the CLI: a Ctrl-C, then what sweep.cli's error path asks
+    try:
+        os.kill(os.getpid(), signal.SIGINT)   # the handler raises before the next bytecode
+        time.sleep(5)
+    except KeyboardInterrupt:
+        pass
+    from sweep.__main__ import sigint_received
+    print("recorded" if sigint_received() else "lost")
+
+sweep.cli.entrypoint = probe
+sys.argv = ["sweep"]
+runpy.run_module("sweep", run_name="__main__", alter_sys=True)   # as python -m sweep
+"""
+
+
+def test_python_m_sweep_and_the_cli_share_one_record_of_ctrl_c():
+    # an error after a Ctrl-C (an extension's interrupted import: ImportError) counts as the
+    # interruption only if the CLI sees the Ctrl-C that the handler of ``python -m sweep`` recorded
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-c", CHILD_RUN_AS_MAIN], env=env, capture_output=True, text=True,
+                         timeout=60, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert res.returncode == 0 and res.stdout.strip() == "recorded", res.stderr
+
+
 CHILD_SWALLOWED = r"""
 import ctypes, sys, time
 from sweep.__main__ import _redeliver_interrupts
