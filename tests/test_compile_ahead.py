@@ -153,6 +153,9 @@ def test_expected_compile_counts_a_cold_generic_kernel_once_and_a_cold_init_kern
     assert exp["init_s"] == compile_ahead.INIT_COLD_S
     assert exp["first_s"] == pytest.approx(compile_ahead.GENERIC_COLD_S + compile_ahead.INIT_COLD_S)
     assert not compile_ahead._is_cold(plans[1])    # compiled where reached, not in the helper
+    legacy = tmp_path / "legacy.toml"                # weights drawn by NumPy: no init kernel to compile
+    legacy.write_text(GRID.format(hidden="[[3]]").replace("[train]", '[init]\nscheme = "numpy_legacy"\n[train]'))
+    assert expected_compile(make_plans(load_grid(legacy)))["init_s"] == 0
 
     monkeypatch.setattr(kernels.numba_cache, "is_cached", lambda dispatcher: True)
     exp = expected_compile(plans)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import multiprocessing
 import time
 
-from sweep.run.warmup import WarmReport, warm_group, warm_groups
+from sweep.run.warmup import WarmReport, uses_init_kernel, warm_group, warm_groups
 
 #: Cold compile time of a specialised kernel ~ A + B * (LLVM instructions of its lane body),
 #: on one core of the shared 2-core machine (docs/specialised-kernels.md); cached loads
@@ -210,7 +210,7 @@ def expected_compile(plans, chunks=None) -> dict:
             info.update(cached=True, expected_s=CACHED_S, shared=True)
         seen.add(info["name"])
         per[i] = info
-    init_s = INIT_COLD_S if order and init_cold() else 0.0
+    init_s = INIT_COLD_S if any(uses_init_kernel(plans[i]) for i in order) and init_cold() else 0.0
     total = sum(v["expected_s"] for v in per.values()) + init_s
     first = per[order[0]]["expected_s"] + init_s if order else 0.0
     rest = [per[i] for i in order[1:] if not per[i]["cached"]]

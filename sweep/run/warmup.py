@@ -29,18 +29,24 @@ class WarmReport:
         return float(sum(self.seconds.values()))
 
 
+def uses_init_kernel(plan: GroupPlan) -> bool:
+    """Whether ``plan``'s initial weights come from ``kernels.init_params`` (not given explicitly,
+    nor drawn by NumPy's legacy generator)."""
+    return plan.explicit_theta is None and plan.config.get("init.scheme") != "numpy_legacy"
+
+
 def warm_group(plan: GroupPlan) -> float:
     """Compile or load the kernels of ``plan``'s chunks; returns the seconds it took. Raises what
     the group's first chunk would raise."""
     t0 = time.perf_counter()
-    net, scheme = plan.network, plan.config.get("init.scheme")
+    net = plan.network
     one = np.zeros(1, np.uint64)
-    if plan.explicit_theta is not None:
+    if uses_init_kernel(plan):
+        theta0 = kernels.init_params(net, plan.config.get("init.scheme"), one)
+    elif plan.explicit_theta is not None:
         theta0 = plan.explicit_theta[None, :].copy()
-    elif scheme == "numpy_legacy":  # pure NumPy: nothing to compile
+    else:  # numpy_legacy, pure NumPy: nothing to compile
         theta0 = np.zeros((1, net.n_params))
-    else:
-        theta0 = kernels.init_params(net, scheme, one)
     kernels.train(net, plan.options, plan.X, plan.T, theta0, epochs=np.zeros(1, np.int64),
                   early_stop=np.zeros(1, np.int64), main=np.array(["acc100"]), shuffle_keys=one,
                   lr=np.zeros(1))
