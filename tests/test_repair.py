@@ -214,3 +214,23 @@ def test_inserting_a_subgrid_before_others_loses_no_part(tmp_path, capsys):
     capsys.readouterr()
     assert _run(_grid(tmp_path, three), out) == 0
     assert "0 trained now, 90 already there" in capsys.readouterr().out
+
+
+def test_repair_with_a_relative_output_folder_keeps_the_quarantine_record(tmp_path, reference, capsys, monkeypatch):
+    """The default layout, ``--out runs/NAME``, is relative while the quarantine folder is absolute:
+    the repair must neither crash nor lose the ``quarantined`` record of the manifest."""
+    monkeypatch.chdir(tmp_path)
+    grid, out = _grid(tmp_path), Path("runs") / "repair"
+    assert _run(grid, out) == 0
+    victim = sorted(out.glob("part-*.parquet"))[3]
+    victim.write_bytes(victim.read_bytes()[:100])
+    capsys.readouterr()
+    assert _run(grid, out) == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert f"{victim.name}: unreadable" in err and f"moved to repair.sweep/quarantine/{victim.name}." in err
+    pd.testing.assert_frame_equal(_rows(out), reference[0])
+    record = json.loads(_manifest(out).read_text())["quarantined"]
+    assert [e["file"] for e in record] == [victim.name]
+    assert record[0]["moved_to"].startswith(f"repair.sweep/quarantine/{victim.name}.")
+    assert (tmp_path / "runs" / record[0]["moved_to"]).is_file()

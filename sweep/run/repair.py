@@ -109,19 +109,25 @@ def scan_and_repair(out: OutputDir, grid) -> Scan:
         if curves.exists():
             out.quarantine(curves, f"belongs to quarantined {path.name}")
         manifest.setdefault("quarantined", []).append(
-            {"time": _now(), "file": path.name, "moved_to": str(moved.relative_to(out.layout.meta.parent)),
+            {"time": _now(), "file": path.name, "moved_to": _shown(moved, out.layout.meta.parent),
              "reason": problem})
-        warnings.append(f"{path.name}: {problem}; moved to {moved.relative_to(out.path.parent)}, "
+        warnings.append(f"{path.name}: {problem}; moved to {_shown(moved, out.path.parent)}, "
                         f"its runs will be trained again")
     names = {p.name for p in kept}
     for curves in out.curve_files():  # curves whose run part is gone would repeat when retrained
         if curves.name not in names:
             moved = out.quarantine(curves, "orphan: its run part is missing, so its runs are trained again")
             warnings.append(f"{curves.parent.name}/{curves.name}: its run part is missing; moved to "
-                            f"{moved.relative_to(out.path.parent)}")
+                            f"{_shown(moved, out.path.parent)}")
     manifest["part_names_layout"] = grid.runs_hash if done is not None else None
     manifest["verified_parts"] = verified if done is not None else {}
     return Scan(manifest, kept, done, verified, warnings)
+
+
+def _shown(path: Path, base: Path) -> str:
+    """``path`` relative to ``base``; either may be relative to the working directory (the default
+    ``--out runs/NAME``) while the quarantine folder is absolute."""
+    return str(Path(path).absolute().relative_to(Path(base).absolute()))
 
 
 def _check_curves(out: OutputDir, part: Path) -> str | None:
