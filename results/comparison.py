@@ -1,22 +1,30 @@
 """Compare two sets of runs: converged shares and convergence epochs, paired where the design pairs them.
 
 ``compare_frames(da, db)`` is the one comparison: both counts and shares, the share
-difference with Newcombe's hybrid score interval, both Kaplan-Meier medians, then
+difference ``share_diff`` with an interval, both Kaplan-Meier medians, then
 
 - paired (``results.paired.pair_runs``: same seed and setting, so the same initial weights):
-  McNemar mid-p for the shares and the censoring-aware paired sign test for the epochs;
-- unpaired: Fisher's exact test for the shares and the log-rank test for the epochs.
+  McNemar mid-p for the shares with Tango's score interval for their difference (its inverse:
+  at a difference of 0 its statistic is McNemar's), and the censoring-aware paired sign test for
+  the epochs with ``a_first_net`` = (A first - B first) / ordered pairs and the mid-p interval
+  that inverts that test (``results.paired_intervals``);
+- unpaired: Fisher's exact test for the shares with Newcombe's hybrid score interval, and the
+  log-rank test for the epochs (``a_first_net`` is NaN).
 
-``share_test`` / ``time_test`` name the tests used and ``pairing`` says why. The log-rank
+``share_test`` / ``time_test`` / ``share_interval`` name the methods used and ``pairing`` says why.
+Two selections that share runs (the same ``run_id``) are refused: overlapping samples are not
+independent, and a run compared with itself is no evidence. The log-rank
 test is always reported too (``logrank_*``). ``compare`` selects A and B in one table;
 ``compare_by`` compares two tables (two sweep directories) level by level of a column.
 """
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 from scipy import stats as sps
 
-from results import paired, stats
+from results import paired, paired_intervals, stats
 from results.analysis import AnalysisError, censored_times, group_label, group_rows, select
 from results.reader import resolve_column, resolve_columns
 
@@ -28,10 +36,16 @@ def compare_frames(da: pd.DataFrame, db: pd.DataFrame, metric: str = "epoch_acc1
         if part.empty:
             raise AnalysisError(f"selection {name} matches no runs")
     metric = resolve_column(da, metric)
+    if "run_id" in da and "run_id" in db:
+        shared = len(set(da["run_id"].tolist()) & set(db["run_id"].tolist()))
+        if shared:
+            raise AnalysisError(f"{shared} runs are in both {label_a} and {label_b} (same run_id): "
+                                "overlapping samples cannot be compared as independent")
     ta, oa = censored_times(da, metric, diverged)
     tb, ob = censored_times(db, metric, diverged)
     ka, kb = int(oa.sum()), int(ob.sum())
     d, dlo, dhi = stats.newcombe_interval(ka, len(da), kb, len(db), conf)
+    share_interval, net = "Newcombe hybrid score (unpaired)", (math.nan,) * 3
     lr = stats.logrank(ta, oa, tb, ob)
     pairing = paired.pair_runs(da.reset_index(drop=True), db.reset_index(drop=True))
     if pairing.paired:
@@ -39,6 +53,9 @@ def compare_frames(da: pd.DataFrame, db: pd.DataFrame, metric: str = "epoch_acc1
         share = paired.mcnemar(oa[ia], ob[ib])
         time = paired.paired_sign_test(ta[ia], oa[ia], tb[ib], ob[ib])
         share_test, share_p, time_test, time_p = share.name, share.pvalue, time.name, time.pvalue
+        d, dlo, dhi = paired_intervals.tango_interval(share.a_only, share.b_only, pairing.n_pairs, conf)
+        share_interval = "Tango score (paired)"
+        net = paired_intervals.net_first_interval(time.a_only, time.b_only, conf)
         extra = dict(only_a_converged=share.a_only, only_b_converged=share.b_only,
                      a_first=time.a_only, b_first=time.b_only, no_order=time.concordant)
     else:
@@ -48,6 +65,7 @@ def compare_frames(da: pd.DataFrame, db: pd.DataFrame, metric: str = "epoch_acc1
     return pd.Series(dict(
         metric=metric, a=label_a, b=label_b, n_a=len(da), n_b=len(db), converged_a=ka, converged_b=kb,
         share_a=ka / len(da), share_b=kb / len(db), share_diff=d, share_diff_lo=dlo, share_diff_hi=dhi,
+        share_interval=share_interval, a_first_net=net[0], a_first_net_lo=net[1], a_first_net_hi=net[2],
         km_median_a=stats.km_fit(ta, oa, conf).quantile(0.5)[0],
         km_median_b=stats.km_fit(tb, ob, conf).quantile(0.5)[0],
         epochs_max_a=float(ta.max()), epochs_max_b=float(tb.max()),

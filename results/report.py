@@ -167,7 +167,9 @@ def _blocks(df: pd.DataFrame, path, by: list[str], metric: str, at, conf: float)
                    ("p", "Tests used: " + " | ".join(tests) + ". Runs with the same seed and the same setting "
                          "apart from the compared column start from the same weights (paired by design): "
                          "McNemar mid-p for the shares, a censoring-aware paired sign test for the epochs. "
-                         "Unpaired groups: Fisher's exact test and the log-rank test. Δ: percentage points.")]
+                         "Unpaired groups: Fisher's exact test and the log-rank test. Δ: percentage points, with "
+                         "Tango's score interval when paired (it excludes 0 when McNemar's score test "
+                         "rejects) and Newcombe's hybrid score interval when not.")]
 
     blocks += [("h2", "Kaplan–Meier curves"),
                ("img", "km.png", km_figure(df, by, metric, at=at, conf=conf), "Kaplan-Meier curves")]
