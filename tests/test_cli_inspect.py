@@ -1,6 +1,7 @@
 """CLI: --version, ls, info, compare, Hydra-style overrides and "did you mean"."""
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -89,7 +90,9 @@ def test_compare_two_sweeps_by_lr_is_paired_by_seed(two_sweeps, capsys):
     out = capsys.readouterr().out
     lines = out.splitlines()
     assert "A = " in lines[0] and "milestone epoch_acc100" in lines[0]  # the main criterion
-    body = [line.split() for line in lines[2:4]]
+    assert "compared setting: train.loss (A mse, B bce)" in lines[1:3]
+    head = next(i for i, line in enumerate(lines) if line.split()[:2] == ["train.lr", "n"])
+    body = [line.split() for line in lines[head + 1:head + 3]]
     assert [r[0] for r in body] == ["0.5", "2.0"] and all(r[1] == "12/12" and r[-1] == "yes" for r in body)
     assert "McNemar mid-p" in out and "paired sign test" in out and "compared: train.loss" in out
     # the printed shares are the runs' own
@@ -99,6 +102,70 @@ def test_compare_two_sweeps_by_lr_is_paired_by_seed(two_sweeps, capsys):
         assert r[3] == f"{100 * db[db['train.lr'] == lr]['converged'].mean():.1f}%"
     assert main(["compare", str(a), str(b), "--by", "lrr"]) == 2
     assert "did you mean train.lr" in capsys.readouterr().err
+
+
+def _run_variant(root, name, *overrides, grid="lr-mse"):
+    out = root / "runs" / name
+    if not out.exists():
+        assert main(["run", str(root / f"{grid}.toml"), "--out", str(out), "--no-progress", *overrides]) == 0
+    return out
+
+
+def test_compare_refuses_runs_in_both_sweeps(two_sweeps, capsys):
+    a = two_sweeps / "runs" / "lr-mse"
+    more = _run_variant(two_sweeps, "lr-mse-more", "sweep.seeds=16")  # seeds 0..11 are A's runs
+    capsys.readouterr()
+    assert main(["compare", str(a), str(more), "--by", "lr"]) == 2
+    err = capsys.readouterr().err
+    assert "24 runs are in both A and B (same run_id" in err and "--drop-shared" in err and "Traceback" not in err
+    assert main(["compare", str(a), str(more), "--by", "lr", "--json"]) == 2  # --json is refused alike
+    capsys.readouterr()
+    assert main(["compare", str(a), str(more), "--by", "lr", "--drop-shared", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["shared_runs"] == 24 and [r["n_b"] for r in doc["rows"]] == [4, 4]  # seeds 12..15 only
+    assert not any(r["paired"] for r in doc["rows"])
+
+
+def test_compare_cuts_different_budgets_at_the_smaller_one(two_sweeps, capsys):
+    a = two_sweeps / "runs" / "lr-bce"
+    short = _run_variant(two_sweeps, "lr-bce-250", "train.epochs=250", grid="lr-bce")
+    capsys.readouterr()
+    assert main(["compare", str(a), str(short), "--by", "lr", "--csv"]) == 0
+    out = capsys.readouterr().out
+    assert "# epoch budgets differ (A 300, B 250): both compared at 250 epochs" in out
+    assert "# compared setting: none" in out  # train.epochs is handled by the cut
+    rows = pd.read_csv(io.StringIO(out), comment="#")
+    da, db = pd.read_parquet(a), pd.read_parquet(short)
+    for _, r in rows.iterrows():  # A's share is "reached by epoch 250", not by its own 300
+        sa, sb = (d[d["train.lr"] == r["train.lr"]]["epoch_acc100"] for d in (da, db))
+        assert r["converged_a"] == int((sa <= 250).sum()) == int(sb.notna().sum()) == r["converged_b"]
+        assert r["paired"] and r["share_diff"] == 0  # same seeds and weights: the same runs up to 250
+    assert (pd.read_parquet(a)["epoch_acc100"] > 250).any()  # the cut changed something
+
+
+def test_compare_refuses_two_differing_settings_unless_allowed(two_sweeps, capsys):
+    a = two_sweeps / "runs" / "lr-mse"
+    other = _run_variant(two_sweeps, "lr-bce-momentum", "train.loss=bce", "train.optimizer=momentum")
+    capsys.readouterr()
+    assert main(["compare", str(a), str(other), "--by", "lr"]) == 2
+    err = capsys.readouterr().err
+    assert "differ in more than one setting besides --by: train.loss (A mse, B bce); train.optimizer (A sgd, " \
+           "B momentum)" in err and "--allow-different train.optimizer" in err
+    assert main(["compare", str(a), str(other), "--by", "lr", "--allow-different", "loss"]) == 0
+    out = capsys.readouterr().out
+    assert "compared setting: train.optimizer (A sgd, B momentum)" in out
+    assert "also differs (--allow-different): train.loss (A mse, B bce)" in out
+    assert "applies on one side only: train.momentum (A n/a, B 0.9)" in out
+    assert main(["compare", str(a), str(other), "--by", "lr", "--allow-different", "los,optimizer"]) == 2
+    assert "--allow-different los: no column 'los'; did you mean" in capsys.readouterr().err
+
+
+def test_compare_names_pooled_axes(two_sweeps, capsys):
+    a, b = two_sweeps / "runs" / "lr-mse", two_sweeps / "runs" / "lr-bce"
+    capsys.readouterr()
+    assert main(["compare", str(a), str(b), "--by", "task.name"]) == 0
+    out = capsys.readouterr().out
+    assert "pooled within each level: train.lr (2 values in A, 2 in B)" in out
 
 
 def test_hydra_overrides_and_comma_lists(tmp_path, capsys):
