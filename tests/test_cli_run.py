@@ -205,7 +205,7 @@ def test_seed001_grid_reproduces_published_weights(tmp_path):
     np.testing.assert_allclose(theta, expected, atol=5e-9)
 
 
-def test_overlapping_subgrids_train_each_distinct_run_once(tmp_path):
+def test_overlapping_subgrids_train_each_distinct_run_once(tmp_path, capsys):
     grid = tmp_path / "union.toml"
     grid.write_text("""
 name = "union"
@@ -228,3 +228,7 @@ seeds = 30
     # 60 sgd runs appear in both sub-grids: 180 grid entries, 120 distinct runs
     assert len(df) == 120 and df["run_id"].is_unique
     assert df["train.optimizer"].value_counts().to_dict() == {"sgd": 60, "momentum": 60}
+    capsys.readouterr()
+    assert main(["ls", str(tmp_path)]) == 0 and main(["info", str(out)]) == 0
+    shown = capsys.readouterr().out
+    assert " complete  120/120 " in shown and "120 of 120 runs done" in shown  # distinct runs, not 180

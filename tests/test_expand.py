@@ -10,6 +10,7 @@ import time
 import numpy as np
 import pytest
 
+from sweep.errors import GridError
 from sweep.grid.expand import column_value
 from sweep.grid.load import parse_grid
 from sweep.grid.hashing import (INIT_KEY_KEYS, RUN_ID_KEYS, init_key_of, run_id_of, shuffle_key_of,
@@ -196,11 +197,20 @@ def test_normalisation_momentum():
     assert g.columns(*sgd.ranges[0])["train.momentum"].dtype == object
 
 
-def test_non_applicable_axis_repeats_runs_and_warns():
-    g = grid('[sweep]\n"train.optimizer" = ["sgd", "momentum"]\n"train.momentum" = [0.5, 0.9]\n')
-    c = g.columns(0, 4)
-    assert c["run_id"][0] == c["run_id"][1] and c["run_id"][2] != c["run_id"][3]
-    assert any("train.momentum" in w and "does not apply" in w for w in g.warnings)
+def test_non_applicable_axis_is_refused_not_collapsed():
+    with pytest.raises(GridError, match="sweep axis train.momentum = .0.5, 0.9. changes nothing here: optimizer sgd"):
+        grid('[sweep]\n"train.optimizer" = ["sgd", "momentum"]\n"train.momentum" = [0.5, 0.9]\n')
+    g = grid('[sweep]\n[[sweep.grids]]\n"train.optimizer" = ["sgd"]\n'
+             '[[sweep.grids]]\n"train.optimizer" = ["momentum"]\n"train.momentum" = [0.5, 0.9]\n')
+    assert g.n_runs == g.n_distinct == 3 and len(set(g.columns(0, 3)["run_id"].tolist())) == 3
+
+
+def test_overlapping_subgrids_count_distinct_runs():
+    g = grid('[sweep]\nseeds = 4\n"train.lr" = [0.5, 1.0]\n[[sweep.grids]]\n"train.optimizer" = ["sgd"]\n'
+             '[[sweep.grids]]\n"train.optimizer" = ["sgd", "momentum"]\n"record.final_params" = [true]\n')
+    ids = g.columns(0, g.n_runs)["run_id"]
+    assert g.n_runs == 24 and g.n_distinct == len(set(ids.tolist())) == 16  # record.* is no identity
+    assert "(16 distinct: overlapping sub-grids)" in g.describe()
 
 
 # --------------------------------------------------------------------------------------------

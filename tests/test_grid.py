@@ -188,3 +188,17 @@ def test_never_applying_key_warns():
     g = parse_grid('name = "w"\n[train]\nbatch_size = 4\n')
     assert any("train.batch_size is set but never applies" in w for w in g.warnings)
     assert "warning:" in g.describe()
+
+
+def test_ignored_fixed_key_from_set_is_an_error_unless_default():
+    with pytest.raises(GridError) as info:
+        parse_grid(BASE, "base.toml", overrides=["train.momentum=0.5"])
+    assert str(info.value) == ("--set train.momentum=0.5: train.momentum = 0.5 is used by no run of this grid: "
+                               "optimizer sgd does not use train.momentum (it reads train.lr); drop it, or also "
+                               "set train.optimizer to momentum")
+    g = parse_grid(BASE, overrides=["train.momentum=0.9"])  # the default: harmless, a warning
+    assert g.warnings == ("train.momentum is set but never applies: optimizer sgd does not use train.momentum "
+                          "(it reads train.lr)",)
+    # from the file, a key the --set optimizer ignores stays a warning (a study's overrides leave it unused)
+    rprop = parse_grid(BASE, overrides=["train.optimizer=rprop"])
+    assert rprop.run_config(0)["train.lr"] is None and any("train.lr is set but never" in w for w in rprop.warnings)

@@ -1,7 +1,8 @@
 """Training rules: each a pure ``update`` of one weight, with its state, defined once.
 
 An optimizer declares
-- ``hyper``: the per-run hyper-parameters it reads (names in ``kernels.ops.hyper.HYPER``);
+- ``hyper``: the per-run hyper-parameters it reads (names in ``kernels.ops.hyper.HYPER``); the grid
+  accepts exactly these keys for it (``train.<name>``) and refuses to sweep any other;
 - ``slots``: per-weight state, each ``(name, initial value or hyper-parameter name)``;
 - ``lane_slots``: per-run state, each ``(name, initial value)``;
 - ``lane(ls, h, loss) -> (ls_new, c)``: once per update and run (``loss``: the full-batch loss of
@@ -136,7 +137,7 @@ def _irprop_minus(w, g, s, h, c):
 def _rprop(lane, update, lane_slots=(), consts=()):
     """One Rprop variant of Igel & Huesken (2000) as an optimizer op."""
     return type("Rprop", (), dict(
-        hyper=("eta_plus", "eta_minus", "step_init", "step_min", "step_max"),
+        hyper=("eta_plus", "eta_minus", "step_init", "step_min", "step_max"),  # no lr: its steps are its own
         slots=(("step", "step_init"), ("prev_grad", 0.0), ("prev_dw", 0.0)),
         lane_slots=lane_slots, consts=consts, lane=staticmethod(lane), update=staticmethod(update)))
 

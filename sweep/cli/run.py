@@ -73,7 +73,7 @@ def run(args) -> int:
     if stats.interrupted:
         return 130
     done = stats.n_done_before + stats.n_trained
-    print(f"{grid.name}: {done} of {grid.n_runs} runs in {out_dir} "
+    print(f"{grid.name}: {done} of {grid.n_distinct} runs in {out_dir} "
           f"({stats.n_trained} trained now, {stats.n_done_before} already there, {stats.n_failed} failed)")
     if stats.n_trained:
         outside = 1 - (stats.kernel_s + stats.warm_s) / stats.wall_s if stats.wall_s else 0.0

@@ -19,10 +19,10 @@ Normalisation: a key whose ``applies`` rule is false becomes ``None``. Every key
 controls an ``applies`` rule is group-role, so within one combo the set of applicable keys
 is fixed and the hashes of all constant keys can be summed once per combo.
 
-Duplicates: overlapping sub-grids, or an axis whose key does not apply (``train.momentum``
-under ``sgd``), give several run indices with the same ``run_id``. They are kept here (the
-index space stays a plain product) and reported in ``Grid.warnings``; the runner runs each
-``run_id`` once.
+Duplicates: overlapping sub-grids give several run indices with the same ``run_id``. They are
+kept here (the index space stays a plain product); the runner runs each ``run_id`` once, and
+``Grid.n_distinct`` counts them once. An axis whose key does not apply (``train.momentum`` under
+``sgd``) would repeat runs too: it is refused at load (``sweep.grid.unused``).
 
 The value types live in :mod:`sweep.grid.axes` (seeds, axes, sub-grids) and :mod:`sweep.grid.groups`
 (normalisation, groups); this module holds :class:`Grid` (lazy per-run configs and columns)
@@ -137,6 +137,30 @@ class Grid:
     @property
     def n_runs(self) -> int:
         return sum(s.n_runs for s in self.subgrids)
+
+    @property
+    def n_distinct(self) -> int:
+        """Distinct runs (run_ids): ``n_runs`` less the runs an overlapping sub-grid repeats (an axis
+        that would repeat runs is refused at load, ``sweep.grid.unused``). Reads the run_ids of the
+        groups that more than one sub-grid reaches (groups that differ only in ``record.*`` count as one)."""
+        if len(self.subgrids) == 1:
+            return self.n_runs
+        with _LOCK:
+            n = self._cache.get("n_distinct")
+        if n is None:
+            same: dict[str, list] = {}
+            for g in self.group_list:
+                ident = json.dumps({k: v for k, v in g.config.items() if k in _RUN_SET}, sort_keys=True)
+                same.setdefault(ident, []).append(g)
+            n = 0
+            for gs in same.values():
+                if len(gs) == 1 and len(gs[0].subgrids) == 1:
+                    n += gs[0].n_runs
+                else:
+                    n += np.unique(np.concatenate([self.columns(a, b)["run_id"] for g in gs for a, b in g.ranges])).size
+            with _LOCK:
+                self._cache["n_distinct"] = n
+        return n
 
     @property
     def main_criterion(self) -> str | None:
@@ -269,7 +293,8 @@ class Grid:
     def describe(self, max_groups: int = 20) -> str:
         """A short multi-line summary: sub-grids with their axes and sizes, groups and run counts."""
         lines = [f"{self.name}: {self.description}" if self.description else self.name,
-                 f"  {self.n_runs:,} runs in {len(self.group_list)} group(s), {len(self.subgrids)} sub-grid(s)"]
+                 f"  {self.n_runs:,} runs in {len(self.group_list)} group(s), {len(self.subgrids)} sub-grid(s)"
+                 + (f" ({self.n_distinct:,} distinct: overlapping sub-grids)" if self.n_distinct != self.n_runs else "")]
         for sub in self.subgrids:
             factors = [f"{a.name} ({a.size})" for a in sub.axes] + [sub.seeds.describe()]
             lines.append(f"  sub-grid {sub.index + 1} (runs {sub.offset:,}..{sub.offset + sub.n_runs - 1:,}): "

@@ -2,8 +2,8 @@
 
 Holds :func:`applies` and :func:`normalise` (a key whose ``applies`` rule is false becomes
 ``None``), :func:`show` (a short human form of a value), :class:`Group` and
-:func:`make_groups` (a grid's groups, in order of first run index, plus warnings about runs
-the grid repeats). See :mod:`sweep.grid.expand` for how groups map onto run indices.
+:func:`make_groups` (a grid's groups, in order of first run index). See :mod:`sweep.grid.expand`
+for how groups map onto run indices.
 """
 from __future__ import annotations
 
@@ -66,11 +66,11 @@ class Group:
 
 
 def make_groups(fixed: dict, subgrids: tuple[SubGrid, ...]) -> tuple[tuple[Group, ...], list[str]]:
-    """Groups (in order of first run index) and warnings about runs repeated by the grid."""
+    """Groups (in order of first run index) and warnings (none so far: an axis that would repeat
+    runs is refused by ``sweep.grid.unused.check_axes`` before this runs)."""
     found: dict[str, tuple[dict, list, set]] = {}
     warnings = []
     for sub in subgrids:
-        warned = set()
         for f in range(sub.n_combos):
             norm = normalise(sub.combo_config(fixed, f))
             gcfg = {k: norm[k] for k in GROUP_KEYS}
@@ -81,14 +81,6 @@ def make_groups(fixed: dict, subgrids: tuple[SubGrid, ...]) -> tuple[tuple[Group
             else:
                 ranges.append((start, start + sub.block))
             subs.add(sub.index)
-            for axis in sub.axes:
-                if axis.size > 1 and axis.name not in warned and not any(applies(k, norm) for k in axis.keys):
-                    warned.add(axis.name)
-                    rule = PARAM_BY_KEY[axis.keys[0]].applies
-                    warnings.append(
-                        f"sub-grid {sub.index + 1}: axis {axis.name} ({axis.size} values) does not apply "
-                        f"when {rule[0]} = {show(norm[rule[0]])}, so those runs repeat with the same run_id "
-                        "(the runner runs each run_id once); use [[sweep.grids]] to sweep it only where it applies")
     varying = [k for k in GROUP_KEYS if len({canonical_json(c[k]) for c, _, _ in found.values()}) > 1]
     keys = {text: hashlib.sha256(text.encode()).hexdigest() for text in found}
     width = 8 if len({h[:8] for h in keys.values()}) == len(keys) else 16  # collision guard

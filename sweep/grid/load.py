@@ -79,12 +79,13 @@ from sweep.grid.axes import Seeds, build_subgrids
 from sweep.errors import GridError
 from sweep.grid.expand import Grid
 from sweep.grid.checks import check_grid
-from sweep.grid.groups import Group, applies, make_groups
+from sweep.grid.groups import Group, make_groups
 from sweep.grid.hashing import canonical_json
 from sweep.grid.locate import ALIASES, _Context, _short, _suggest  # noqa: F401  (ALIASES: re-export)
 from sweep.grid.parse_axes import MAX_SEED, SWEEP_SPECIAL, _axes, _flatten, _merge  # noqa: F401  (MAX_SEED: re-export)
 from sweep.grid.stopping import check_rule_against_runs, is_sequential, parse_resolve, parse_seed_rule
 from sweep.grid.schema import BACKENDS, EXECUTION_KEYS, OUTPUT_KEYS, PARAM_BY_KEY, PARAMS, SECTIONS
+from sweep.grid.unused import check_axes, unused_fixed
 from sweep.grid.validate import TASK_KEYS, _check_group, _value, task_shape  # noqa: F401  (TASK_KEYS: re-export)
 
 __all__ = ["Grid", "Group", "load_grid", "parse_grid", "task_shape"]
@@ -240,16 +241,13 @@ def parse_grid(text: str, path: str = "<grid>", overrides: list[str] | tuple[str
                             f"use --set sweep.{key}=[VALUE]", path=where, key=key)
 
     subgrids = build_subgrids(specs)
+    check_axes(ctx, fixed, subgrids)
     groups, warnings = make_groups(fixed, subgrids)
     base_dir = os.path.dirname(os.path.abspath(path)) if os.path.isfile(path) else os.getcwd()
     csv_cache: dict = {}
     for g in groups:
         _check_group(g, subgrids, ctx, base_dir, csv_cache, len(groups) > 1)
-    for key in sorted(explicit):
-        p = PARAM_BY_KEY[key]
-        if p.applies and not any(applies(key, g.config) for g in groups):
-            warnings.append(f"{key} is set but never applies (only when {p.applies[0]} is one of "
-                            f"{', '.join(p.applies[1])})")
+    warnings += unused_fixed(ctx, explicit, fixed_overrides, fixed, groups)
 
     check_grid(ctx, name, fixed, subgrids, groups, execution)
     runs = {"params": fixed, "sweep": [s.canonical() for s in subgrids]}

@@ -29,6 +29,11 @@ LOSSES = _LOSS.names()
 #: ``rprop`` is one grid choice; its variant (train.rprop_variant) picks the kernel op.
 OPTIMIZERS = tuple(n for n in _OPT.names() if n not in _RPROP) + ("rprop",)
 RPROP_VARIANTS = tuple(_RPROP)
+#: Grid optimizer choice -> the kernel ops it may select (``rprop``: one per variant).
+OPTIMIZER_OPS = {name: tuple(_RPROP) if name == "rprop" else (name,) for name in OPTIMIZERS}
+#: Grid optimizer choice -> the hyper-parameters its ops declare (``hyper``), in declaration order.
+OPTIMIZER_HYPER = {name: tuple(dict.fromkeys(h for op in ops for h in _OPT[op].hyper))
+                   for name, ops in OPTIMIZER_OPS.items()}
 #: Rules that need the full-batch gradient (their step sizes follow its sign changes).
 FULL_BATCH_OPTIMIZERS = ("rprop", "quickprop")
 INITS = (*INIT_SCHEMES, "numpy_legacy", "explicit")
@@ -71,8 +76,13 @@ class Param:
     neutral: Any = NOT_IN_IDENTITY
 
 
+def used_by(hyper: str) -> tuple[str, tuple[str, ...]]:
+    """The ``applies`` rule of an optimizer hyper-parameter: the optimizers whose ops declare it."""
+    return ("train.optimizer", tuple(name for name, h in OPTIMIZER_HYPER.items() if hyper in h))
+
+
 P = Param
-PARAMS: tuple[Param, ...] = (
+_PARAMS: tuple[Param, ...] = (
     # --- task: the dataset -------------------------------------------------------
     P("task.name", "str", "xor", "group", "dataset", choices=TASKS),
     P("task.bits", "int", 4, "group", "N for N-bit parity", minimum=1, maximum=16,
@@ -111,30 +121,30 @@ PARAMS: tuple[Param, ...] = (
     P("train.loss", "str", "mse", "group", "loss function", choices=LOSSES),
     P("train.optimizer", "str", "sgd", "group", "update rule", choices=OPTIMIZERS),
     P("train.lr", "float", HYPER["lr"], "lane", "learning rate (quickprop: Fahlman's epsilon; not used by rprop)",
-      minimum=0.0, exclusive_min=True, applies=("train.optimizer", ("sgd", "momentum", "adam", "quickprop"))),
+      minimum=0.0, exclusive_min=True, applies=used_by("lr")),
     P("train.momentum", "float", HYPER["momentum"], "lane", "momentum coefficient", minimum=0.0, maximum=1.0,
-      applies=("train.optimizer", ("momentum",))),
+      applies=used_by("momentum")),
     P("train.beta1", "float", HYPER["beta1"], "lane", "Adam first-moment decay", minimum=0.0, maximum=1.0,
-      applies=("train.optimizer", ("adam",))),
+      applies=used_by("beta1")),
     P("train.beta2", "float", HYPER["beta2"], "lane", "Adam second-moment decay", minimum=0.0, maximum=1.0,
-      applies=("train.optimizer", ("adam",))),
+      applies=used_by("beta2")),
     P("train.eps", "float", HYPER["eps"], "lane", "Adam denominator epsilon", minimum=0.0, exclusive_min=True,
-      applies=("train.optimizer", ("adam",))),
+      applies=used_by("eps")),
     P("train.rprop_variant", "str", "irprop+", "group",
       "Igel & Huesken 2000 variant: + backtracks, i zeroes the gradient after a sign change "
       "(torch.optim.Rprop = irprop-)", choices=RPROP_VARIANTS, applies=("train.optimizer", ("rprop",)), neutral=None),
     P("train.eta_plus", "float", HYPER["eta_plus"], "lane", "rprop: step growth factor", minimum=1.0,
-      applies=("train.optimizer", ("rprop",)), neutral=None),
+      applies=used_by("eta_plus"), neutral=None),
     P("train.eta_minus", "float", HYPER["eta_minus"], "lane", "rprop: step shrink factor", minimum=0.0,
-      maximum=1.0, exclusive_min=True, applies=("train.optimizer", ("rprop",)), neutral=None),
+      maximum=1.0, exclusive_min=True, applies=used_by("eta_minus"), neutral=None),
     P("train.step_init", "float", HYPER["step_init"], "lane", "rprop: initial step size (torch: lr)",
-      minimum=0.0, exclusive_min=True, applies=("train.optimizer", ("rprop",)), neutral=None),
+      minimum=0.0, exclusive_min=True, applies=used_by("step_init"), neutral=None),
     P("train.step_min", "float", HYPER["step_min"], "lane", "rprop: smallest step size", minimum=0.0,
-      applies=("train.optimizer", ("rprop",)), neutral=None),
+      applies=used_by("step_min"), neutral=None),
     P("train.step_max", "float", HYPER["step_max"], "lane", "rprop: largest step size", minimum=0.0,
-      exclusive_min=True, applies=("train.optimizer", ("rprop",)), neutral=None),
+      exclusive_min=True, applies=used_by("step_max"), neutral=None),
     P("train.quickprop_mu", "float", HYPER["quickprop_mu"], "lane", "quickprop: maximum growth factor mu",
-      minimum=0.0, exclusive_min=True, applies=("train.optimizer", ("quickprop",)), neutral=None),
+      minimum=0.0, exclusive_min=True, applies=used_by("quickprop_mu"), neutral=None),
     P("train.flat_spot", "float", HYPER["flat_spot"], "group",
       "Fahlman's flat-spot offset added to every activation derivative in the backward pass (0.1 in 1988)",
       minimum=0.0, neutral=0.0),
@@ -162,6 +172,14 @@ PARAMS: tuple[Param, ...] = (
     P("record.final_outputs", "bool", False, "group", "store final outputs per pattern (list column)"),
 )
 
+#: A hyper-parameter an optimizer op declares with no line above gets a plain ``train.<name>`` key
+#: (its default from ``kernels.ops.hyper``; ``neutral=None`` keeps every older run id). A line above
+#: adds a doc and bounds.
+PARAMS: tuple[Param, ...] = _PARAMS + tuple(
+    P(f"train.{name}", "float", HYPER[name], "lane", f"{', '.join(used_by(name)[1])}: {name}",
+      applies=used_by(name), neutral=None)
+    for name in dict.fromkeys(h for hs in OPTIMIZER_HYPER.values() for h in hs)
+    if not any(p.key.endswith(f".{name}") for p in _PARAMS))
 PARAM_BY_KEY: dict[str, Param] = {p.key: p for p in PARAMS}
 SECTIONS = ("task", "model", "init", "train", "criteria", "record")
 
@@ -172,14 +190,11 @@ EXECUTION_KEYS = {"backend": "str", "threads": "int", "scheduler": "str", "dask_
 BACKENDS = ("local", "dask")
 
 
-#: Kernel hyper-parameter name (``kernels.ops.hyper.HYPER``) -> the grid key that sets it.
-HYPER_KEYS = {
-    "lr": "train.lr", "momentum": "train.momentum", "beta1": "train.beta1", "beta2": "train.beta2",
-    "eps": "train.eps", "leaky_slope": "model.leaky_slope", "tss_below": "criteria.tss_below",
-    "loss_below": "criteria.loss_below", "eta_plus": "train.eta_plus", "eta_minus": "train.eta_minus",
-    "step_init": "train.step_init", "step_min": "train.step_min", "step_max": "train.step_max",
-    "quickprop_mu": "train.quickprop_mu", "flat_spot": "train.flat_spot", "weight_decay": "train.weight_decay",
-}
+#: Kernel hyper-parameter name (``kernels.ops.hyper.HYPER``) -> the grid key that sets it (the key
+#: named after it, in any section: ``lr`` -> ``train.lr``, ``leaky_slope`` -> ``model.leaky_slope``).
+HYPER_KEYS = {name: next(p.key for p in PARAMS if p.key.split(".", 1)[1] == name) for name in HYPER}
+# An optimizer hyper-parameter's key applies exactly where an op declares it (no hand-kept list).
+assert all(PARAM_BY_KEY[HYPER_KEYS[h]].applies == used_by(h) for hs in OPTIMIZER_HYPER.values() for h in hs)
 
 
 def group_keys() -> tuple[str, ...]:

@@ -139,7 +139,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
     warm = None
     stream = stream or sys.stderr
     out = OutputDir(out_dir or grid.output["dir"])
-    stats = RunStats(n_grid=grid.n_runs)
+    stats = RunStats(n_grid=grid.n_distinct)
     t_start = time.perf_counter()
     with out:
         try:
@@ -262,9 +262,9 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
                     errors.append(exc)
         if errors:
             raise OutputError(os_error_text(errors[0], out.path, "cannot write to")
-                              + f" ({stats.n_done_before + stats.n_trained} of {grid.n_runs} runs are saved)")
+                              + f" ({stats.n_done_before + stats.n_trained} of {grid.n_distinct} runs are saved)")
     if stats.interrupted:
-        print(f"\ninterrupted: {stats.n_done_before + stats.n_trained} of {grid.n_runs} runs are saved in "
+        print(f"\ninterrupted: {stats.n_done_before + stats.n_trained} of {grid.n_distinct} runs are saved in "
               f"{out.path}; resume with: {resume_hint or 'the same command'}", file=stream)
     return stats
 
@@ -274,7 +274,7 @@ def _manifest_base(grid, plans: list[GroupPlan]) -> dict:
         "name": grid.name, "description": grid.description, "grid_path": str(getattr(grid, "path", "")),
         "grid_text": grid.text, "grid_canonical": grid.canonical, "grid_hash": grid.hash, "runs_hash": grid.runs_hash,
         "overrides": list(grid.overrides), "schema_version": SCHEMA_VERSION, **numerics_fields(), "versions": _versions(),
-        "host": socket.gethostname(), "n_runs": grid.n_runs, "main_criterion": grid.main_criterion,
+        "host": socket.gethostname(), "n_runs": grid.n_distinct, "main_criterion": grid.main_criterion,
         "groups": [{"key": p.key, "label": p.label, "n_runs": g.n_runs, "sizes": list(p.network.sizes)}
                    for p, g in zip(plans, grid.groups())],
     }
