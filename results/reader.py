@@ -39,6 +39,10 @@ from results.layout import layout_of
 from results.schema import LABEL_SUFFIX, MILESTONE_COLUMNS, list_label
 
 ID_COLUMNS = ("run_id", "run_index", "seed")
+# every page's CRC-32 is checked where the part has one (``results.writer``): a flipped bit is an
+# unreadable part, skipped with a warning, never a wrong number
+PARQUET = ds.ParquetFileFormat(
+    default_fragment_scan_options=ds.ParquetFragmentScanOptions(page_checksum_verification=True))
 
 
 class ColumnError(SweepError, ValueError):
@@ -134,7 +138,7 @@ def _dataset(path, skipped: list | None = None) -> ds.Dataset:
         raise OutputError(f"{path}: none of the {len(bad)} Parquet part(s) can be read (first: {bad[0][0]}: {bad[0][1]})")
     try:
         # parts may differ in optional list columns: scan with the union of their schemas
-        return ds.dataset(files, format="parquet", schema=pa.unify_schemas(schemas))
+        return ds.dataset(files, format=PARQUET, schema=pa.unify_schemas(schemas))
     except (pa.ArrowInvalid, OSError) as exc:
         raise OutputError(f"{path}: cannot read the Parquet parts: {exc}") from exc
 

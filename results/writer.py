@@ -8,8 +8,10 @@ leaves either the whole part or none of it, never a corrupt one.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -41,20 +43,54 @@ def atomic_write_bytes(path: Path, data: bytes, tmp_dir: Path | None = None) -> 
         raise
 
 
-def atomic_write_table(path: Path, table: pa.Table, tmp_dir: Path | None = None) -> None:
+def digest_bytes(data) -> str:
+    """The digest a part's bytes are checked against (blake2b, 128 bits, hex)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """:func:`digest_bytes` of a file's content."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+
+
+SCHEMA_DIGEST_KEY = b"mlp_sweep_schema_digest"
+
+
+def schema_digest(schema: pa.Schema) -> str:
+    """A digest of what the footer says beyond the pages (whose CRC-32s cover the values): column
+    names, types, nullability, field and file metadata (but this digest's own key). A list's item
+    is ``item`` in Arrow and ``element`` once read from Parquet: the name is left out."""
+    fields = [(f.name, re.sub(r"<(item|element): ", "<", str(f.type)), f.nullable, sorted((f.metadata or {}).items())) for f in schema]
+    meta = sorted((k, v) for k, v in (schema.metadata or {}).items() if k not in (SCHEMA_DIGEST_KEY, b"ARROW:schema"))
+    return digest_bytes(repr((fields, meta)).encode())
+
+
+def atomic_write_table(path: Path, table: pa.Table, tmp_dir: Path | None = None) -> str:
+    """Write ``table`` as Parquet at ``path`` atomically; returns the digest of the bytes written.
+
+    Every page carries a CRC-32 (``write_page_checksum``) that readers verify
+    (``page_checksum_verification``); the whole-file digest covers the footer as well."""
     tmp = _tmp_name(path, tmp_dir)
     try:
         # dictionaries only for text: on numbers they fall back per page, at 2-3x the time
         # (and dictionary columns, whose stored dictionary keeps their categories' order)
         text = [f.name for f in table.schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
                 or pa.types.is_dictionary(f.type)]
-        pq.write_table(table, tmp, compression="zstd", use_dictionary=text)
-        with open(tmp, "rb+") as fh:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}),
+                                               SCHEMA_DIGEST_KEY: schema_digest(table.schema).encode()})
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd", use_dictionary=text, write_page_checksum=True)
+        data = sink.getvalue()
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return digest_bytes(data)
 
 
 def os_error_text(exc: OSError, path, what: str) -> str:
@@ -81,6 +117,7 @@ class OutputDir:
         self.path = Path(path)
         self.layout: Layout = layout_of(self.path)
         self._lock: DirLock | None = None
+        self.digests: dict[str, str] = {}   # part name -> digest of the bytes this process wrote
 
     @property
     def legacy(self) -> bool:
@@ -193,5 +230,5 @@ class OutputDir:
             cdir.mkdir(parents=True, exist_ok=True)
             atomic_write_table(cdir / f"{stem}.parquet", curves, self.layout.tmp)
         path = self.path / f"{stem}.parquet"
-        atomic_write_table(path, table, self.layout.tmp)
+        self.digests[path.name] = atomic_write_table(path, table, self.layout.tmp)
         return path

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from results.writer import SCHEMA_DIGEST_KEY, schema_digest
+
 PART_RE = re.compile(r"part-(\d+)-(\d+)-(\d+)-(all|[0-9a-f]{8})\.parquet\Z")
 
 
@@ -54,9 +56,10 @@ def mask_digest(mask: np.ndarray) -> str:
     return hashlib.blake2b(np.packbits(mask).tobytes(), digest_size=4).hexdigest()
 
 
-def fingerprint(path: Path) -> list[int]:
+def fingerprint(path: Path, digest: str | None = None) -> list:
+    """``[size, mtime_ns]``, plus the digest of the part's bytes when known (``results.writer.file_digest``)."""
     st = path.stat()
-    return [st.st_size, st.st_mtime_ns]
+    return [st.st_size, st.st_mtime_ns] + ([digest] if digest else [])
 
 
 def check_part(grid, path: Path, name: PartName | None) -> tuple[str | None, np.ndarray | None]:
@@ -67,10 +70,17 @@ def check_part(grid, path: Path, name: PartName | None) -> tuple[str | None, np.
     """
     if name is None:
         return "its name does not say which runs it holds (not a part written by sweep run)", None
-    try:
-        table = pq.read_table(path)
+    try:  # every page's CRC-32 is checked (parts written before page checksums have none)
+        table = pq.read_table(path, page_checksum_verification=True)
+        stored = (table.schema.metadata or {}).get(SCHEMA_DIGEST_KEY)  # absent in parts written before
+        if stored is not None and stored.decode() != schema_digest(table.schema):
+            return "unreadable: its column names, types or metadata changed since it was written", None
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many kinds for a damaged file
         return f"unreadable: {type(exc).__name__}: {str(exc)[:200]}", None
+    return _check_table(grid, table, name)
+
+
+def _check_table(grid, table, name: PartName) -> tuple[str | None, np.ndarray | None]:
     if "run_id" not in table.column_names or "run_index" not in table.column_names:
         return "it has no run_id / run_index column", None
     idx = table.column("run_index").to_numpy()

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
-from results.writer import OutputDir
+from results.writer import OutputDir, file_digest
 from sweep.run.done import DoneIndex, check_part, fingerprint, parse_part_name, read_run_index
 from sweep.errors import OutputError
 
@@ -70,21 +70,29 @@ def scan_and_repair(out: OutputDir, grid) -> Scan:
     for path in out.part_files():
         name = parse_part_name(path.name)
         fp = fingerprint(path)
+        entry = known.get(path.name)
+        entry = entry if isinstance(entry, list) else []
+        digest = entry[2] if len(entry) == 3 else None
         idx = None
-        if known.get(path.name) == fp and name is not None:
+        if entry[:2] == fp and name is not None:   # checked before and untouched since
             problem = None
             if not name.full:
                 try:
                     idx = read_run_index(path)
                 except Exception as exc:  # noqa: BLE001 - changed since it was checked
                     problem = f"unreadable: {type(exc).__name__}: {str(exc)[:200]}"
-        else:
+        else:  # new, or touched since: a recorded digest must still match, then the full check
+            now = _digest(path)
             problem, idx = check_part(grid, path, name)
+            if problem is None and digest and now != digest:
+                problem, idx = (f"its bytes changed since it was written (blake2b {now[:12]}, "
+                                f"recorded {digest[:12]})"), None
             if problem is None:
                 problem = _check_curves(out, path)
+            digest = now
         if problem is None:
             kept.append(path)
-            verified[path.name] = fp
+            verified[path.name] = fp + ([digest] if digest else [])
             if name.full:
                 ranges.append((name.start, name.stop, path))
             else:
@@ -122,6 +130,13 @@ def scan_and_repair(out: OutputDir, grid) -> Scan:
     manifest["part_names_layout"] = grid.runs_hash if done is not None else None
     manifest["verified_parts"] = verified if done is not None else {}
     return Scan(manifest, kept, done, verified, warnings)
+
+
+def _digest(path: Path) -> str:
+    try:
+        return file_digest(path)
+    except OSError as exc:
+        return f"unreadable: {exc}"
 
 
 def _shown(path: Path, base: Path) -> str:

@@ -208,7 +208,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
             tw = time.perf_counter()
             path = out.write_part(item.chunk.name, *rows_for(out, item.table, item.curves))
             if verified is not None:  # we wrote it from this grid: no need to check it next time
-                verified[path.name] = fingerprint(path)
+                verified[path.name] = fingerprint(path, out.digests.get(path.name))
             return item.table.num_rows, time.perf_counter() - tw
 
         crashed = True  # until the loop ends normally or by Ctrl-C
