@@ -107,4 +107,7 @@ POST_RA_CPUS = ("znver",)
 #: order of summation, a constant), i.e. whenever the same configuration may give other bits.
 #: Recorded in every run manifest; ``sweep run`` refuses to resume a directory written with
 #: another (``sweep.run.numerics``). Directories without the field were written by version 1.
-NUMERICS_VERSION = 1
+#: 2: exp reaches its IEEE limits (inf above 709.78, subnormals then 0 below -708.4; it was clamped
+#: to [-708, 709]), so a saturated sigmoid is exactly 0 and its slope exactly 0, and tanh z = z for
+#: |z| < 2^-27. Only runs with a pre-activation beyond those bounds change.
+NUMERICS_VERSION = 2

@@ -4,6 +4,8 @@ Each is a class of two static functions of scalars (``slope`` is leaky_relu's ne
 
 - sigmoid:     a = 1 / (1 + e^-z)                     d * a (1 - a)
 - tanh:        a = sign(z) (1 - e) / (1 + e), e = e^(-2|z|)      d * (1 - a^2)
+               (a = z where |z| < 2^-27: there tanh z rounds to z, while 1 - e loses every
+               digit and would give 0)
 - relu:        a = max(z, 0)                          d if a > 0 else 0
 - leaky_relu:  a = z if z > 0 else slope z            d if a > 0 else slope d
 - linear:      a = z                                  d
@@ -18,6 +20,8 @@ from kernels.ops.prim import like, select
 from kernels.ops.registry import Registry
 
 ACTIVATIONS = Registry("activation")
+#: below it, tanh z = z to the last bit in float64 (z^3/3 < half an ulp of z) and float32
+TANH_LINEAR = 2.0 ** -27
 
 
 @ACTIVATIONS.register("sigmoid", 0)
@@ -39,6 +43,7 @@ class Tanh:
         one = like(z, 1.0)
         e = exp(like(z, -2.0) * abs(z))
         t = (one - e) / (one + e)
+        t = select(abs(z) < like(z, TANH_LINEAR), abs(z), t)
         return select(z >= like(z, 0.0), t, -t)
 
     @staticmethod

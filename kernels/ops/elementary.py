@@ -7,8 +7,14 @@ polynomial; ``exp(x)`` picks by ``x``'s type (Numba: at compile time; traced: by
 
 exp(x):  n = round(x / ln2) (as t = x log2e + 1.5 2^52, n = t - 1.5 2^52), r = x - n ln2
          (ln2 split in hi + lo), exp(r) by its Taylor polynomial (degree 13 for float64, 7 for
-         float32), times 2^n built from the bits of t. x is clamped to the normal range first,
-         so the result never overflows to inf nor becomes subnormal.
+         float32), times 2^n built from the bits of t. IEEE limits, exactly: 2^n is applied as
+         (p 2^(n-k)) 2^k with k = 1 for x > 0 and k = -64 (float32: -32) otherwise, so both
+         factors are normal numbers for every n and the last product rounds once: to inf where
+         e^x overflows (x > 709.78; float32 88.72), through the subnormals to exactly 0 where
+         it underflows (x < -745.13; float32 -103.97). Where e^x is a normal number both
+         products are exact, so the result is p 2^n bit for bit (numerics version 1's value).
+         x is clamped to [-746, 710] ([-104, 89]) first, beyond which the result is 0 or inf
+         anyway, so that n's exponent bits stay in range.
 log1p(u), 0 <= u <= 1:  for u > sqrt(2)-1 use log1p(u) = ln2 + log1p((u-1)/2), then
          log1p(v) = 2 atanh(s), s = v/(2+v), |s| <= 0.172, by its odd series.
 softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|).
@@ -28,8 +34,13 @@ _EXP64 = (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 
           1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0)
 
 
+#: 2^k of the module docstring: above 0 and at or below 0
+_SCALE64 = (2.0, 2.0 ** -64)
+_SCALE32 = (2.0, 2.0 ** -32)
+
+
 def exp64(x):
-    x = fmin(fmax(x, -708.0), 709.0)
+    x = fmin(fmax(x, -746.0), 710.0)
     t = x * LOG2E + SHIFTER64
     n = t - SHIFTER64
     r = fma(n, -LN2_HI, x)
@@ -47,11 +58,12 @@ def exp64(x):
     p = fma(p, r, 0.5)
     p = fma(p, r, 1.0)
     p = fma(p, r, 1.0)
-    return p * pow2_shifted(t)
+    up = x > 0.0
+    return (p * pow2_shifted(t - select(up, 1.0, -64.0))) * select(up, _SCALE64[0], _SCALE64[1])
 
 
 def exp32(x):
-    x = fmin(fmax(x, like(x, -87.0)), like(x, 88.0))
+    x = fmin(fmax(x, like(x, -104.0)), like(x, 89.0))
     t = x * like(x, LOG2E) + like(x, SHIFTER32)
     n = t - like(x, SHIFTER32)
     r = fma(n, like(x, -0.693359375), x)
@@ -63,7 +75,9 @@ def exp32(x):
     p = fma(p, r, like(x, 0.5))
     p = fma(p, r, like(x, 1.0))
     p = fma(p, r, like(x, 1.0))
-    return p * pow2_shifted(t)
+    up = x > like(x, 0.0)
+    shift = select(up, like(x, 1.0), like(x, -32.0))
+    return (p * pow2_shifted(t - shift)) * select(up, like(x, _SCALE32[0]), like(x, _SCALE32[1]))
 
 
 def log1p64(u):

@@ -27,18 +27,22 @@ def manifest_fields() -> dict:
     return {KEY: current()}
 
 
-def recorded(manifest: dict | None) -> int:
-    """The version a directory's manifest says it was written with."""
-    return int((manifest or {}).get(KEY, UNRECORDED))
+def recorded(manifest: dict | None) -> int | None:
+    """The version a directory's manifest says it was written with: its field, else 1 for a
+    manifest a run wrote (it has the grid's ``name``), else None: nothing recorded one (a new
+    directory, or a manifest rebuilt from the part files after damage, whose runs are then
+    taken as they are)."""
+    manifest = manifest or {}
+    if KEY in manifest:
+        return int(manifest[KEY])
+    return UNRECORDED if "name" in manifest else None
 
 
 def check_resumable(manifest: dict | None, path: str | Path) -> None:
     """Raise ``OutputError`` (exit 2) when ``path`` was written with other numerics than these
-    kernels; an empty directory (no manifest) is always fine."""
-    if not manifest:
-        return
+    kernels; a directory with no recorded version is always fine."""
     theirs, ours = recorded(manifest), current()
-    if theirs != ours:
+    if theirs is not None and theirs != ours:
         raise OutputError(
             f"{path} was written with numerics version {theirs} (manifest key {KEY!r}), but this "
             f"mlp-sweep computes with numerics version {ours}: its runs would not be comparable bit for "
