@@ -43,15 +43,21 @@ def atomic_write_bytes(path: Path, data: bytes, tmp_dir: Path | None = None) -> 
         raise
 
 
+def _blake2b():
+    return hashlib.blake2b(digest_size=16)
+
+
 def digest_bytes(data) -> str:
     """The digest a part's bytes are checked against (blake2b, 128 bits, hex)."""
-    return hashlib.blake2b(data, digest_size=16).hexdigest()
+    h = _blake2b()
+    h.update(data)
+    return h.hexdigest()
 
 
 def file_digest(path: Path) -> str:
     """:func:`digest_bytes` of a file's content."""
     with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, lambda: hashlib.blake2b(digest_size=16)).hexdigest()
+        return hashlib.file_digest(fh, _blake2b).hexdigest()
 
 
 SCHEMA_DIGEST_KEY = b"mlp_sweep_schema_digest"
@@ -79,18 +85,15 @@ def atomic_write_table(path: Path, table: pa.Table, tmp_dir: Path | None = None)
                 or pa.types.is_dictionary(f.type)]
         table = table.replace_schema_metadata({**(table.schema.metadata or {}),
                                                SCHEMA_DIGEST_KEY: schema_digest(table.schema).encode()})
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, compression="zstd", use_dictionary=text, write_page_checksum=True)
-        data = sink.getvalue()
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
+        pq.write_table(table, tmp, compression="zstd", use_dictionary=text, write_page_checksum=True)
+        with open(tmp, "rb+") as fh:
+            digest = hashlib.file_digest(fh, _blake2b).hexdigest()   # just written: read from the page cache
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    return digest_bytes(data)
+    return digest
 
 
 def os_error_text(exc: OSError, path, what: str) -> str:
