@@ -11,6 +11,7 @@ import argparse
 import pandas as pd
 
 from sweep.errors import OutputError
+from sweep.run.checks import epoch_number
 
 
 def _by(text: str | None):
@@ -29,7 +30,7 @@ def register(subparsers) -> None:
     p.add_argument("--by", help="comma-separated group columns (default: the varying config columns; 'all' pools)")
     p.add_argument("--out", help="HTML file to write (default: DIR.sweep/report/report.html, or DIR/_report/ for a directory written before; the .md goes beside it)")
     p.add_argument("--metric", help="milestone column, e.g. epoch_acc100 or acc100 (default: the main criterion)")
-    p.add_argument("--at", type=int, nargs="+", default=[169], metavar="K",
+    p.add_argument("--at", type=epoch_number, nargs="+", default=[169], metavar="K",
                    help="epochs for the P(converged by K) columns and claims (default: 169)")
     p.set_defaults(func=run_report)
 
@@ -38,7 +39,7 @@ def register(subparsers) -> None:
         description="For each group: P(metric <= K) with its CI, K's percentile among runs, and a sentence.")
     c.add_argument("dir", help="sweep output directory (holds part-*.parquet)")
     c.add_argument("--metric", default="epoch_acc100", help="milestone column (default: epoch_acc100)")
-    c.add_argument("--at", type=int, nargs="+", required=True, metavar="K", help="claimed epoch(s)")
+    c.add_argument("--at", type=epoch_number, nargs="+", required=True, metavar="K", help="claimed epoch(s)")
     c.add_argument("--by", help="comma-separated group columns (default: the varying config columns; 'all' pools)")
     c.set_defaults(func=run_claim)
 

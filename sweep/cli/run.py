@@ -14,7 +14,7 @@ import numpy as np
 from sweep.run.backends import make_backend
 from sweep.grid.load import load_grid
 from sweep.grid.overrides import normalise
-from sweep.run.checks import (LIMIT_EPOCHS, LIMIT_NETWORK_EPOCHS, LIMIT_RUNS, check_run_args, check_size,
+from sweep.run.checks import (LIMIT_EPOCHS, LIMIT_NETWORK_EPOCHS, LIMIT_RUNS, check_run_args, check_size, chunk_size,
                                network_epochs, positive_int, size_problems, thread_count)
 from sweep.run.runner import make_plans, run_sweep
 from sweep.run.summary import format_summary, group_summary
@@ -34,8 +34,9 @@ def register(sub) -> None:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any grid key, e.g. --set train.epochs=500 --set sweep.train.lr=0.1,1 "
                         "(or, Hydra style, KEY=VALUE after the grid)")
-    p.add_argument("--chunk-size", type=positive_int,
-                   help="runs per kernel call (default: [output] chunk_size, else 4096, up to 65536 for very short runs)")
+    p.add_argument("--chunk-size", type=chunk_size,
+                   help="runs per kernel call, 1 .. 1,048,576 (default: [output] chunk_size, else 4096, up to 65536 "
+                        "for very short runs)")
     p.add_argument("--scheduler", help="run on an existing Dask cluster at tcp://HOST:PORT")
     p.add_argument("--dask-local", type=positive_int, metavar="N", help="start a local Dask cluster of N workers")
     p.add_argument("--yes", action="store_true",

@@ -5,8 +5,9 @@
 - A grid holds at most ``MAX_RUNS`` runs (the product of its axes and seeds, summed over
   sub-grids); beyond that the runner's chunk list alone would take gigabytes. Larger studies
   are several grids (or ``seeds = {start, count}`` slices of one).
-- ``init.low <= init.high`` wherever the uniform schemes use them, for every pair the grid
-  forms (separate axes pair every value with every value; a zip pairs them by position).
+- ``init.low <= init.high`` wherever the uniform schemes use them, and ``train.step_min <=
+  train.step_max`` wherever rprop does, for every pair the grid forms (separate axes pair every value with every value; a zip pairs them by position).
+- ``output.chunk_size`` (and ``--chunk-size``) is 1 .. ``MAX_CHUNK_SIZE`` runs.
 - ``execution.scheduler``, when set, is a Dask address (``tcp://HOST:PORT`` ...).
 """
 from __future__ import annotations
@@ -17,6 +18,10 @@ import re
 from sweep.grid.groups import applies
 
 MAX_RUNS = 10**9
+#: Most runs one kernel call (one chunk, one part file) may hold: its arrays and its Arrow table
+#: are held whole in memory (a few kB a run), and 2^20 runs already pay per-call costs 256x less
+#: often than the default 4096.
+MAX_CHUNK_SIZE = 2**20
 SCHEDULER_RE = re.compile(r"(tcp|tls|ucx|inproc|ws|wss)://[^\s/]+\Z|[A-Za-z0-9_.-]+:\d+\Z")
 
 
@@ -44,15 +49,22 @@ def check_grid(ctx, name: str, fixed: dict, subgrids, groups, execution: dict) -
             raise ctx.error(f"execution.scheduler = {problem}", "execution", "scheduler")
 
 
+#: (lower key, upper key, why lower <= upper is required)
+BOUNDS = (("init.low", "init.high", "the uniform schemes draw from [low, high)"),
+          ("train.step_min", "train.step_max", "rprop keeps every step size within [step_min, step_max]"))
+
+
 def _check_bounds(ctx, fixed: dict, subgrids, groups) -> None:
-    for g in groups:
-        if not applies("init.low", g.config):
-            continue
-        for si in g.subgrids:
-            for low, high in _pairs(fixed, subgrids[si], "init.low", "init.high"):
-                if low > high:
-                    raise ctx.error_at(f"init.low = {low:g} is above init.high = {high:g}; the uniform "
-                                       f"schemes draw from [low, high), so low <= high is required", "init.low")
+    for lo_key, hi_key, why in BOUNDS:
+        for g in groups:
+            if not applies(lo_key, g.config):
+                continue
+            for si in g.subgrids:
+                for low, high in _pairs(fixed, subgrids[si], lo_key, hi_key):
+                    if low > high:
+                        raise ctx.error_at(f"{lo_key} = {low:g} is above {hi_key} = {high:g}; {why}, "
+                                           f"so {lo_key.split('.')[1]} <= {hi_key.split('.')[1]} is required",
+                                           lo_key)
 
 
 def _pairs(fixed: dict, sub, a: str, b: str):

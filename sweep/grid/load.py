@@ -78,7 +78,7 @@ except ModuleNotFoundError:  # python < 3.11
 from sweep.grid.axes import Seeds, build_subgrids
 from sweep.errors import GridError
 from sweep.grid.expand import Grid
-from sweep.grid.checks import check_grid
+from sweep.grid.checks import MAX_CHUNK_SIZE, check_grid
 from sweep.grid.groups import Group, make_groups
 from sweep.grid.hashing import canonical_json
 from sweep.grid.locate import ALIASES, _Context, _short, _suggest  # noqa: F401  (ALIASES: re-export)
@@ -218,6 +218,9 @@ def parse_grid(text: str, path: str = "<grid>", overrides: list[str] | tuple[str
     output = _settings(raw, "output", OUTPUT_KEYS, {"dir": f"runs/{name}", "chunk_size": 4096}, ctx)
     if output["chunk_size"] < 1 or not output["dir"]:
         raise ctx.error("[output] needs chunk_size >= 1 and a non-empty dir", "output", "chunk_size")
+    if output["chunk_size"] > MAX_CHUNK_SIZE:
+        raise ctx.error(f"[output] chunk_size = {output['chunk_size']:,} is above {MAX_CHUNK_SIZE:,}, the most "
+                        f"runs one kernel call may hold in memory", "output", "chunk_size")
     execution = _settings(raw, "execution", EXECUTION_KEYS, EXECUTION_DEFAULTS, ctx)
     if execution["backend"] not in BACKENDS:
         raise ctx.error(f"execution.backend = {execution['backend']!r} is not allowed; choose one of: "

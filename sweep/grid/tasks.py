@@ -51,26 +51,17 @@ def make_task(config: dict, base_dir: str | Path = ".") -> tuple[np.ndarray, np.
 def load_csv(path: Path, n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
     """Read a header-less numeric CSV; clear GridError for a missing, ragged or non-numeric file."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise GridError(f"task.path: no such file {str(path)!r}", key="task.path")
-    rows = []
-    with path.open() as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            cells = line.split(",")
-            try:
-                rows.append([float(v) for v in cells])
-            except ValueError:  # the file's text is not echoed: task.path may name any file
-                col = next(i for i, v in enumerate(cells, 1) if not _is_float(v))
-                raise GridError(f"{path}:{lineno}: column {col} is not a number (a header-less CSV of "
-                                f"numbers is expected)", key="task.path") from None
-            bad = [i for i, v in enumerate(rows[-1], 1) if not math.isfinite(v)]
-            if bad:
-                raise GridError(f"{path}:{lineno}: column {bad[0]} is {cells[bad[0] - 1].strip()!r}, not a finite "
-                                f"number; NaN and inf would make every run diverge", key="task.path")
-            if len(rows[-1]) != len(rows[0]):
-                raise GridError(f"{path}:{lineno}: {len(rows[-1])} columns, expected {len(rows[0])}", key="task.path")
+    if not path.is_file():  # a FIFO would block, /dev/zero never end
+        raise GridError(f"task.path: {str(path)!r} is not a regular file (a directory, FIFO or device); "
+                        f"a header-less CSV file of numbers is expected", key="task.path")
+    try:
+        with path.open(encoding="utf-8") as fh:
+            rows = _read_rows(path, fh)
+    except UnicodeDecodeError as exc:
+        raise GridError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a line); a header-less "
+                        f"CSV of numbers in UTF-8 (or ASCII) is expected", key="task.path") from None
     if not rows:
         raise GridError(f"{path}: the CSV file is empty", key="task.path")
     data = np.array(rows)
@@ -78,6 +69,28 @@ def load_csv(path: Path, n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
         raise GridError(f"{path}: {data.shape[1]} columns leave no inputs for task.n_outputs = {n_outputs}",
                         key="task.n_outputs")
     return data[:, :-n_outputs].copy(), data[:, -n_outputs:].copy()
+
+
+def _read_rows(path: Path, fh) -> list[list[float]]:
+    """The rows of numbers; the first line that is not numbers, finite, or as long as the first raises."""
+    rows: list[list[float]] = []
+    for lineno, line in enumerate(fh, 1):
+        if not line.strip():
+            continue
+        cells = line.split(",")
+        try:
+            rows.append([float(v) for v in cells])
+        except ValueError:  # the file's text is not echoed: task.path may name any file
+            col = next(i for i, v in enumerate(cells, 1) if not _is_float(v))
+            raise GridError(f"{path}:{lineno}: column {col} is not a number (a header-less CSV of "
+                            f"numbers is expected)", key="task.path") from None
+        bad = [i for i, v in enumerate(rows[-1], 1) if not math.isfinite(v)]
+        if bad:
+            raise GridError(f"{path}:{lineno}: column {bad[0]} is {cells[bad[0] - 1].strip()!r}, not a finite "
+                            f"number; NaN and inf would make every run diverge", key="task.path")
+        if len(rows[-1]) != len(rows[0]):
+            raise GridError(f"{path}:{lineno}: {len(rows[-1])} columns, expected {len(rows[0])}", key="task.path")
+    return rows
 
 
 def _is_float(text: str) -> bool:

@@ -1,0 +1,76 @@
+"""Bad inputs found by trying the CLI as a hostile user would (issue 29): each is one clear
+``error:`` line and exit code 2, never a traceback, and nothing is trained."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from sweep.cli import main
+
+GOOD = """
+name = "bad-inputs"
+[task]
+name = "xor"
+[train]
+epochs = 20
+[sweep]
+seeds = 8
+"""
+LONG = "a" * 300
+
+
+CASES = [
+    pytest.param(["run", "{grid}", "--chunk-size", "1000000000000"],
+                 ["argument --chunk-size: 1,000,000,000,000 is above 1,048,576"], id="chunk-size-1e12"),
+    pytest.param(["run", "{grid}", "output.chunk_size=1000000000000"],
+                 ["chunk_size = 1,000,000,000,000 is above 1,048,576"], id="chunk-size-1e12-override"),
+    pytest.param(["run", "{grid}", "--out", "{tmp}/" + LONG],
+                 ["--out: the folder name", "is 300 bytes; this file system allows 255"], id="out-component-too-long"),
+    pytest.param(["run", "{grid}", "--out", "{tmp}/" + "b" * 252],
+                 ["is 252 bytes; with '.sweep' added", "exceeds the 255"], id="out-sidecar-too-long"),
+    pytest.param(["run", "{grid}", "name=" + "c" * 260],
+                 ["[output] dir (default runs/<name>): the folder name", "is 260 bytes"], id="name-too-long"),
+    pytest.param(["run", "{grid}", "train.optimizer=rprop", "train.step_min=2", "train.step_max=1"],
+                 ["train.step_min = 2 is above train.step_max = 1"], id="step-min-above-max"),
+    pytest.param(["run", "{grid}", "train.optimizer=rprop", "sweep.train.step_min=1e-6,60"],
+                 ["train.step_min = 60 is above train.step_max = 50"], id="step-min-axis-above-max"),
+    pytest.param(["run", "{grid}", "model.hidden=[100000000]"],
+                 ["400,000,001 weights a run need at least", "GiB for one block of 16 runs", "more than this machine's"],
+                 id="hidden-1e8-refused"),
+    pytest.param(["run", "{grid}", "model.hidden=[100000]"],
+                 ["this sweep is very large: nets of 400,001 weights", "--dry-run", "--yes"], id="hidden-1e5-needs-yes"),
+    pytest.param(["claim", "{tmp}", "--at", "-5"], ["argument --at: -5 is not an epoch"], id="claim-at-negative"),
+    pytest.param(["report", "{tmp}", "--at", "10", "-5"], ["argument --at: -5 is not an epoch"], id="report-at-negative"),
+]
+
+
+@pytest.mark.parametrize("argv, expect", CASES)
+def test_bad_input_is_one_clear_error(tmp_path, monkeypatch, capsys, argv, expect):
+    (tmp_path / "grid.toml").write_text(GOOD)
+    monkeypatch.chdir(tmp_path)
+    argv = [a.replace("{grid}", str(tmp_path / "grid.toml")).replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main(argv + (["--no-progress"] if argv[0] == "run" else [])) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("error:") == 1
+    for e in expect:
+        assert e in err, f"{e!r} not in {err!r}"
+    assert not list(tmp_path.rglob("part-*.parquet"))
+
+
+def test_a_fifo_as_csv_is_not_a_regular_file(tmp_path, monkeypatch, capsys):
+    os.mkfifo(tmp_path / "data.fifo")   # opening it would block for ever
+    (tmp_path / "grid.toml").write_text(GOOD.replace('name = "xor"', 'name = "csv"\npath = "data.fifo"'))
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(tmp_path / "grid.toml"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "data.fifo' is not a regular file (a directory, FIFO or device)" in err and "no such file" not in err
+
+
+def test_a_large_net_starts_with_yes(tmp_path, monkeypatch, capsys):
+    (tmp_path / "grid.toml").write_text(GOOD.replace("seeds = 8", "seeds = 1").replace("epochs = 20", "epochs = 0"))
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(tmp_path / "grid.toml"), "model.hidden=[100000]", "--yes", "--no-progress",
+                 "--out", str(tmp_path / "out")]) == 0
+    assert len(list((tmp_path / "out").glob("part-*.parquet"))) == 1
