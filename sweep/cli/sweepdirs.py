@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from results.layout import SIDECAR_SUFFIX, Layout, is_sweep_dir, layout_of
+from results.lock import is_held
 from sweep.errors import OutputError
 
 
@@ -36,8 +37,8 @@ class SweepDir:
     @property
     def status(self) -> str:
         status = str(self.manifest.get("status") or "unknown")
-        if status == "running" and not self.layout.lock.exists():
-            return "stopped"
+        if status == "running" and not is_held(self.layout.lock):
+            return "interrupted"   # killed (kill -9, SIGTERM, a crash): nobody holds the lock
         return status
 
     @property
