@@ -51,13 +51,13 @@ def test_ls_lists_every_sweep_with_status_progress_and_date(two_sweeps, capsys):
     for name, row in rows.items():
         assert row[1] == "complete" and row[2] == "24/24"
         assert re.fullmatch(r"\d{4}-\d\d-\d\d", row[3]) and row[-1].endswith(f"runs/{name}")
-    # a sweep whose manifest says running but whose process is gone (no lock) shows as stopped
+    # a sweep whose manifest says running but whose process is gone (no lock) shows as interrupted
     manifest = layout_of(two_sweeps / "runs" / "lr-mse").manifest
     saved = manifest.read_text()
     manifest.write_text(json.dumps({**json.loads(saved), "status": "running"}))
     try:
         assert main(["ls", str(two_sweeps / "runs")]) == 0
-        assert re.search(r"lr-mse\s+stopped\s+24/24", capsys.readouterr().out)
+        assert re.search(r"lr-mse\s+interrupted\s+24/24", capsys.readouterr().out)
     finally:
         manifest.write_text(saved)
 

@@ -2,7 +2,7 @@
 
 Runs done are counted from the Parquet footers (no data pages are read); the status is the
 manifest's, except that a sweep whose manifest says "running" but whose lock is gone is
-shown as "stopped" (its process ended without finishing).
+shown as "interrupted" (its process ended without finishing: nobody holds its lock).
 """
 from __future__ import annotations
 
