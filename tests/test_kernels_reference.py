@@ -16,6 +16,7 @@ from test_naive import (ACTIVATIONS, LOSSES, SEED004_GRAD, SEED004_ORDER, SEED00
                         fd_cases, fd_problem, seed004_theta)
 
 from kernels import Network, TrainOptions, forward, init_params, loss_and_grad, train
+from kernels.ops import OPTIMIZERS
 
 TOL = dict(rtol=1e-10, atol=1e-10)
 EPOCH_FIELDS = ("epochs_run", "epoch_acc75", "epoch_acc100", "epoch_fahlman", "epoch_tss", "epoch_loss",
@@ -109,10 +110,14 @@ SCHEDULES = {
 }
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+#: Every registered rule that runs on any schedule (the full-batch ones: tests/test_training_rules.py).
+STEP_RULES = tuple(op.name for op in OPTIMIZERS.ops() if not getattr(op, "full_batch", False))
+
+
+@pytest.mark.parametrize("optimizer", STEP_RULES)
 @pytest.mark.parametrize("schedule", list(SCHEDULES))
 def test_train_matches_twin(schedule, optimizer):
-    seed = 1000 + 10 * list(SCHEDULES).index(schedule) + ["sgd", "momentum", "adam"].index(optimizer)
+    seed = 1000 + 10 * list(SCHEDULES).index(schedule) + STEP_RULES.index(optimizer)
     net, loss, X, T, rng = random_case(seed)
     n_p = X.shape[0]
     sched = dict(SCHEDULES[schedule])

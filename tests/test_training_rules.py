@@ -14,11 +14,13 @@ import numpy as np
 import pytest
 
 from kernels import Network, TrainOptions, init_params, loss_and_grad, train
+from kernels.ops import OPTIMIZERS
 from naive import naive_loss_and_grad, naive_train
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
 XOR_T = np.array([[0], [1], [1], [0]], float)
-RULES = ("rprop+", "rprop-", "irprop+", "irprop-", "quickprop")
+#: Every registered full-batch rule (``full_batch`` on the op): Rprop's variants, Quickprop, ...
+RULES = tuple(op.name for op in OPTIMIZERS.ops() if getattr(op, "full_batch", False))
 FIELDS = ("epochs_run", "final_loss", "final_mse", "final_accuracy", "min_loss", "epoch_acc75", "epoch_acc100",
           "epoch_fahlman", "epoch_tss", "epoch_loss", "diverged", "converged", "convergence_epoch",
           "final_params", "final_outputs", "curve_loss", "curve_mse")

@@ -8,7 +8,9 @@ An optimizer declares
 - ``lane(ls, h, loss) -> (ls_new, c)``: once per update and run (``loss``: the full-batch loss of
   the current weights, E(t)); ``c`` is a tuple of floats shared by the run's weights, named by
   ``consts``;
-- ``update(w, g, s, h, c) -> (w_new, s_new)``: one weight, ``g = dE/dw`` (plus weight decay).
+- ``update(w, g, s, h, c) -> (w_new, s_new)``: one weight, ``g = dE/dw`` (plus weight decay);
+- ``full_batch = True`` (optional): a rule that needs the full-batch gradient (the grid refuses it
+  with an online or minibatch schedule).
 A run that has stopped keeps its weights (the kernels select the old value).
 
 - sgd:       w -= lr g
@@ -138,7 +140,7 @@ def _rprop(lane, update, lane_slots=(), consts=()):
     """One Rprop variant of Igel & Huesken (2000) as an optimizer op."""
     return type("Rprop", (), dict(
         hyper=("eta_plus", "eta_minus", "step_init", "step_min", "step_max"),  # no lr: its steps are its own
-        slots=(("step", "step_init"), ("prev_grad", 0.0), ("prev_dw", 0.0)),
+        slots=(("step", "step_init"), ("prev_grad", 0.0), ("prev_dw", 0.0)), full_batch=True,
         lane_slots=lane_slots, consts=consts, lane=staticmethod(lane), update=staticmethod(update)))
 
 
@@ -156,6 +158,7 @@ for _code, (_name, _op) in enumerate(RPROP_VARIANTS.items(), start=3):
 @OPTIMIZERS.register("quickprop", 7)
 class Quickprop:
     hyper = ("lr", "quickprop_mu")
+    full_batch = True
     slots = (("prev_grad", 0.0), ("prev_dw", 0.0))
     lane_slots = ()
     consts = ("shrink",)

@@ -34,8 +34,9 @@ OPTIMIZER_OPS = {name: tuple(_RPROP) if name == "rprop" else (name,) for name in
 #: Grid optimizer choice -> the hyper-parameters its ops declare (``hyper``), in declaration order.
 OPTIMIZER_HYPER = {name: tuple(dict.fromkeys(h for op in ops for h in _OPT[op].hyper))
                    for name, ops in OPTIMIZER_OPS.items()}
-#: Rules that need the full-batch gradient (their step sizes follow its sign changes).
-FULL_BATCH_OPTIMIZERS = ("rprop", "quickprop")
+#: Rules that need the full-batch gradient (their ops say ``full_batch``: steps follow its sign changes).
+FULL_BATCH_OPTIMIZERS = tuple(name for name, ops in OPTIMIZER_OPS.items()
+                              if all(getattr(_OPT[op], "full_batch", False) for op in ops))
 INITS = (*INIT_SCHEMES, "numpy_legacy", "explicit")
 TASKS = ("xor", "and", "or", "nand", "parity", "encoder", "csv")
 TARGETS = ("binary", "onehot")
