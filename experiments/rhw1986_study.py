@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="runs/rhw1986", help="sweep output directory")
     args = ap.parse_args(argv)
     S.run_grid(S.HERE / "rhw1986.toml", args.out)
-    df = results.load(args.out)
+    df = results.analysis_view(results.load(args.out))  # model.hidden as its label "[2]"
     manifest = df.attrs.get("manifest", {})
     epochs_xor = int(part(df, **{"task.name": "xor"})["train.epochs"].max())
 

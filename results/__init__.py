@@ -16,7 +16,8 @@ _EXPORTS = {
     "milestone_conditional": "results.analysis", "select": "results.analysis",
     "load": "results.reader", "load_curves": "results.reader", "read_manifest": "results.reader",
     "resolve_column": "results.reader", "write_report": "results.report",
-    "compare_rules": "results.rules",
+    "compare_rules": "results.rules", "survival": "results.views", "swept": "results.views",
+    "analysis_view": "results.reader",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from results import stats
-from results.reader import ColumnError, resolve_column, resolve_columns
+from results.reader import ColumnError, analysis_view, resolve_column, resolve_columns
 from results.errors import SweepError
 from results.schema import LABEL_SUFFIX
 
@@ -94,6 +94,7 @@ def config_columns(df: pd.DataFrame) -> list[str]:
 def varying_columns(df: pd.DataFrame, max_columns: int = 3) -> list[str]:
     """Config columns that vary across runs, most levels first, skipping ``record.*`` and any
     column determined by those already chosen (``train.momentum`` under ``train.optimizer``)."""
+    df = analysis_view(df)
     cands = config_columns(df)
     levels = {c: df[c].nunique(dropna=False) for c in cands}
     chosen: list[str] = []
@@ -135,6 +136,7 @@ def convergence(df: pd.DataFrame, by=None, metric: str = "epoch_acc100", at=(), 
     ignore the censored runs); and for each ``k`` in ``at``: ``p_by_<k>`` = KM ``P(T <= k)``
     with ``p_by_<k>_lo``/``p_by_<k>_hi`` (NaN when ``k`` lies beyond every run's ``epochs_run``).
     """
+    df = analysis_view(df)
     by = resolve_columns(df, by)
     metric = resolve_column(df, metric)
     times, observed = censored_times(df, metric, diverged)
@@ -192,9 +194,10 @@ def _parsed(text):
 
 def select(df: pd.DataFrame, where: dict) -> pd.DataFrame:
     """Rows matching every ``{column: value}`` (short column names allowed)."""
+    view = analysis_view(df)  # a list column is matched through its label
     mask = np.ones(len(df), bool)
     for name, value in where.items():
-        mask &= _matches(df[resolve_column(df, name)], value)
+        mask &= _matches(view[resolve_column(view, name)], value)
     return df[mask]
 
 
@@ -233,6 +236,7 @@ def claim(df: pd.DataFrame, metric: str, at, by=None, conf: float = 0.95,
     = empirical share of the converged runs that got there by ``at``; ``never_share`` = share of
     runs not converged within their ``epochs_run``; and a plain-language ``sentence``.
     """
+    df = analysis_view(df)
     by = resolve_columns(df, by)
     metric = resolve_column(df, metric)
     ks = at_list(at)

@@ -26,7 +26,7 @@ from scipy import stats as sps
 
 from results import paired, paired_intervals, stats
 from results.analysis import AnalysisError, censored_times, group_label, group_rows, select
-from results.reader import resolve_column, resolve_columns
+from results.reader import analysis_view, resolve_column, resolve_columns
 
 
 def compare_frames(da: pd.DataFrame, db: pd.DataFrame, metric: str = "epoch_acc100", conf: float = 0.95,
@@ -35,6 +35,7 @@ def compare_frames(da: pd.DataFrame, db: pd.DataFrame, metric: str = "epoch_acc1
     for name, part in ((label_a, da), (label_b, db)):
         if part.empty:
             raise AnalysisError(f"selection {name} matches no runs")
+    da, db = analysis_view(da), analysis_view(db)
     metric = resolve_column(da, metric)
     if "run_id" in da and "run_id" in db:
         shared = len(set(da["run_id"].tolist()) & set(db["run_id"].tolist()))
@@ -95,6 +96,7 @@ def compare_by(df_a: pd.DataFrame, df_b: pd.DataFrame, by, metric: str = "epoch_
 
     Levels present in only one table are skipped (``attrs["skipped"]`` lists them).
     """
+    df_a, df_b = analysis_view(df_a), analysis_view(df_b)
     by_a, by_b = resolve_columns(df_a, by), resolve_columns(df_b, by)
     if by_a != by_b:
         raise AnalysisError(f"--by resolves differently in the two sweeps: {by_a} vs {by_b}")

@@ -14,7 +14,7 @@ import pandas as pd
 
 from results.analysis import group_rows
 from results.km_plot import _label, pooled_note
-from results.reader import resolve_columns
+from results.reader import analysis_view, resolve_columns
 from results.styles import Styles, epoch_axis, plt, short_names
 
 
@@ -60,6 +60,7 @@ def loss_curve_figure(df: pd.DataFrame, curves: pd.DataFrame, by=None, value: st
     Up to ``max_lines`` groups share one plot; more (with two or more ``by`` columns) give
     one panel per level of ``by[1]`` (colour still per ``by[0]``), so every band stays legible.
     """
+    df = analysis_view(df)
     by = resolve_columns(df, by)
     n_groups = len(group_rows(df, by)) if by else 1
     panels, lines_by = [((), np.arange(len(df)))], by

@@ -27,7 +27,7 @@ import pandas as pd
 
 from results.analysis import AnalysisError, config_columns
 from results.comparison import compare_by
-from results.reader import ColumnError, resolve_column, resolve_columns
+from results.reader import ColumnError, analysis_view, resolve_column, resolve_columns
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,7 @@ def cut_at(df: pd.DataFrame, metric: str, horizon: float) -> pd.DataFrame:
 def compare_sweeps(a: pd.DataFrame, b: pd.DataFrame, by, metric: str, allow=(), drop_shared: bool = False,
                    conf: float = 0.95) -> SweepComparison:
     """Check, align and compare two sweeps level by level of ``by`` (see the module docstring)."""
+    a, b = analysis_view(a), analysis_view(b)
     by = resolve_columns(a, by)
     resolve_columns(b, by)
     metric = resolve_column(a, metric)

@@ -15,7 +15,7 @@ from matplotlib.ticker import PercentFormatter
 
 from results import stats
 from results.analysis import censored_times, group_rows, varying_columns
-from results.reader import resolve_column, resolve_columns
+from results.reader import analysis_view, resolve_column, resolve_columns
 from results.styles import Styles, epoch_axis, pct, plt, short_names, ticks, value_text
 
 
@@ -81,6 +81,7 @@ def _draw(ax, tab, df, idx_all, by, times, observed, styles, conf, log, at, band
 def km_figure(df: pd.DataFrame, by=None, metric: str = "epoch_acc100", at=(), conf: float = 0.95,
               diverged: str = "censor", max_lines: int = 16, max_panels: int = 6):
     """The Kaplan-Meier figure of the report (see the module docstring)."""
+    df = analysis_view(df)
     by = resolve_columns(df, by)
     metric = resolve_column(df, metric)
     times, observed = censored_times(df, metric, diverged)

@@ -20,7 +20,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 
 from results import stats  # noqa: E402
 from results.analysis import group_rows, censored_times, group_label, varying_columns  # noqa: E402
-from results.reader import resolve_column, resolve_columns  # noqa: E402
+from results.reader import analysis_view, resolve_column, resolve_columns  # noqa: E402
 from results.styles import pct  # noqa: E402
 
 FIGSIZE = (8.0, 4.8)
@@ -94,6 +94,7 @@ def km_curves(df: pd.DataFrame, by=None, metric: str = "epoch_acc100", ax=None, 
     The shaded band is the pointwise ``conf`` interval; each line ends at the group's largest
     ``epochs_run`` (runs not converged by then are censored there). Dashed lines mark ``at``.
     """
+    df = analysis_view(df)
     by = resolve_columns(df, by)
     metric = resolve_column(df, metric)
     fig, ax = _new(ax)
@@ -131,6 +132,7 @@ def km_panels(df: pd.DataFrame, by, metric: str = "epoch_acc100", at=(), conf: f
               max_lines: int = 10, max_panels: int = 12):
     """``km_curves`` on one axes when there are at most ``max_lines`` groups, else one panel per
     level of ``by[0]`` (up to ``max_panels``) with lines for the other columns."""
+    df = analysis_view(df)
     by = resolve_columns(df, by)
     n_groups = len(group_rows(df, by)) if by else 1
     if n_groups <= max_lines or len(by) < 2:
@@ -164,6 +166,7 @@ def _levels(series: pd.Series) -> list:
 
 def share_heatmap(df: pd.DataFrame, x: str, y: str, metric: str = "epoch_acc100", ax=None):
     """Share of runs that reached ``metric`` (within their ``epochs_run``) for each (x, y) cell."""
+    df = analysis_view(df)
     x, y = resolve_column(df, x), resolve_column(df, y)
     metric = resolve_column(df, metric)
     fig, ax = _new(ax, figsize=(8.0, 5.2))
@@ -200,6 +203,7 @@ def share_heatmap(df: pd.DataFrame, x: str, y: str, metric: str = "epoch_acc100"
 
 def epoch_histogram(df: pd.DataFrame, metric: str = "epoch_acc100", by=None, ax=None, at=()):
     """Histogram of the epoch at which ``metric`` was reached, log-spaced bins, per group if ``by``."""
+    df = analysis_view(df)
     metric = resolve_column(df, metric)
     by = resolve_columns(df, by)
     fig, ax = _new(ax)

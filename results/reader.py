@@ -2,19 +2,19 @@
 
 ``load(DIR)`` scans the ``part-*.parquet`` files with ``pyarrow.dataset`` (row filters and
 column selection are pushed down to the scan, so only the needed row groups and columns are
-decoded) and returns one row per run with analysis-friendly dtypes:
+decoded) and returns exactly the columns and dtypes of ``pandas.read_parquet(DIR)`` (the
+schema's pandas metadata: ``Int64`` epochs, null where not reached within ``epochs_run``;
+``category`` strings; ``model.hidden`` as arrays with its ordered ``model.hidden_label`` twin;
+``boolean`` config flags), plus ``df.attrs``:
 
-- string config columns (``task.name``, ...) -> ``category``; list columns (``model.hidden``,
-  stored as ``list<int64>`` with a ``model.hidden_label`` twin) -> ``category`` of their compact
-  JSON text ``"[2]"``, with categories in natural order (``[2] < [2,2] < [3] < [10]``);
-- epoch columns (``epochs_run``, ``convergence_epoch``, ``epoch_*``) and integer config
-  columns -> nullable ``Int64``: null means "not reached within ``epochs_run``" (censored);
-- booleans -> ``bool`` (``boolean`` where a config key does not apply to some runs);
 - ``df.attrs["manifest"]``: the parsed manifest (``DIR.sweep/manifest.json``, or
-  ``DIR/_manifest.json`` for a directory written before; ``{}`` when absent).
+  ``DIR/_manifest.json`` for a directory written before; ``{}`` when absent);
+- ``df.attrs["skipped"]``: ``(file, reason)`` of parts that could not be read.
 
-Plain readers need none of this: ``pandas.read_parquet(DIR)`` already gets ``Int64`` epochs,
-categorical strings and an ordered ``model.hidden_label`` (see ``results.schema``).
+The analysis functions group by a list column through its label: :func:`analysis_view` gives
+the table they work on (each list column replaced by its ordered JSON label, ``"[2]"``, the
+twin dropped). ``results.views`` adds lifelines-style ``duration``/``event`` columns and a
+view of the swept columns under short names.
 
 Columns may be named by a unique dotted suffix (``"lr"`` for ``"train.lr"``), or a milestone
 by its criterion name (``"acc100"`` for ``"epoch_acc100"``): see ``resolve_column``.
@@ -220,7 +220,11 @@ def _lists_as_labels(table: pa.Table) -> pa.Table:
 
 
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
-    table = _lists_as_labels(table).replace_schema_metadata(None)
+    """Label-ordered categories for text columns written without pandas metadata (layout 1)."""
+    df = table.to_pandas()
+    if b"pandas" in (table.schema.metadata or {}):
+        return df
+    table = _lists_as_labels(table)
     df = table.to_pandas(strings_to_categorical=True,
                          types_mapper={pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}.get)
     for name, col in zip(table.column_names, table.columns):
@@ -229,11 +233,40 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
         elif pa.types.is_boolean(col.type) and col.null_count == 0:
             df[name] = df[name].to_numpy(bool)
         elif isinstance(df[name].dtype, pd.CategoricalDtype):
-            cats = df[name].cat.categories
-            order = natural_order(cats)
-            if list(cats) != order:
-                df[name] = df[name].cat.reorder_categories(order)
+            df[name] = _natural(df[name])
     return df
+
+
+def _natural(series: pd.Series) -> pd.Series:
+    cats = series.cat.categories
+    order = natural_order(cats)
+    return series if list(cats) == order else series.cat.reorder_categories(order)
+
+
+def analysis_view(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` as the analysis functions group it: each list column (``model.hidden``) replaced by
+    its label twin (``"[2]"``, an ordered category in numeric order) and the twin dropped, and
+    text categories in natural order (``"[2]" < "[10]"``, numbers by value, else alphabetical)
+    instead of the files' dictionary order. Returns ``df`` itself when nothing changes; ``attrs``
+    are kept."""
+    twins = [c for c in df.columns if isinstance(c, str) and c + LABEL_SUFFIX in df.columns]
+    lists = [c for c in df.columns if c not in twins and df[c].dtype == object and df[c].notna().any()
+             and isinstance(df[c].dropna().iloc[0], (list, np.ndarray))]
+    unsorted = [c for c in df.columns if c not in twins and isinstance(df[c].dtype, pd.CategoricalDtype)
+                and not df[c].cat.ordered and list(df[c].cat.categories) != natural_order(df[c].cat.categories)]
+    if not twins and not lists and not unsorted:
+        return df
+    out = df.copy()
+    for c in twins:
+        out[c] = out[c + LABEL_SUFFIX]
+    out = out.drop(columns=[c + LABEL_SUFFIX for c in twins])
+    for c in lists:  # no twin (a selection without it): label the lists here
+        text = out[c].map(lambda v: None if v is None else list_label([int(x) for x in v]))
+        out[c] = _natural(text.astype("category"))
+    for c in unsorted:
+        out[c] = _natural(out[c])
+    out.attrs = dict(df.attrs)
+    return out
 
 
 def load(path, filters=None, columns: Sequence[str] | None = None) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from results.curve_plot import loss_curve_figure
 from results.errors import OutputError
 from results.km_plot import km_figure, pooled_note
 from results.layout import layout_of
-from results.reader import load, load_curves, resolve_column, resolve_columns, warn_skipped
+from results.reader import analysis_view, load, load_curves, resolve_column, resolve_columns, warn_skipped
 from results.sequential_report import stopping_blocks
 from results.report_tables import claims_display, comparisons, convergence_display, epoch_text, span, with_ci
 from results.schema import MILESTONE_COLUMNS
@@ -236,7 +236,7 @@ def write_report(path, by=None, out=None, metric: str | None = None, at=(169,),
     ``<stem>_files/`` go beside it); metric: milestone column (default: the manifest's main
     criterion); at: epochs for the ``P(by k)`` columns and claims.
     """
-    df = load(path)
+    df = analysis_view(load(path))
     warn_skipped(df)
     if df.empty:
         raise OutputError(f"{path}: the Parquet parts hold no runs")

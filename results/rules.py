@@ -34,7 +34,7 @@ import pandas as pd
 
 from results import stats
 from results.analysis import censored_times, convergence, format_value, group_rows
-from results.reader import resolve_column, resolve_columns
+from results.reader import analysis_view, resolve_column, resolve_columns
 
 RULE = "train.optimizer"
 CONTEXT_SECTIONS = ("task.", "model.", "init.", "criteria.")
@@ -105,6 +105,7 @@ def compare_rules(df: pd.DataFrame, metric: str = "epoch_acc100", by=None, at=()
     """
     if rule not in df:
         raise KeyError(f"no column {rule!r}: these runs do not record their training rule")
+    df = analysis_view(df)
     metric = resolve_column(df, metric)
     by = context_columns(df) if by is None else resolve_columns(df, by)
     settings = setting_columns(df, rule)

@@ -105,7 +105,7 @@ def test_compare_two_sweeps_by_lr_is_paired_by_seed(two_sweeps, capsys):
 
 
 def _run_variant(root, name, *overrides, grid="lr-mse"):
-    out = root / "runs" / name
+    out = root / "variants" / name  # not under runs/, which test_ls lists
     if not out.exists():
         assert main(["run", str(root / f"{grid}.toml"), "--out", str(out), "--no-progress", *overrides]) == 0
     return out

@@ -110,3 +110,41 @@ def test_curves_table_read_natively_from_its_own_path(sweep_dir):
     assert pl.read_parquet(curves).height == len(c) == pl.scan_parquet(curves).collect().height
     for pattern in ("*.parquet", "**/*.parquet"):
         assert duckdb.sql(f"SELECT count(*) FROM '{curves}/{pattern}'").fetchall()[0][0] == len(c)
+
+
+def test_results_load_is_read_parquet(sweep_dir):
+    import results
+    df = results.load(sweep_dir)
+    pd.testing.assert_frame_equal(df, pd.read_parquet(sweep_dir))  # same columns, dtypes, values
+    assert df.attrs["manifest"]["name"] == "native"
+    # the analysis groups a list column through its ordered label: widths in numeric order
+    table = results.convergence(df, by=["hidden"])
+    assert table["model.hidden"].tolist() == ["[2]", "[2,2]", "[16]"]
+    assert table["n"].tolist() == [16, 16, 16]
+    sub = results.load(sweep_dir, filters=[("model.hidden", "==", [2, 2])], columns=["hidden", "acc100"])
+    assert set(sub.columns) == {"model.hidden", "model.hidden_label", "epoch_acc100"} and len(sub) == 16
+    assert all(list(v) == [2, 2] for v in sub["model.hidden"])
+
+
+def test_survival_columns_and_swept_view(sweep_dir):
+    import results
+    from results import stats
+    df = pd.read_parquet(sweep_dir)
+    d = results.survival(df, "acc100")
+    # lifelines' convention, from the raw columns: the epoch reached, else epochs_run; event 1/0
+    reached = df["epoch_acc100"].notna().to_numpy()
+    assert (d["event"].to_numpy() == reached.astype(int)).all()
+    expect = np.where(reached, df["epoch_acc100"].to_numpy(float, na_value=np.nan), df["epochs_run"].to_numpy(float))
+    assert np.array_equal(d["duration"].to_numpy(), expect)
+    # a Kaplan-Meier by hand over (duration, event) gives the report's median
+    t, e = d["duration"].to_numpy(), d["event"].to_numpy()
+    s, med = 1.0, np.inf
+    for u in np.unique(t[e == 1]):
+        s *= 1 - ((t == u) & (e == 1)).sum() / (t >= u).sum()
+        if s <= 0.5 + 1e-12:
+            med = u
+            break
+    assert stats.km_fit(t, e.astype(bool)).quantile(0.5)[0] == med
+    v = results.swept(df)
+    assert {"lr", "hidden", "seed", "epoch_acc100"} <= set(v.columns) and "loss" not in v.columns
+    assert len(v.query("lr == 0.5 and hidden == '[2,2]'")) == 8

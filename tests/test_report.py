@@ -15,7 +15,7 @@ import pytest
 
 import sweep.cli
 from results.layout import layout_of
-from results.reader import load, load_curves
+from results.reader import analysis_view, load, load_curves
 from results.styles import pct
 from results.report import write_report
 from results.schema import CURVE_SCHEMA
@@ -79,20 +79,23 @@ def test_load_dtypes_and_manifest(sweep_dir):
     d, table = sweep_dir
     df = load(d)
     assert len(df) == table.num_rows
-    assert isinstance(df["model.hidden"].dtype, pd.CategoricalDtype)
-    assert list(df["model.hidden"].cat.categories) == ["[2]", "[3]"]
-    assert str(df["epoch_acc100"].dtype) == "Int64" and str(df["epochs_run"].dtype) == "Int64"
+    pd.testing.assert_frame_equal(df, pd.read_parquet(d))  # the one table: read_parquet's
+    assert str(df["epoch_acc100"].dtype) == "Int64"
     assert df["epoch_acc100"].isna().sum() == table["epoch_acc100"].null_count
     assert df["converged"].dtype == bool and df["diverged"].dtype == bool
     assert df["seed"].dtype == np.int64
     assert df.attrs["manifest"]["name"] == "xor-lr-hidden"
+    # what the analysis groups by: the list column as its ordered label, the twin dropped
+    view = analysis_view(df)
+    assert isinstance(view["model.hidden"].dtype, pd.CategoricalDtype) and "model.hidden_label" not in view
+    assert list(view["model.hidden"].cat.categories) == ["[2]", "[3]"]
 
 
 def test_load_pushes_filters_and_columns(sweep_dir):
     d, table = sweep_dir
     df = load(d, filters=[("lr", "==", 0.5), ("hidden", "==", "[3]")], columns=["lr", "hidden", "epoch_acc100"])
-    assert list(df.columns) == ["train.lr", "model.hidden", "epoch_acc100"]
-    assert len(df) == 60 and set(df["train.lr"]) == {0.5}
+    assert list(df.columns) == ["train.lr", "model.hidden", "epoch_acc100", "model.hidden_label"]
+    assert len(df) == 60 and set(df["train.lr"]) == {0.5} and set(df["model.hidden_label"]) == {"[3]"}
     either = load(d, filters=[[("lr", "==", 0.5)], [("lr", "==", 2.0)]], columns=["seed"])
     assert len(either) == table.num_rows
 

@@ -12,7 +12,7 @@ from results.analysis import censored_times
 from results.curve_plot import curve_quantiles, loss_curve_figure
 from results.km_plot import km_figure
 from results.layout import layout_of
-from results.reader import load, load_curves
+from results.reader import analysis_view, load, load_curves
 from results.report import write_report
 from results.styles import pct, ticks
 from sweep.cli import main
@@ -44,7 +44,7 @@ def sweep_dir(tmp_path_factory):
 
 
 def test_km_figure_has_at_risk_table_censoring_marks_and_outside_legend(sweep_dir):
-    df = load(sweep_dir)
+    df = analysis_view(load(sweep_dir))  # model.hidden as its label, to select by text below
     fig = km_figure(df, ["train.lr", "model.hidden"], "epoch_acc100", at=[169])
     curve_ax, table_ax = fig.axes[0], fig.axes[1]
     assert "runs at risk" in table_ax.get_title(loc="left")
@@ -83,7 +83,7 @@ def test_km_figure_has_at_risk_table_censoring_marks_and_outside_legend(sweep_di
 
 
 def test_loss_curve_figure_median_and_band(sweep_dir):
-    df, curves = load(sweep_dir), load_curves(sweep_dir)
+    df, curves = analysis_view(load(sweep_dir)), load_curves(sweep_dir)
     fig = loss_curve_figure(df, curves, ["train.lr", "model.hidden"])
     ax = fig.axes[0]
     lines = [ln for ln in ax.get_lines() if ln.get_label().startswith("lr=")]

@@ -55,11 +55,11 @@ def run_report(args: argparse.Namespace) -> int:
 
 def run_claim(args: argparse.Namespace) -> int:
     from results.analysis import claim, convergence, varying_columns
-    from results.reader import load, warn_skipped
+    from results.reader import analysis_view, load, warn_skipped
     from results.rules import rule_first
     from results.report_tables import claims_display, epoch_text
 
-    df = load(args.dir)
+    df = analysis_view(load(args.dir))
     warn_skipped(df)
     if df.empty:
         raise OutputError(f"{args.dir}: the Parquet parts hold no runs")
