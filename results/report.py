@@ -25,6 +25,7 @@ from results.errors import OutputError
 from results.km_plot import km_figure, pooled_note
 from results.layout import layout_of
 from results.reader import analysis_view, load, load_curves, resolve_column, resolve_columns, warn_skipped
+from results.run_facts import description_note, how_run
 from results.sequential_report import stopping_blocks
 from results.report_tables import claims_display, comparisons, convergence_display, epoch_text, span, with_ci
 from results.schema import MILESTONE_COLUMNS
@@ -134,7 +135,8 @@ def _blocks(df: pd.DataFrame, path, by: list[str], metric: str, at, conf: float)
     n = len(df)
     blocks = [("h1", f"Convergence report: {man.get('name') or Path(path).name}")]
     if man.get("description"):
-        blocks.append(("p", str(man["description"])))
+        note = description_note(man)
+        blocks.append(("p", str(man["description"]) + (f" [{note}]" if note else "")))
     facts = [f"{n} runs read from {path}", f"milestone analysed: {metric}",
              f"grouped by: {', '.join(by) if by else '(all runs pooled)'}"]
     if isinstance(man.get("n_runs"), int) and man["n_runs"] != n:
@@ -143,6 +145,7 @@ def _blocks(df: pd.DataFrame, path, by: list[str], metric: str, at, conf: float)
         if isinstance(man.get(key), (str, int, float)):
             facts.append(f"{key}: {str(man[key])[:12] if key.endswith('hash') else man[key]}")
     blocks.append(("ul", facts))
+    blocks += [("h2", "How this sweep was run"), ("ul", how_run(df))]
     blocks.append(("p", f"A run that has not reached {metric} is right-censored at its epochs_run: it counts "
                         "in the runs, and the Kaplan–Meier (KM) estimates treat it as 'later than epochs_run', "
                         "never as missing; every median here is the KM median. Diverged runs that had not reached "
@@ -227,14 +230,15 @@ def _render(blocks, files_dir: Path) -> tuple[str, str]:
     return "\n".join(h), "\n\n".join(md) + "\n"
 
 
-def write_report(path, by=None, out=None, metric: str | None = None, at=(169,),
+def write_report(path, by=None, out=None, metric: str | None = None, at=(),
                  conf: float = 0.95) -> tuple[Path, Path]:
     """Render the report of sweep directory ``path``; returns ``(html_path, md_path)``.
 
     by: group columns (short names allowed; default: up to three config columns that vary);
     out: the HTML path (default ``path/_report/report.html``; the ``.md`` and its
     ``<stem>_files/`` go beside it); metric: milestone column (default: the manifest's main
-    criterion); at: epochs for the ``P(by k)`` columns and claims.
+    criterion); at: epochs for the ``P(by k)`` columns and claims (none unless named: a claim
+    is the user's, not a default).
     """
     df = analysis_view(load(path))
     warn_skipped(df)

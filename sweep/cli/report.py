@@ -30,8 +30,8 @@ def register(subparsers) -> None:
     p.add_argument("--by", help="comma-separated group columns (default: the varying config columns; 'all' pools)")
     p.add_argument("--out", help="HTML file to write (default: DIR.sweep/report/report.html, or DIR/_report/ for a directory written before; the .md goes beside it)")
     p.add_argument("--metric", help="milestone column, e.g. epoch_acc100 or acc100 (default: the main criterion)")
-    p.add_argument("--at", type=epoch_number, nargs="+", default=[169], metavar="K",
-                   help="epochs for the P(converged by K) columns and claims (default: 169)")
+    p.add_argument("--at", type=epoch_number, nargs="+", default=[], metavar="K",
+                   help="epochs for the P(converged by K) columns and claims (default: none; a claim is yours to name)")
     p.set_defaults(func=run_report)
 
     c = subparsers.add_parser(
@@ -41,6 +41,9 @@ def register(subparsers) -> None:
     c.add_argument("--metric", default="epoch_acc100", help="milestone column (default: epoch_acc100)")
     c.add_argument("--at", type=epoch_number, nargs="+", required=True, metavar="K", help="claimed epoch(s)")
     c.add_argument("--by", help="comma-separated group columns (default: the varying config columns; 'all' pools)")
+    fmt = c.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print the claim table and how the sweep was run as JSON")
+    fmt.add_argument("--csv", action="store_true", help="print the claim table as CSV")
     c.set_defaults(func=run_claim)
 
 
@@ -66,6 +69,8 @@ def run_claim(args: argparse.Namespace) -> int:
     by = _by(args.by)
     by = rule_first(df, varying_columns(df)) if by is None else by
     table = claim(df, args.metric, args.at, by=by)
+    if args.json or args.csv:
+        return _claim_machine(args, df, table)
     show = claims_display(table)
     # the same Kaplan-Meier median as the run summary and the report, one per group
     med = convergence(df, by=table.attrs["by"], metric=table.attrs["metric"])
@@ -84,4 +89,19 @@ def run_claim(args: argparse.Namespace) -> int:
         print(stopping_summary(section))
         with pd.option_context("display.width", 200, "display.max_colwidth", 80, "display.max_rows", 500):
             print(stopping_table(section).to_string(index=False))
+    return 0
+
+
+def _claim_machine(args, df, table) -> int:
+    import json
+    import sys
+
+    from results.run_facts import how_run
+
+    if args.csv:
+        table.to_csv(sys.stdout, index=False)
+        return 0
+    doc = {"dir": str(args.dir), "metric": table.attrs["metric"], "by": table.attrs["by"],
+           "conf": table.attrs["conf"], "how_run": how_run(df), "rows": json.loads(table.to_json(orient="records"))}
+    print(json.dumps(doc, indent=1))
     return 0
