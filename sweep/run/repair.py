@@ -4,7 +4,8 @@
    never renamed into place, so they hold nothing that counts.
 2. A manifest that cannot be read (random bytes, empty, not JSON, not an object) is moved to
    ``DIR.sweep/quarantine/`` (``DIR/_quarantine/`` in layout 1) and rebuilt: the grid's own fields are written again by the runner.
-3. Every part not yet checked is read whole and compared with its name
+3. Every part not yet checked (not in ``manifest["verified_parts"]`` nor in the journal of parts
+   written since, :mod:`sweep.run.journal`, with the same size and mtime) is read whole and compared with its name
    (:func:`sweep.run.done.check_part`). An unreadable part, or (when the directory's part names
    follow this grid's layout) a part whose run ids do not match its name, or that repeats runs
    of another part, is moved to the quarantine folder with its curves, logged in
@@ -27,6 +28,7 @@ import pyarrow.parquet as pq
 
 from results.writer import OutputDir, file_digest
 from sweep.run.done import DoneIndex, check_part, fingerprint, parse_part_name, read_run_index
+from sweep.run.journal import read_journal
 from sweep.errors import OutputError
 
 UNREADABLE = ("unreadable", "it has no run_id")
@@ -63,7 +65,8 @@ def scan_and_repair(out: OutputDir, grid) -> Scan:
     manifest = manifest or {}
     trusted = manifest.get("part_names_layout") == grid.runs_hash
     known = manifest.get("verified_parts", {}) if trusted else {}
-    known = known if isinstance(known, dict) else {}
+    known = dict(known) if isinstance(known, dict) else {}
+    known.update(read_journal(out, grid.runs_hash))   # parts written since the manifest's last write
 
     kept, bad, mismatched, verified = [], [], [], {}
     ranges, singles = [], {}

@@ -30,6 +30,7 @@ from sweep.run.done import iter_chunks as iter_sized_chunks
 from sweep.grid.identity import done_ids, manifest_fields, rows_for
 from sweep.run.interrupt import sigint_deferred
 from sweep.run.progress import Progress
+from sweep.run.journal import Journal
 from sweep.run.repair import scan_and_repair
 from sweep.run.numerics import check_resumable
 from sweep.run.numerics import manifest_fields as numerics_fields
@@ -188,6 +189,10 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
         except OSError as exc:
             raise OutputError(os_error_text(exc, out.manifest_path, "cannot write")) from None
         verified = manifest.get("verified_parts", {}) if (scan.done is not None and not out.legacy) else None
+        try:  # the manifest now lists every part checked so far; parts written from here are journaled
+            journal = Journal.start(out, grid.runs_hash) if verified is not None else None
+        except OSError as exc:
+            raise OutputError(os_error_text(exc, out.path, "cannot write to")) from None
         bar = Progress(stats.n_pending, enabled=progress, stream=stream)
         # parts are written on one background thread, overlapping the next kernel call
         # (the kernels release the GIL); at most two writes wait, and all finish before exit
@@ -208,7 +213,9 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
             tw = time.perf_counter()
             path = out.write_part(item.chunk.name, *rows_for(out, item.table, item.curves))
             if verified is not None:  # we wrote it from this grid: no need to check it next time
-                verified[path.name] = fingerprint(path, out.digests.get(path.name))
+                verified[path.name] = fp = fingerprint(path, out.digests.get(path.name))
+                if journal is not None:   # ... even after a kill -9 before the manifest's next write
+                    journal.append(path.name, fp)
             return item.table.num_rows, time.perf_counter() - tw
 
         crashed = True  # until the loop ends normally or by Ctrl-C
@@ -241,6 +248,11 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
             crashed = bool(errors)
         finally:
             bar.close()
+            if journal is not None:
+                try:
+                    journal.close()
+                except OSError as exc:
+                    errors.append(exc)
             if warm is not None:
                 warm.close()
                 stats.warm_s += getattr(warm, "waited_s", 0.0)
