@@ -52,16 +52,45 @@ def group_order(chunks) -> list[int]:
 FREE, HELPER, SWEEP = 0, 1, 2
 
 
-def _helper_main(plans: dict, order: list, claims, conn) -> None:
+def die_with_parent(parent_pid: int) -> None:
+    """End this process as soon as ``parent_pid`` (the sweep) does, even by ``kill -9``: a helper
+    that outlived it would go on compiling for tens of seconds. Linux: the kernel sends SIGKILL on
+    the parent's death (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread watches the parent pid.
+    Either way, a parent already gone before this call (reparented child) ends the process now."""
+    import os
+    import sys
+
+    armed = False
+    if sys.platform.startswith("linux"):
+        import ctypes
+        try:
+            armed = ctypes.CDLL(None, use_errno=True).prctl(1, 9, 0, 0, 0) == 0   # PR_SET_PDEATHSIG, SIGKILL
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent_pid:
+        os._exit(0)
+    if not armed:
+        import threading
+
+        def watch() -> None:
+            while os.getppid() == parent_pid:
+                time.sleep(1.0)
+            os._exit(0)
+        threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+
+
+def _helper_main(plans: dict, order: list, claims, conn, parent_pid: int | None = None, warm=warm_group) -> None:
     """The helper process: warm each group nobody claimed yet (filling the on-disk caches) and
-    report it."""
+    report it; it ends with the sweep (:func:`die_with_parent`)."""
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     for i in order:
         with claims.get_lock():
             if claims[i] != FREE:
                 continue
             claims[i] = HELPER
         try:
-            conn.send((i, warm_group(plans[i]), None))
+            conn.send((i, warm(plans[i]), None))
         except Exception as exc:  # noqa: BLE001 - reported; the sweep's own call will raise it
             conn.send((i, 0.0, f"group {i}: {type(exc).__name__}: {exc}"))
     conn.close()
@@ -104,12 +133,15 @@ class CompileAhead:
         self.sync_s = time.perf_counter() - t0
         return self
 
-    def _spawn(self, order: list[int]) -> None:
+    def _spawn(self, order: list[int], warm=None) -> None:
+        """Start the helper (``warm``: :func:`warm_group`, or a test's stand-in)."""
+        import os
         ctx = multiprocessing.get_context("spawn")  # a fresh interpreter: no forked threads or locks
         self._conn, child = ctx.Pipe(duplex=False)
         self._claims = ctx.Array("b", len(self.plans))
         self._proc = ctx.Process(target=_helper_main, daemon=True, name="mlp-sweep-compile-ahead",
-                                 args=({i: self.plans[i] for i in order}, order, self._claims, child))
+                                 args=({i: self.plans[i] for i in order}, order, self._claims, child, os.getpid(),
+                                       warm or warm_group))
         self._proc.start()
         child.close()
         self._pending = set(order)
