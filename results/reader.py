@@ -69,13 +69,27 @@ def resolve_column(df_or_columns, name: str) -> str:
         return hits[0]
     if hits:
         raise ColumnError(f"column {name!r} is ambiguous: it could be {', '.join(hits)}")
-    close = difflib.get_close_matches(name, [str(c) for c in columns], n=5, cutoff=0.5)
-    if not close:  # compare with the short names too: "lrr" -> "train.lr"
-        short = {str(c).rsplit(".", 1)[-1]: str(c) for c in columns}
-        close = [short[s] for s in difflib.get_close_matches(name.rsplit(".", 1)[-1], list(short), n=3, cutoff=0.5)]
+    close = _close_columns(name, [str(c) for c in columns])
     if close:
         raise ColumnError(f"no column {name!r}; did you mean {', '.join(close)}?")
     raise ColumnError(f"no column {name!r} (columns: {', '.join(map(str, columns))})")
+
+
+def _close_columns(name: str, columns: list[str]) -> list[str]:
+    """Columns ``name`` is probably a typo of: close to a full name, or to a short name (``lrr`` ->
+    ``train.lr``), or short names it begins (``act`` -> ``model.activation``); [] when none is close
+    (a cutoff of 0.5 matched ``nosuch`` with ``init.scheme``: the message then lists every column)."""
+    close = difflib.get_close_matches(name, columns, n=5, cutoff=0.75)
+    if close:
+        return close
+    last = name.rsplit(".", 1)[-1]
+    short: dict[str, list[str]] = {}
+    for c in columns:
+        short.setdefault(c.rsplit(".", 1)[-1], []).append(c)
+    hits = difflib.get_close_matches(last, list(short), n=3, cutoff=0.75)
+    if not hits and len(last) >= 3:
+        hits = [s for s in short if s.startswith(last)][:3]
+    return [c for s in hits for c in short[s]]
 
 
 def resolve_columns(df_or_columns, names) -> list[str]:

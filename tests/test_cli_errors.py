@@ -91,7 +91,7 @@ CASES = [
     pytest.param(["run", "{grid}", "--set", "sweep.seeds=10000000000", "--yes"], _no_setup, ["10,000,000,000 runs", "more than the 1,000,000,000 one sweep supports"], 2, id="seeds-1e10"),
     pytest.param(["run", "{grid}", "--set", "init.scheme=uniform", "--set", "init.low=1", "--set", "init.high=-1"], _no_setup, ["init.low = 1 is above init.high = -1"], 2, id="init-low-above-high"),
     pytest.param(["run", "{grid}", "--set", "name=.."], _no_setup, ["name = '..' must not start with '.'"], 2, id="name-dotdot"),
-    pytest.param(["run", "{grid}", "train.optimizer=rprop", "sweep.train.lr=0.01,0.05"], _no_setup, ["--set sweep.train.lr=[0.01,0.05]: sweep axis train.lr = [0.01, 0.05] changes nothing here: optimizer rprop does not use train.lr", "drop the axis"], 2, id="lr-axis-under-rprop"),
+    pytest.param(["run", "{grid}", "train.optimizer=rprop", "sweep.train.lr=0.01,0.05"], _no_setup, ["error: sweep.train.lr=0.01,0.05: sweep axis train.lr = [0.01, 0.05] changes nothing here: optimizer rprop does not use train.lr", "drop the axis"], 2, id="lr-axis-under-rprop"),
     pytest.param(["run", "{tmp}/missing.toml"], _no_setup, ["missing.toml", "grid file not found"], 2, id="grid-missing"),
     *[_bad_grid(p.name) for p in sorted(GRIDS.glob("*.toml")) if not p.name.startswith("good")],
 ]

@@ -104,6 +104,7 @@ def _extra_words(parser: argparse.ArgumentParser, args, extra: list[str]) -> int
               f"{', '.join(hints)}{tip}", file=sys.stderr)
         return 2
     args.overrides = list(getattr(args, "overrides", [])) + overrides
+    args.override_words = overrides      # typed without --set: messages name them so
     return 0
 
 

@@ -3,6 +3,7 @@ runs done/total and date."""
 from __future__ import annotations
 
 import os
+import sys
 
 from sweep.cli.sweepdirs import find_sweeps
 
@@ -25,4 +26,7 @@ def run(args) -> int:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    for s in sweeps:
+        if s.damaged:
+            print(f"warning: {s.damaged}; 'sweep run' of its grid rebuilds it (its parts are kept)", file=sys.stderr)
     return 0

@@ -47,7 +47,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    grid = load_grid(args.grid, [normalise(o) for o in args.overrides])
+    words = len(getattr(args, "override_words", ()))     # the Hydra-style words come last
+    n_set = len(args.overrides) - words
+    grid = load_grid(args.grid, [normalise(o, "--set" if i < n_set else None) for i, o in enumerate(args.overrides)])
     check_run_args(args, grid)
     out_dir = args.out or grid.output["dir"]
     if args.dry_run:

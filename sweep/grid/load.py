@@ -82,6 +82,7 @@ from sweep.grid.checks import MAX_CHUNK_SIZE, check_grid
 from sweep.grid.groups import Group, make_groups
 from sweep.grid.hashing import canonical_json
 from sweep.grid.locate import ALIASES, _Context, _short, _suggest  # noqa: F401  (ALIASES: re-export)
+from sweep.grid.overrides import shown
 from sweep.grid.parse_axes import MAX_SEED, SWEEP_SPECIAL, _axes, _flatten, _merge  # noqa: F401  (MAX_SEED: re-export)
 from sweep.grid.stopping import check_rule_against_runs, is_sequential, parse_resolve, parse_seed_rule
 from sweep.grid.schema import BACKENDS, EXECUTION_KEYS, OUTPUT_KEYS, PARAM_BY_KEY, PARAMS, SECTIONS
@@ -123,11 +124,11 @@ def _apply_overrides(raw: dict, sweep: dict, overrides, ctx: _Context) -> dict[s
     valid = ["name", "description", "sweep.seeds", *PARAM_BY_KEY, *(f"sweep.{k}" for k in PARAM_BY_KEY),
              *(f"output.{k}" for k in OUTPUT_KEYS), *(f"execution.{k}" for k in EXECUTION_KEYS)]
     for item in overrides:
-        where = f"--set {item}"
+        where = shown(item)      # as the user typed it: "--set K=V" or the bare word "K=V"
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep:
-            raise GridError("expected KEY=VALUE, e.g. --set train.lr=0.5", path=where)
+            raise GridError("expected KEY=VALUE, e.g. train.lr=0.5", path=where)
         value = _parse_toml_value(text.strip())
         section, _, name = key.partition(".")
         if key in ("name", "description"):
@@ -240,8 +241,9 @@ def parse_grid(text: str, path: str = "<grid>", overrides: list[str] | tuple[str
     rule = _stop_rule(sweep, grids, fixed, specs, ctx)
     for key, where in fixed_overrides.items():
         if any(key in a.keys for axes, _ in specs for a in axes):
+            flag = "--set " if where.startswith("--set ") else ""
             raise GridError(f"{key} is a sweep axis in this grid, so a fixed value would be ignored; "
-                            f"use --set sweep.{key}=[VALUE]", path=where, key=key)
+                            f"use {flag}sweep.{key}=VALUE", path=where, key=key)
 
     subgrids = build_subgrids(specs)
     check_axes(ctx, fixed, subgrids)
@@ -259,7 +261,7 @@ def parse_grid(text: str, path: str = "<grid>", overrides: list[str] | tuple[str
     canonical = canonical_json({"name": name, "description": description, **runs,
                                 "output": output, "execution": execution,
                                 **({"stopping": rule.canonical()} if rule else {})})
-    return Grid(name=name, description=description, path=path, text=text, overrides=overrides,
+    return Grid(name=name, description=description, path=path, text=text, overrides=tuple(str(o) for o in overrides),
                 base_dir=base_dir, fixed=fixed, subgrids=subgrids, group_list=groups, output=output,
                 execution=execution, canonical=canonical, hash=hashlib.sha256(canonical.encode()).hexdigest(),
                 runs_hash=hashlib.sha256(canonical_json(runs).encode()).hexdigest(), warnings=tuple(warnings),

@@ -13,8 +13,12 @@ brackets (so they need no quotes: ``[`` is a glob character in zsh):
 - a fixed scalar key with a comma list (Hydra's multirun form) is an error that names the
   ``sweep.`` form to use instead.
 
+- a bare width for ``model.hidden``: ``model.hidden=7`` -> ``model.hidden=[7]`` (one layer of 7).
+
 Items that are not TOML values (``mse``) are quoted as TOML strings inside a list. Hydra's
-``+KEY=VALUE`` / ``++KEY=VALUE`` are accepted as plain overrides.
+``+KEY=VALUE`` / ``++KEY=VALUE`` are accepted as plain overrides. The rewritten item remembers how
+it was typed (:class:`Override`), so an error names ``--set K=V`` or the bare ``K=V`` word as the
+user wrote it, never the rewritten form.
 """
 from __future__ import annotations
 
@@ -66,8 +70,32 @@ def _item(text: str, key: str | None) -> str:
     return text if _is_toml(text) else json.dumps(text)
 
 
-def normalise(item: str) -> str:
-    """One override in the ``--set`` form that ``sweep.grid.load`` parses (see the module docstring)."""
+class Override(str):
+    """An override in the form ``sweep.grid.load`` parses; ``shown`` is what the user typed
+    (``--set sweep.train.lr=1,2`` or the Hydra word ``sweep.train.lr=1,2``), for messages."""
+
+    shown: str | None = None
+
+    def __new__(cls, text: str, shown: str | None = None):
+        obj = super().__new__(cls, text)
+        obj.shown = shown
+        return obj
+
+
+def shown(item: str) -> str:
+    """How ``item`` is named in a message: as typed, else (an API caller's item) ``--set ITEM``."""
+    return getattr(item, "shown", None) or f"--set {item}"
+
+
+def normalise(item: str, flag: str | None = "--set") -> Override:
+    """One override in the ``--set`` form that ``sweep.grid.load`` parses (see the module docstring).
+
+    ``flag``: how it was given, ``"--set"`` or None for a Hydra-style ``KEY=VALUE`` word."""
+    typed = f"{flag} {item}" if flag else item
+    return Override(_normalise(item, typed), typed)
+
+
+def _normalise(item: str, typed: str) -> str:
     key, sep, text = item.partition("=")
     key = key.strip().lstrip("+")
     if not sep:
@@ -80,8 +108,11 @@ def normalise(item: str) -> str:
     if len(parts) > 1 and key in PARAM_BY_KEY:
         if PARAM_BY_KEY[key].kind in _LIST_KINDS:
             return f"{key}=[{','.join(p if _is_toml(p) else json.dumps(p) for p in parts)}]"
+        flag = typed[: len(typed) - len(item)]    # "--set " when typed so, else ""
         raise GridError(f"{key}={text} gives several values to a fixed key; to sweep them use "
-                        f"sweep.{key}={text}", path=f"override {item}", key=key)
+                        f"{flag}sweep.{key}={text}", path=typed, key=key)
+    if key in PARAM_BY_KEY and PARAM_BY_KEY[key].kind == "int_list" and text.isdigit():
+        return f"{key}=[{text}]"   # a bare width: one hidden layer
     return f"{key}={text}"
 
 

@@ -83,7 +83,9 @@ def parse_seed_rule(v: dict, ctx: _Context, table: str) -> tuple[int, int, int]:
             raise ctx.error(f"seeds.{k} = {_short(x)} must be an integer >= 1", table, "seeds")
     lo, hi = v.get("min", step), v["max"]
     if lo > hi or hi > 2**63:
-        raise ctx.error(f"seeds.min = {lo} and seeds.max = {hi}: need 1 <= min <= max <= 2**63", table, "seeds")
+        given = f"seeds.min = {lo}" if "min" in v else (
+            f"seeds.min is not set, so it is step = {lo}" + ("" if "step" in v else " (the default step)"))
+        raise ctx.error(f"{given} and seeds.max = {hi}: need 1 <= min <= max <= 2**63", table, "seeds")
     return lo, hi, step
 
 
