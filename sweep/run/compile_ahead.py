@@ -9,7 +9,8 @@ written atomically, so the two processes never see a partial file). When the swe
 later group it waits for the helper to report that group (usually long done) and loads the
 kernel from the cache in a few tens of milliseconds; if the helper has not started that group
 yet, the sweep claims it (a shared array of claims, under its lock) and compiles it itself while
-the helper goes on with the next one. The wait before the first part is one compile.
+the helper goes on with the next one. The wait before the first part is one compile. The helper
+ends with the sweep, even one killed by ``kill -9`` (:func:`die_with_parent`).
 
 Why a process and not a thread: Numba's compiler runs much of a compile (typing, lowering) in
 Python, holding the GIL; a compile thread then delays every GIL-holding step of the training
