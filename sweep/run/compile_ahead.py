@@ -57,7 +57,9 @@ def die_with_parent(parent_pid: int) -> None:
     """End this process as soon as ``parent_pid`` (the sweep) does, even by ``kill -9``: a helper
     that outlived it would go on compiling for tens of seconds. Linux: the kernel sends SIGKILL on
     the parent's death (``prctl(PR_SET_PDEATHSIG)``); elsewhere a daemon thread watches the parent pid.
-    Either way, a parent already gone before this call (reparented child) ends the process now."""
+    Either way, a parent already gone before this call (reparented child) ends the process now.
+    (Linux sends the signal when the *thread* that started the helper ends: ``run_sweep``'s thread,
+    which closes the helper before it returns anyway.)"""
     import os
     import sys
 
