@@ -185,14 +185,13 @@ def findings_text(df, table, best, epochs) -> str:
 
 
 def tidy_legends(fig):
-    """Eleven rules with long labels overflow the panels: short labels, small type, a larger figure."""
+    """Short legend labels (the rule, not ``rule=``), kept where ``rules.rule_curves`` put them:
+    outside each panel."""
     for ax in fig.axes:
         if ax.get_legend() is not None:
             handles, labels = ax.get_legend_handles_labels()
-            ax.legend(handles, [lab.replace("rule=", "") for lab in labels], loc="lower right", fontsize=6,
-                      framealpha=0.85)
-            ax.set_xlabel("epoch")
-    fig.set_size_inches(18, 11)
+            ax.legend(handles, [lab.replace("rule=", "") for lab in labels], loc="upper left",
+                      bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
     return fig
 
 
@@ -237,8 +236,8 @@ def main(argv=None) -> int:
                      "tool's epochs with restarts at the best restart limit", "published figure"])
     km_png = "fahlman1988_files/km.png"
     fig = tidy_legends(rules.rule_curves(df, table))
-    (S.HERE / km_png).parent.mkdir(exist_ok=True)
-    fig.savefig(S.HERE / km_png, dpi=90)
+    (S.docs_dir() / km_png).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(S.docs_dir() / km_png, dpi=90)
     text = DOC.format(
         out=args.out, n_runs=f"{len(df):,}", rules=", ".join(present), epochs=f"{epochs:,}",
         seeds=" / ".join(f"{n:,}" for n in n_seeds),

@@ -17,7 +17,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
+import _study as S  # noqa: E402
 import results  # noqa: E402
 from results import sequential_stats as ss  # noqa: E402
 from sweep.cli import main as sweep_main  # noqa: E402
@@ -42,9 +44,11 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="each cell to +/- 5 points")
     ap.add_argument("--out", default="runs/xor-169-sequential", help="sweep output directory")
-    ap.add_argument("--doc", default=str(HERE / "xor-169-sequential.md"), help="findings file to write")
+    ap.add_argument("--doc", default=None, help="findings file to write (default: xor-169-sequential.md "
+                                                 "in experiments/ or $MLP_SWEEP_DOCS_DIR)")
     args = ap.parse_args(argv)
     grid_path = HERE / "xor-169-sequential.toml"
+    args.quick = args.quick or bool(S.quick_seeds())     # python -m experiments regenerate --quick
     overrides = ["sweep.resolve.halfwidth=0.05"] if args.quick else []
     run_argv = ["run", str(grid_path), "--out", args.out, "--no-progress"]
     for o in overrides:
@@ -116,15 +120,18 @@ points. Its coverage under this stopping rule is checked by simulation in
 ## Regenerate
 
 ```bash
-pip install . && python experiments/xor169_sequential.py
+pip install . && python -m experiments regenerate xor169_sequential
 ```
 
 It resumes an interrupted sweep (only the missing runs of the unresolved cells' blocks are
 trained) and rewrites this file. `python -m sweep claim {args.out} --at 169 --by train.lr,model.hidden`
 prints the same stopping table after its claims.
+{S.provenance("xor169_sequential.py", manifest)}
 """
-    Path(args.doc).write_text(text)
-    print(args.doc)
+    doc = Path(args.doc) if args.doc else S.docs_dir() / "xor-169-sequential.md"
+    doc.parent.mkdir(parents=True, exist_ok=True)
+    doc.write_text(text)
+    print(doc)
     return 0
 
 

@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _study as S  # noqa: E402
 from _study import HERE, fmt_epoch, pct, results, table  # noqa: E402
-from sweep.cli import main as sweep_main  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -25,19 +25,18 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="runs/xor-169", help="sweep output directory")
     args = ap.parse_args(argv)
     grid = HERE / "xor-169.toml"
-    run_argv = ["run", str(grid), "--out", args.out, "--no-progress"]
-    if args.quick:
-        run_argv += ["--set", "sweep.seeds=100"]
-    if sweep_main(run_argv) not in (0,):
-        return 1
+    overrides = ["sweep.seeds=100"] if args.quick else []
+    S.run_grid(grid, args.out, overrides)
     html, md = results.write_report(args.out, by=["train.lr", "model.hidden"], at=(107, 169))
-    assets = HERE / "xor-169_report"
+    assets = S.docs_dir() / "xor-169_report"
     if assets.exists():
         shutil.rmtree(assets)
     shutil.copytree(Path(md).parent, assets)
 
     df = results.load(args.out)
     manifest = df.attrs.get("manifest", {})
+    with open(assets / "report.md", "a") as f:     # what made it, for python -m experiments check
+        f.write("\n" + S.provenance("xor169_study.py", manifest) + "\n")
     n_runs, epochs = len(df), int(df["train.epochs"].max())
     pooled = results.claim(df, "epoch_acc100", at=169, by=[]).iloc[0]
     conv = results.convergence(df, by=["train.lr", "model.hidden"], metric="epoch_acc100", at=[169, 1000])
@@ -115,14 +114,13 @@ histogram of convergence epochs, final-MSE distribution, the 75% vs 100% scatter
 ## Regenerate
 
 ```bash
-pip install . && python experiments/xor169_study.py
+pip install . && python -m experiments regenerate xor169
 ```
 
 It resumes an interrupted sweep, and rewrites this file and `xor-169_report/`.
-Run on: {manifest.get('host', '?')}, versions {manifest.get('versions', {})}.
+{S.provenance("xor169_study.py", manifest)}
 """
-    (HERE / "xor-169.md").write_text(text)
-    print(HERE / "xor-169.md")
+    S.write_doc("xor-169.md", text)
     return 0
 
 

@@ -16,7 +16,7 @@ from matplotlib.ticker import PercentFormatter
 from results import stats
 from results.analysis import censored_times, group_rows, varying_columns
 from results.reader import analysis_view, resolve_column, resolve_columns
-from results.styles import Styles, epoch_axis, pct, plt, short_names, ticks, value_text
+from results.styles import Styles, epoch_axis, pct, plt, reference_lines, short_names, ticks, value_text
 
 
 def _label(names: list[str], key: tuple) -> str:
@@ -56,8 +56,7 @@ def _draw(ax, tab, df, idx_all, by, times, observed, styles, conf, log, at, band
             f_at = fit.cdf[np.searchsorted(fit.time, cens, side="right") - 1]
             ax.plot(np.maximum(cens, start), f_at, ls="", marker="|", ms=9, mew=1.4, color=style["color"])
         rows.append((_label(names, key), style["color"], [int((t >= k).sum()) for k in tick_at]))
-    for k in at or ():
-        ax.axvline(max(k, 1.0) if log else k, color="0.35", ls=(0, (4, 3)), lw=1, label=f"epoch {k}")
+    reference_lines(ax, at, log)
     ax.set_ylim(0, 1.0)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.grid(True, which="major", alpha=0.3)

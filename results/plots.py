@@ -8,6 +8,7 @@ curves account for them and every title says how many there are.
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib
 
@@ -21,7 +22,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter  # noqa: E402
 from results import stats  # noqa: E402
 from results.analysis import group_rows, censored_times, group_label, varying_columns  # noqa: E402
 from results.reader import analysis_view, resolve_column, resolve_columns  # noqa: E402
-from results.styles import pct  # noqa: E402
+from results.styles import pct, reference_lines  # noqa: E402
 
 FIGSIZE = (8.0, 4.8)
 
@@ -87,19 +88,30 @@ def _no_data(ax, text: str) -> None:
     ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, color="0.4")
 
 
+#: at most this many lines a panel: more groups are split over panels stacked under one another
+MAX_LINES = 6
+
+
 def km_curves(df: pd.DataFrame, by=None, metric: str = "epoch_acc100", ax=None, at=(), conf: float = 0.95,
-              diverged: str = "censor", title: str | None = None):
+              diverged: str = "censor", title: str | None = None, max_lines: int = MAX_LINES):
     """Kaplan-Meier share of runs that reached ``metric`` vs epoch, one step line per group.
 
     The shaded band is the pointwise ``conf`` interval; each line ends at the group's largest
-    ``epochs_run`` (runs not converged by then are censored there). Dashed lines mark ``at``.
+    ``epochs_run`` (runs not converged by then are censored there). Vertical lines, each in its
+    own style, mark ``at``; the legend sits outside the axes, on the right. On a figure of its
+    own (no ``ax``), more than ``max_lines`` groups are split, in order, over panels stacked
+    under one another, and the title goes over the whole figure.
     """
     df = analysis_view(df)
     by = resolve_columns(df, by)
     metric = resolve_column(df, metric)
+    groups = group_rows(df, by)
+    title = title or f"Share of runs that reached {metric} by each epoch ({conf:.0%} band)"
+    if ax is None and len(groups) > max_lines:
+        return _km_split(df, by, metric, groups, at, conf, diverged, title, max_lines)
+    own = ax is None
     fig, ax = _new(ax)
     times, observed = censored_times(df, metric, diverged)
-    groups = group_rows(df, by)
     names = _short(by)
     for (key, idx), color in zip(groups, _colors(len(groups))):
         fit = stats.km_fit(times[idx], observed[idx], conf)
@@ -113,18 +125,39 @@ def km_curves(df: pd.DataFrame, by=None, metric: str = "epoch_acc100", ax=None, 
         label = (group_label(names, key) if by else "all runs") + f"  (n={fit.n}, {fit.n_events / fit.n:.0%} reached)"
         ax.step(x, y, where="post", color=color, lw=1.6, label=label)
         ax.fill_between(x, lo, hi, step="post", color=color, alpha=0.15, lw=0)
-    for k in at or ():
-        ax.axvline(k, color="0.3", ls="--", lw=1, label=f"epoch {k}")
+    reference_lines(ax, at)
     epoch_scale(ax)
     ax.set_ylim(0, 1.0)
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.grid(True, which="major", alpha=0.3)
     ax.set_xlabel("epoch (log scale above 1)")
     ax.set_ylabel(f"runs with {metric} reached (Kaplan–Meier)")
-    ax.set_title(title or f"Share of runs that reached {metric} by each epoch ({conf:.0%} band)")
-    if groups:
-        ax.legend(loc="upper left", fontsize=7 if len(groups) > 6 else 8, ncol=1 if len(groups) <= 8 else 2,
-                  frameon=True, framealpha=0.85)
+    if own:     # over the figure, legend included: a long title is not cut at the axes' edge
+        fig.suptitle(textwrap.fill(title, 90))
+    else:
+        ax.set_title(title)
+    if groups:   # outside the data, to the right of the axes
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, ncol=1 if len(groups) <= 12 else 2,
+                  frameon=False)
+    return fig
+
+
+def _km_split(df, by, metric, groups, at, conf, diverged, title, max_lines):
+    """``km_curves`` of ``groups`` in order, at most ``max_lines`` a panel, panels stacked."""
+    k = -(-len(groups) // max_lines)
+    per = -(-len(groups) // k)
+    fig, axes = plt.subplots(k, 1, figsize=(FIGSIZE[0], 0.75 * FIGSIZE[1] * k + 0.6), layout="constrained",
+                             sharex=True, sharey=True, squeeze=False)
+    names = _short(by)
+    for i, ax in enumerate(axes[:, 0]):
+        chunk = groups[i * per:(i + 1) * per]
+        idx = np.concatenate([g for _, g in chunk])
+        km_curves(df.iloc[np.sort(idx)], by, metric, ax=ax, at=at, conf=conf, diverged=diverged,
+                  title=f"{group_label(names, chunk[0][0])} to {group_label(names, chunk[-1][0])}")
+        ax.set_ylabel("reached (KM)")
+        if i < k - 1:
+            ax.set_xlabel("")
+    fig.suptitle(textwrap.fill(title, 90))
     return fig
 
 
@@ -223,9 +256,8 @@ def epoch_histogram(df: pd.DataFrame, metric: str = "epoch_acc100", by=None, ax=
             label = (group_label(names, key) if key else "runs that reached it") + f" (n={v.size})"
             ax.hist(v, bins=edges, histtype="step" if len(groups) > 1 else "stepfilled", lw=1.5,
                     color=color, alpha=1.0 if len(groups) > 1 else 0.7, label=label)
-        for kk in at or ():
-            ax.axvline(kk, color="0.3", ls="--", lw=1, label=f"epoch {kk}")
-        ax.legend(fontsize=8, loc="upper left")
+        reference_lines(ax, at)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     epoch_scale(ax)
     trim_left(ax, vals)
     run = df["epochs_run"].to_numpy(np.float64, na_value=np.nan)
@@ -268,7 +300,7 @@ def final_mse_distribution(df: pd.DataFrame, ax=None, metric: str | None = None)
             else:
                 ax.plot([], [], color=color, lw=6, alpha=0.45, label=label)
         ax.set_xscale("log")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.set_xlabel("final MSE at epochs_run (log scale)")
     ax.set_ylabel("runs per bin")
     ax.set_title(f"Final mean squared error of {len(df)} runs by outcome")
@@ -299,8 +331,7 @@ def milestone_scatter(df: pd.DataFrame, given: str = "epoch_acc75", target: str 
         mesh = ax.pcolormesh(edges, edges, h.T, norm=LogNorm(vmin=1, vmax=max(1, h.max())), cmap="viridis")
         fig.colorbar(mesh, ax=ax, label="runs per cell")
         ax.plot([0, edges[-1]], [0, edges[-1]], color="0.5", ls=":", lw=1, label=f"{target} = {given}")
-        for kk in at or ():
-            ax.axhline(kk, color="0.3", ls="--", lw=1, label=f"{target} = {kk}")
+        reference_lines(ax, at, horizontal=True, label=f"{target} = {{k}}")
         if mark is not None:
             ax.plot([mark[0]], [mark[1]], marker="*", ms=14, color="red", mec="white", ls="",
                     label=f"claim ({mark[0]:g}, {mark[1]:g})")

@@ -143,7 +143,12 @@ def _blocks(df: pd.DataFrame, path, by: list[str], metric: str, at, conf: float)
         facts.append(f"note: the grid has {man['n_runs']} runs; {n} are in this directory")
     for key in MANIFEST_FACTS:
         if isinstance(man.get(key), (str, int, float)):
-            facts.append(f"{key}: {str(man[key])[:12] if key.endswith('hash') else man[key]}")
+            value = man[key]
+            if key.endswith("hash"):
+                value = str(value)[:12]
+            elif key == "grid_path":       # the file's name: the folder is the writing machine's
+                key, value = "grid file", Path(str(value)).name
+            facts.append(f"{key}: {value}")
     blocks.append(("ul", facts))
     blocks += [("h2", "How this sweep was run"), ("ul", how_run(df))]
     blocks.append(("p", f"A run that has not reached {metric} is right-censored at its epochs_run: it counts "

@@ -28,6 +28,7 @@ context; ``report_blocks`` is the section ``results.report`` adds when ``train.o
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -162,33 +163,61 @@ def best_settings(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def rule_curves(df: pd.DataFrame, table: pd.DataFrame, at=(), conf: float = 0.95, max_panels: int = 9):
-    """Kaplan-Meier curves of each rule at its best setting, one panel per context of ``table``."""
+def rule_curves(df: pd.DataFrame, table: pd.DataFrame, at=(), conf: float = 0.95, max_panels: int = 9,
+                max_lines: int = 6):
+    """Kaplan-Meier curves of each rule at its best setting: one row of panels per context of
+    ``table`` (up to ``max_panels`` contexts), the rules split over as many columns as keep each
+    panel to ``max_lines`` lines (in the table's rule order, so a column holds the same rules in
+    every row), each panel's legend outside it on the right."""
     from results import plots
 
     by, metric = table.attrs["by"], table.attrs["metric"]
     best = best_settings(table)
     contexts = list(best.groupby(by, dropna=False, sort=False)) if by else [((), best)]
     contexts = contexts[:max_panels]
-    cols = min(3, len(contexts))
-    rows = -(-len(contexts) // cols)
-    fig, axes = plots.plt.subplots(rows, cols, figsize=(5.4 * cols, 3.8 * rows), layout="constrained",
-                                   squeeze=False)
-    for (key, part), ax in zip(contexts, axes.ravel()):
-        labels = pd.Series(index=df.index, dtype=object)
-        for _, r in part.iterrows():
-            sel = df.index[_positions(df, by, r, table.attrs["rule"], table.attrs["settings"])]
-            labels.loc[sel] = f"{r['rule']} ({r['setting']})"
-        sub = df.loc[labels.notna()].assign(rule=labels[labels.notna()].astype(str))
+    columns = _rule_columns(list(dict.fromkeys(best["rule"])), max_lines)
+    cols = len(columns)
+    fig, axes = plots.plt.subplots(len(contexts), cols, figsize=(8.6 * cols, 3.4 * len(contexts)),
+                                   layout="constrained", squeeze=False, sharey=True)
+    for (key, part), row in zip(contexts, axes):
         title = ", ".join(f"{c}={format_value(v)}" for c, v in zip(by, key if isinstance(key, tuple) else (key,)))
-        plots.km_curves(sub, ["rule"], metric, ax=ax, at=at, conf=conf,
-                        title=title or f"Each rule at its best setting ({conf:.0%} band)")
-        ax.set_ylabel(f"reached {metric} (KM)")
-    for ax in axes.ravel()[len(contexts):]:
-        ax.set_visible(False)
-    if len(contexts) > 1:
-        fig.suptitle(f"Each training rule at its best setting: share of runs that reached {metric}")
+        for names, ax in zip(columns, row):
+            labels = pd.Series(index=df.index, dtype=object)
+            for _, r in part[part["rule"].isin(names)].iterrows():
+                sel = df.index[_positions(df, by, r, table.attrs["rule"], table.attrs["settings"])]
+                labels.loc[sel] = f"{r['rule']} ({r['setting']})"
+            sub = df.loc[labels.notna()].assign(rule=labels[labels.notna()].astype(str))
+            plots.km_curves(sub, ["rule"], metric, ax=ax, at=at, conf=conf,
+                            title=title or f"Each rule at its best setting ({conf:.0%} band)")
+            ax.set_ylabel(f"reached {metric} (KM)")
+    if len(contexts) > 1 or cols > 1:
+        fig.suptitle(f"Each training rule at its best setting: share of runs that reached {metric} "
+                     f"({conf:.0%} band)")
     return fig
+
+
+def _family(rule: str) -> str:
+    """The rule's family for the figure's columns: its first word, ``irprop`` counted as ``rprop``."""
+    word = re.match(r"[A-Za-z]*", str(rule)).group(0).lower()
+    return word[1:] if word.startswith("irprop") else word
+
+
+def _rule_columns(rules: list, max_lines: int) -> list[list]:
+    """``rules`` packed into columns of at most ``max_lines``, a family (``_family``) kept in one
+    column where it fits (first fit, in first-seen order)."""
+    families: dict[str, list] = {}
+    for r in rules:
+        families.setdefault(_family(r), []).append(r)
+    columns: list[list] = []
+    for members in families.values():
+        for i in range(0, len(members), max_lines):
+            chunk = members[i:i + max_lines]
+            room = [c for c in columns if len(c) + len(chunk) <= max_lines]
+            if room:        # first fit
+                room[0].extend(chunk)
+            else:
+                columns.append(list(chunk))
+    return columns or [[]]
 
 
 def _positions(df: pd.DataFrame, by, row, rule: str, settings) -> np.ndarray:

@@ -16,6 +16,19 @@ from matplotlib.ticker import FuncFormatter  # noqa: E402
 LINESTYLES = ["-", "--", ":", "-.", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 3)), (0, (8, 3))]
 
 
+#: reference epochs (``at``): one style each, so two of them never look alike
+REFERENCE_STYLES = (dict(color="0.15", ls=(0, (5, 3)), lw=1.2), dict(color="tab:purple", ls=(0, (1, 1.5)), lw=1.8),
+                    dict(color="0.45", ls=(0, (6, 2, 1, 2)), lw=1.2), dict(color="tab:brown", ls=(0, (2, 2)), lw=1.4))
+
+
+def reference_lines(ax, at, log: bool = False, horizontal: bool = False, label: str = "epoch {k}") -> None:
+    """A vertical (``horizontal``: horizontal) line at each epoch of ``at``, labelled ``label``,
+    each in its own style (drawn at 1 on a log axis when k is 0)."""
+    line = ax.axhline if horizontal else ax.axvline
+    for i, k in enumerate(at or ()):
+        line(max(k, 1.0) if log else k, label=label.format(k=k), **REFERENCE_STYLES[i % len(REFERENCE_STYLES)])
+
+
 def pct(x) -> str:
     """A share as a percentage that keeps small and near-full shares apart from 0% and 100%.
 
