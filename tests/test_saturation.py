@@ -17,7 +17,8 @@ from numba.extending import intrinsic
 
 import naive
 from kernels.ops import ACTIVATIONS, LOSSES
-from kernels.ops.elementary import exp, softplus
+from kernels.ops.elementary import LN2_HI, LN2_LO, LOG2E, exp, softplus
+from kernels.ops.prim import SHIFTER64, fma, fmax, fmin, pow2_shifted
 from kernels.ops.optimizers import RPROP_VARIANTS
 
 EXTREMES = (1e3, 800.0, 745.2, 709.8, 709.79, 709.78, 709.5, 708.5, 708.0, 104.0, 103.9, 88.8,
@@ -264,3 +265,41 @@ def test_rprop_leaves_the_saturated_unit_alone(tmp_path, monkeypatch, variant, d
         assert np.array_equal(theta[frozen], start[frozen]), (variant, epochs, theta)
         # ... while the live unit and the output bias do move
         assert not np.array_equal(theta[[0, 1, 4, 6, 8]], start[[0, 1, 4, 6, 8]])
+
+
+# -- numerics version 2 changes only saturated values -------------------------------------------------
+def _exp64_v1(x):
+    """Numerics version 1's exp (argument clamped to [-708, 709]), kept to prove what changed."""
+    x = fmin(fmax(x, -708.0), 709.0)
+    t = x * LOG2E + SHIFTER64
+    n = t - SHIFTER64
+    r = fma(n, -LN2_LO, fma(n, -LN2_HI, x))
+    p = 1.0 / 6227020800.0
+    for c in (479001600.0, 39916800.0, 3628800.0, 362880.0, 40320.0, 5040.0, 720.0, 120.0, 24.0, 6.0, 2.0,
+              1.0, 1.0):
+        p = fma(p, r, 1.0 / c)
+    return p * pow2_shifted(t)
+
+
+def test_exp_is_version_1_bit_for_bit_wherever_its_result_is_normal():
+    rng = np.random.default_rng(7)
+    x = np.concatenate([rng.uniform(-708.0, 709.0, 400_000), rng.uniform(-5.0, 5.0, 100_000),
+                        np.linspace(-708.0, 709.0, 100_001)])
+    old = _numba_map_fn(_exp64_v1)(x)
+    new = _numba_map("exp")(x)
+    assert np.array_equal(old.view(np.int64), new.view(np.int64))
+    # ... and they part only beyond: -708 clamped, 709.5 no longer clamped
+    far = np.array([-720.0, -708.5, 709.5, 720.0])
+    assert not np.any(_numba_map_fn(_exp64_v1)(far) == _numba_map("exp")(far))
+
+
+def _numba_map_fn(fn):
+    op = njit(inline="always")(fn)
+
+    @njit
+    def run(x):
+        out = np.empty_like(x)
+        for i in range(x.size):
+            out[i] = op(x[i])
+        return out
+    return run
