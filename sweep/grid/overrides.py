@@ -13,6 +13,9 @@ brackets (so they need no quotes: ``[`` is a glob character in zsh):
 - a fixed scalar key with a comma list (Hydra's multirun form) is an error that names the
   ``sweep.`` form to use instead.
 
+- an axis function, ``sweep.train.lr='logspace(-2,0,5)'`` or ``sweep.model.hidden='range(2,9,2)'``
+  (:mod:`sweep.grid.axis_functions`; quoted for the shell, whose parentheses are special): the
+  axis of its values; given to a fixed key, an error that names the ``sweep.`` form;
 - a bare width for ``model.hidden``: ``model.hidden=7`` -> ``model.hidden=[7]`` (one layer of 7).
 
 Items that are not TOML values (``mse``) are quoted as TOML strings inside a list. Hydra's
@@ -30,6 +33,7 @@ except ModuleNotFoundError:  # python < 3.11
     import tomli as tomllib
 
 from sweep.errors import GridError
+from sweep.grid.axis_functions import FUNCTIONS, is_call
 from sweep.grid.schema import PARAM_BY_KEY
 
 _LIST_KINDS = ("int_list", "str_or_list", "matrix_list", "vector_list")
@@ -44,16 +48,16 @@ def _is_toml(text: str) -> bool:
 
 
 def _split_top(text: str) -> list[str]:
-    """Split on commas outside brackets and quotes: ``"1,[2,3]"`` -> ``["1", "[2,3]"]``."""
+    """Split on commas outside brackets, parentheses and quotes: ``"1,[2,3]"`` -> ``["1", "[2,3]"]``."""
     parts, depth, quote, cur = [], 0, "", ""
     for ch in text:
         if quote:
             quote = "" if ch == quote else quote
         elif ch in "\"'":
             quote = ch
-        elif ch == "[":
+        elif ch in "[(":
             depth += 1
-        elif ch == "]":
+        elif ch in "])":
             depth -= 1
         elif ch == "," and depth == 0:
             parts.append(cur.strip())
@@ -103,6 +107,14 @@ def _normalise(item: str, typed: str) -> str:
     text = text.strip()
     parts = _split_top(text) if text and not text.startswith(("{", '"', "'")) else [text]
     axis = key[len("sweep."):] if key.startswith("sweep.") else None
+    call = text[1:-1] if len(text) > 1 and text[0] == text[-1] and text[0] in "\"'" else text
+    if is_call(call):
+        if axis in PARAM_BY_KEY:  # an axis function (or a misspelt one), expanded with the grid's axes
+            return f"{key}={json.dumps(call)}"
+        if key in PARAM_BY_KEY and call.split("(")[0].strip() in FUNCTIONS:
+            flag = typed[: len(typed) - len(item)]
+            raise GridError(f"{key}={text} gives several values to a fixed key; to sweep them use "
+                            f"{flag}sweep.{key}={text}", path=typed, key=key)
     if axis in PARAM_BY_KEY and (len(parts) > 1 or not text.startswith("[")):
         return f"{key}=[{','.join(_item(p, axis) for p in parts)}]"  # a bare value: a one-value axis
     if len(parts) > 1 and key in PARAM_BY_KEY:

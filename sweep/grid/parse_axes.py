@@ -1,7 +1,8 @@
 """Parsing the [sweep] table (and each [[sweep.grids]] table) into axes and seeds.
 
 Holds ``_flatten`` (nested tables -> dotted keys), ``_seeds`` (the ``seeds`` value ->
-:class:`~sweep.grid.axes.Seeds`), ``_axis_values`` (one swept key's checked values), ``_axes``
+:class:`~sweep.grid.axes.Seeds`), ``_axis_values`` (one swept key's checked values: a list, or an axis function such as
+``"logspace(-2, 0, 5)"``, :mod:`sweep.grid.axis_functions`), ``_axes``
 (a table's plain and zipped axes, in declaration order, and its seeds) and ``_merge`` (a
 sub-grid's axes over the [sweep] ones). The grid-file syntax is in :mod:`sweep.grid.load`.
 """
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sweep.grid.axis_functions import FORMS, expand, is_call
 from sweep.grid.axes import LIST_KINDS, Axis, Seeds
 from sweep.grid.hashing import canonical_json
 from sweep.grid.locate import _Context, _short, _suggest
@@ -64,6 +66,11 @@ def _axis_values(k: str, v: Any, ctx: _Context, table: str) -> list:
     if p is None:
         raise ctx.error(f"unknown sweep axis '{k}' = {_short(v)}{_suggest(k, list(PARAM_BY_KEY) + ['seeds'])}; "
                         "axes are dotted schema keys such as \"train.lr\"", table, k)
+    if is_call(v):  # "logspace(-2, 0, 5)": an axis function (sweep.grid.axis_functions)
+        try:
+            v = expand(v, p.kind)
+        except ValueError as exc:
+            raise ctx.error(f"sweep axis '{k}' = {v!r}: {exc}; the forms are {FORMS}", table, k) from None
     if not isinstance(v, list):
         raise ctx.error(f"sweep axis '{k}' = {_short(v)} must be a list of values, e.g. \"{k}\" = [{_short(v)}]; "
                         f"to fix one value, set it in [{k.split('.')[0]}]", table, k)
