@@ -15,7 +15,7 @@ from sweep.grid.expand import column_value
 from sweep.grid.load import parse_grid
 from sweep.grid.hashing import (INIT_KEY_KEYS, RUN_ID_KEYS, init_key_of, run_id_of, shuffle_key_of,
                            splitmix64, splitmix64_int, value_hash)
-from sweep.grid.schema import PARAM_BY_KEY, PARAMS
+from sweep.grid.schema import PARAM_BY_KEY, PARAMS, TASK_DEFAULTS
 
 M64 = (1 << 64) - 1
 
@@ -100,9 +100,11 @@ def test_columns_equal_itertools_reference():
             cfg = dict(g.fixed)
             for ax, pos in zip(sub_order, combo[:-1]):
                 cfg.update({k: vals[pos] for k, vals in ax})
-            for p in PARAMS:  # normalisation: keys whose applies rule is false -> None
+            for p in PARAMS:  # normalisation: keys whose applies rule is false -> None, unset -> task default
                 if p.applies and cfg[p.applies[0]] not in p.applies[1]:
                     cfg[p.key] = None
+                elif cfg[p.key] is None and p.key in TASK_DEFAULTS:
+                    cfg[p.key] = TASK_DEFAULTS[p.key][cfg["task.name"]]
             expected.append({"seed": combo[-1], **cfg})
     cols = g.columns(0, g.n_runs)
     assert len(expected) == g.n_runs

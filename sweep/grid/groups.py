@@ -1,7 +1,7 @@
 """Groups: runs that share every group-role value, and the config rules that define them.
 
 Holds :func:`applies` and :func:`normalise` (a key whose ``applies`` rule is false becomes
-``None``), :func:`show` (a short human form of a value), :class:`Group` and
+``None``; an unset key with a per-task default gets it), :func:`show` (a short human form of a value), :class:`Group` and
 :func:`make_groups` (a grid's groups, in order of first run index). See :mod:`sweep.grid.expand`
 for how groups map onto run indices.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from sweep.grid.axes import SubGrid
 from sweep.grid.hashing import canonical_json
-from sweep.grid.schema import PARAM_BY_KEY, PARAMS, group_keys
+from sweep.grid.schema import PARAM_BY_KEY, PARAMS, TASK_DEFAULTS, group_keys
 
 GROUP_KEYS = group_keys()
 
@@ -26,11 +26,14 @@ def applies(key: str, config: dict) -> bool:
 
 
 def normalise(config: dict) -> dict:
-    """A copy of ``config`` with every key whose ``applies`` rule is false set to ``None``."""
+    """A copy of ``config`` with every key whose ``applies`` rule is false set to ``None``, and each
+    unset key with a per-task default (``schema.TASK_DEFAULTS``: ``task.noise``, ``task.targets``) filled."""
     out = dict(config)
     for p in PARAMS:
         if p.applies and out[p.applies[0]] not in p.applies[1]:
             out[p.key] = None
+        elif out[p.key] is None and p.key in TASK_DEFAULTS:
+            out[p.key] = TASK_DEFAULTS[p.key].get(out["task.name"])
     return out
 
 

@@ -38,8 +38,20 @@ OPTIMIZER_HYPER = {name: tuple(dict.fromkeys(h for op in ops for h in _OPT[op].h
 FULL_BATCH_OPTIMIZERS = tuple(name for name, ops in OPTIMIZER_OPS.items()
                               if all(getattr(_OPT[op], "full_batch", False) for op in ops))
 INITS = (*INIT_SCHEMES, "numpy_legacy", "explicit")
-TASKS = ("xor", "and", "or", "nand", "parity", "encoder", "csv")
-TARGETS = ("binary", "onehot")
+#: Tasks drawn from ``task.data_seed`` (``sweep.grid.datasets``); the others are fixed tables or a file.
+GENERATED_TASKS = ("spirals", "moons", "circles", "blobs", "xor_noisy", "teacher", "sine")
+TASKS = ("xor", "and", "or", "nand", "parity", "encoder", "csv", *GENERATED_TASKS)
+TARGETS = ("binary", "onehot", "regression", "sign")
+#: task.targets allowed per task (teacher: its output as the target, or its sign as a class).
+TASK_TARGETS = {"teacher": ("sign", "regression")}
+#: Tasks whose targets are a class in {0, 1}: binary (one output) or onehot ([1-t, t]).
+BINARY_TASKS = ("xor", "and", "or", "nand", "parity", "spirals", "moons", "circles", "xor_noisy")
+#: Per-task defaults of keys whose Param default is None (filled by ``sweep.grid.groups.normalise``).
+TASK_DEFAULTS = {
+    "task.targets": {**{t: "binary" for t in BINARY_TASKS}, "teacher": "sign"},
+    "task.noise": {"spirals": 0.0, "moons": 0.1, "circles": 0.05, "blobs": 1.0, "xor_noisy": 0.2,
+                   "teacher": 0.0, "sine": 0.1},
+}
 CRITERIA = _MS.names()
 DTYPES = ("float64", "float32")
 
@@ -90,13 +102,32 @@ _PARAMS: tuple[Param, ...] = (
       applies=("task.name", ("parity",))),
     P("task.size", "int", 8, "group", "N for the N-M-N encoder (one-hot in, one-hot out)",
       minimum=2, maximum=256, applies=("task.name", ("encoder",))),
-    P("task.targets", "str", "binary", "group",
-      "binary: one output in {0,1}; onehot: one output per class (seed 000 uses 2)",
-      choices=TARGETS, applies=("task.name", ("xor", "and", "or", "nand", "parity"))),
+    P("task.targets", "str", None, "group",
+      "binary: one output in {0,1}; onehot: one output per class (seed 000 uses 2); teacher: sign "
+      "(its output's sign as a class, the default) or regression (its output)",
+      choices=TARGETS, applies=("task.name", (*BINARY_TASKS, "teacher"))),
     P("task.path", "str", "", "group", "CSV file: input columns then target columns; relative to the grid file",
       applies=("task.name", ("csv",))),
     P("task.n_outputs", "int", 1, "group", "number of trailing target columns in the CSV",
       minimum=1, applies=("task.name", ("csv",))),
+    # generated tasks (added later: neutral=None keeps every older run id)
+    P("task.data_seed", "int", 0, "group", "which dataset: a generated task is a pure function of its keys",
+      minimum=0, maximum=2**63 - 1, applies=("task.name", GENERATED_TASKS), neutral=None),
+    P("task.n_train", "int", 200, "group", "training patterns", minimum=1, maximum=100_000,
+      applies=("task.name", ("moons", "circles", "blobs", "xor_noisy", "teacher", "sine")), neutral=None),
+    P("task.noise", "float", None, "group", "standard deviation of the Gaussian noise (default per task: "
+      + ", ".join(f"{t} {v:g}" for t, v in TASK_DEFAULTS["task.noise"].items()) + ")",
+      minimum=0.0, applies=("task.name", GENERATED_TASKS), neutral=None),
+    P("task.density", "int", 1, "group", "spirals: multiplies the points per turn (Lang & Witbrock: 1)",
+      minimum=1, maximum=16, applies=("task.name", ("spirals",)), neutral=None),
+    P("task.classes", "int", 3, "group", "blobs: number of Gaussian classes (one-hot targets)",
+      minimum=2, maximum=256, applies=("task.name", ("blobs",)), neutral=None),
+    P("task.n_inputs", "int", 2, "group", "blobs, teacher: input dimensions", minimum=1, maximum=1024,
+      applies=("task.name", ("blobs", "teacher")), neutral=None),
+    P("task.teacher_hidden", "int_list", [4], "group", "teacher: the teacher MLP's hidden widths",
+      applies=("task.name", ("teacher",)), neutral=None),
+    P("task.teacher_activation", "str", "tanh", "group", "teacher: the teacher's hidden activation",
+      choices=ACTIVATIONS, applies=("task.name", ("teacher",)), neutral=None),
     # --- model: the network ------------------------------------------------------
     P("model.hidden", "int_list", [2], "group", "hidden layer widths; [] = no hidden layer"),
     P("model.activation", "str_or_list", "sigmoid", "group",

@@ -5,6 +5,9 @@
 - encoder: the N-M-N encoder, X = T = identity(N) (one-hot in, one-hot out).
 - targets = "onehot": a binary target t becomes two outputs [1-t, t] (seed 000's [1,0]/[0,1]).
 - csv: a header-less numeric file; the last ``task.n_outputs`` columns are the targets.
+- spirals, moons, circles, blobs, xor_noisy, teacher, sine: generated from ``task.data_seed`` and
+  their keys (``sweep.grid.datasets``, formulas in docs/conventions.md); the two-class ones take
+  ``targets = "onehot"`` too.
 """
 from __future__ import annotations
 
@@ -15,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from sweep.errors import GridError
+from sweep.grid.datasets import generate
+from sweep.grid.schema import GENERATED_TASKS
 
 _GATES = {
     "xor": lambda a, b: a ^ b,
@@ -38,6 +43,11 @@ def make_task(config: dict, base_dir: str | Path = ".") -> tuple[np.ndarray, np.
         return eye, eye.copy()
     elif name == "csv":
         return load_csv(Path(base_dir) / config["task.path"], int(config["task.n_outputs"]))
+    elif name in GENERATED_TASKS:
+        X, T = generate(config)
+        if config.get("task.targets") == "onehot":
+            T = np.concatenate([1 - T, T], axis=1)
+        return X, T
     else:
         raise GridError(f"task.name = {name!r} is not a known task")
     X = bits.astype(np.float64)

@@ -3,7 +3,7 @@
 Holds ``_value`` (one value checked against its :class:`~sweep.grid.schema.Param`: type, bounds,
 choices; normalised, numbers in float kinds as ``float``), :func:`task_shape` (a task's
 ``(n_in, n_out)``, reading a csv task) and ``_check_group`` (the cross-key rules on one
-group: bce needs a sigmoid output, one activation per hidden layer, explicit init shapes
+group: task.targets allowed for the task, bce needs targets in [0, 1] and a sigmoid output, one activation per hidden layer, explicit init shapes
 match the architecture, ``numpy_legacy`` needs no shortcut and seeds < 2**32).
 """
 from __future__ import annotations
@@ -15,7 +15,8 @@ from sweep.errors import GridError
 from sweep.grid.groups import Group
 from sweep.grid.hashing import canonical_json
 from sweep.grid.locate import _Context, _short
-from sweep.grid.schema import FULL_BATCH_OPTIMIZERS, OPTIMIZERS, PARAM_BY_KEY, Param
+from sweep.grid.schema import (BINARY_TASKS, FULL_BATCH_OPTIMIZERS, OPTIMIZERS, PARAM_BY_KEY, TASK_TARGETS,
+                               Param)
 from sweep.grid.tasks import make_task
 
 TASK_KEYS = tuple(k for k in PARAM_BY_KEY if k.startswith("task."))
@@ -48,6 +49,9 @@ def _value(p: Param, v: Any, ctx: _Context, table: str, key: str) -> Any:
         return ctx.error(f"{p.key} = {_short(v)} {what}", table, key)
 
     kind = p.kind
+    if p.key == "task.data_seed" and v == "per_run":
+        raise bad("is not supported yet (a dataset per run is planned); allowed: an integer >= 0 (one "
+                  "dataset shared by every seed of a cell), or a [sweep] axis of them")
     if kind == "int" and type(v) is not int:
         raise bad(f"must be {_KIND_TEXT[kind]}")
     if kind == "float":
@@ -98,7 +102,7 @@ def task_shape(config: dict, base_dir: str = ".", _cache: dict | None = None) ->
     """
     if config["task.name"] == "csv" and not config["task.path"]:
         raise GridError("task.name = 'csv' needs task.path (a CSV file, relative to the grid file)")
-    key = canonical_json([base_dir] + [config[k] for k in TASK_KEYS])
+    key = canonical_json([base_dir] + [config.get(k) for k in TASK_KEYS])
     cache = {} if _cache is None else _cache
     if key not in cache:
         X, T = make_task(config, base_dir)
@@ -114,6 +118,15 @@ def _check_group(g: Group, grid_subs, ctx: _Context, base_dir: str, cache: dict,
     def fail(msg: str, key: str) -> GridError:
         return ctx.error_at(msg + where, key)
 
+    task, targets = c["task.name"], c["task.targets"]
+    allowed = TASK_TARGETS.get(task, ("binary", "onehot") if task in BINARY_TASKS else ())
+    if targets is not None and targets not in allowed:
+        raise fail(f"task.targets = {targets!r} is not allowed with task.name = {task!r}; choose one of: "
+                   f"{', '.join(allowed)}", "task.targets")
+    if c["train.loss"] == "bce" and (task == "sine" or targets == "regression"):
+        raise fail(f"train.loss = 'bce' needs targets in [0, 1] but task.name = {task!r} has continuous "
+                   f"targets{' (task.targets = regression)' if targets else ''}; use train.loss = 'mse' or 'sse'",
+                   "train.loss")
     if c["train.loss"] == "bce" and c["model.output"] != "sigmoid":
         raise fail(f"train.loss = 'bce' requires model.output = 'sigmoid' (got {c['model.output']!r})", "train.loss")
     if c["train.optimizer"] in FULL_BATCH_OPTIMIZERS and c["train.schedule"] != "full":
