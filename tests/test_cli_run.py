@@ -105,6 +105,26 @@ def test_different_grid_is_refused_but_more_seeds_are_added(tmp_path, capsys):
     pd.testing.assert_frame_equal(grown[grown.run_id.isin(first.run_id)].reset_index(drop=True), first)
 
 
+def test_a_subset_of_a_complete_sweep_trains_nothing(tmp_path, capsys):
+    """Issue 28 item 7: fewer seeds, or a value fewer on an axis, is not refused; the summary is
+    of the subset's runs, and the directory (manifest included) is left as it was."""
+    out = tmp_path / "out"
+    grid = write_grid(tmp_path, 20)
+    assert main(["run", str(grid), "--out", str(out), "--no-progress"]) == 0
+    files, manifest = sorted(out.iterdir()), layout_of(out).manifest.read_text()
+    capsys.readouterr()
+    for subset, n, rows in ((["sweep.seeds=10"], 20, ["0.5    10", "2.0    10"]),
+                            (["sweep.train.lr=0.5"], 20, ["0.5    20"]),
+                            (["sweep.seeds=5", "sweep.train.lr=2.0"], 5, ["2.0     5"])):
+        assert main(["run", str(grid), "--out", str(out), "--no-progress", *subset]) == 0, subset
+        text = capsys.readouterr().out
+        assert f"{n} of {n} runs" in text and f"0 trained now, {n} already there" in text and "subset" in text
+        assert all(r in text for r in rows) and text.count("\n") == 3 + len(rows), text
+    assert sorted(out.iterdir()) == files and layout_of(out).manifest.read_text() == manifest
+    assert main(["run", str(grid), "--out", str(out), "--no-progress", "sweep.seeds=10", "sweep.train.lr=0.5,3"]) == 2
+    assert "different grid" in capsys.readouterr().err
+
+
 def test_second_run_on_locked_directory_fails_fast(tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()

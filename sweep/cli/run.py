@@ -17,7 +17,7 @@ from sweep.grid.overrides import normalise
 from sweep.run.checks import (LIMIT_EPOCHS, LIMIT_NETWORK_EPOCHS, LIMIT_RUNS, check_run_args, check_size, chunk_size,
                                network_epochs, positive_int, size_problems, thread_count)
 from sweep.run.runner import make_plans, run_sweep
-from sweep.run.summary import format_summary, group_summary
+from sweep.run.summary import format_summary, grid_run_ids, group_summary
 
 
 CALIBRATION_EPOCHS = 2000
@@ -85,7 +85,10 @@ def run(args) -> int:
               f"kernels {stats.kernel_s:.2f} s, kernel load/compile {stats.warm_s:.2f} s "
               f"(+{stats.compile_ahead_s:.2f} s in the background), "
               f"{100 * outside:.1f}% of wall time outside both; planning {stats.plan_s:.2f} s")
-    print(format_summary(group_summary(out_dir, grid), grid.main_criterion or "main"))
+    if stats.subset:
+        print(f"(these are a subset of the runs in {out_dir}; its other runs are left as they are)")
+    ids = grid_run_ids(grid) if stats.subset else None
+    print(format_summary(group_summary(out_dir, grid, ids), grid.main_criterion or "main"))
     return 1 if stats.n_failed else 0
 
 

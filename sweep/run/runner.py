@@ -1,9 +1,11 @@
 """Run a sweep: plan chunks, skip finished runs, execute on a backend, write parts.
 
 Resume rule: a run is done when its ``run_id`` is in a part file. Re-running trains only
-the missing runs. A directory that holds runs the grid does not contain belongs to a
-different grid and is refused; a grid that only adds runs (more seeds, more values) is
-accepted and only the new runs are trained.
+the missing runs. A grid that only adds runs (more seeds, more values) is accepted and only
+the new runs are trained. A grid whose runs are all in the directory (a subset: fewer seeds, a
+value fewer on an axis) trains nothing and leaves the directory, manifest included, untouched
+(``RunStats.subset``). A directory that holds runs the grid does not contain while the grid has
+runs the directory lacks belongs to a different grid and is refused.
 """
 from __future__ import annotations
 
@@ -52,6 +54,7 @@ class RunStats:
     network_epochs: int = 0
     failures: list = field(default_factory=list)
     interrupted: bool = False
+    subset: bool = False          # the grid is a subset of the directory's runs, all done: nothing written
 
 
 def _now() -> str:
@@ -166,11 +169,16 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
             done = done_ids(out) if out.legacy else out.done_run_ids(scan.parts)
             stats.n_done_before = int(done.size)
             chunks, matched = plan_pending(grid, sizes, done)
+            if matched < done.size and not chunks:  # a subset of the directory's runs, all there
+                stats.n_done_before, stats.subset = matched, not out.legacy
+                stats.wall_s = time.perf_counter() - t_start
+                return stats   # nothing to train: the directory and its manifest stay the full grid's
             if matched < done.size:
                 raise OutputError(
-                    f"{out.path} holds {done.size - matched} runs that grid {grid.name!r} does not contain: "
-                    f"it was written by a different grid (hash {str(manifest.get('grid_hash', '?'))[:12]}). "
-                    f"Use another --out directory.")
+                    f"{out.path} holds {done.size - matched} runs that grid {grid.name!r} does not contain, "
+                    f"and the grid has {sum(c.n_runs for c in chunks)} runs it does not hold: it was written "
+                    f"by a different grid (hash {str(manifest.get('grid_hash', '?'))[:12]}). Use another --out "
+                    f"directory (a grid whose runs are all there, such as fewer seeds, trains nothing and is accepted).")
         stats.plan_s = time.perf_counter() - t0
         if chunks:  # the backend compiles or loads the kernels (local: the first group now, the rest ahead)
             warm = backend.warm_up(plans, chunks)

@@ -31,7 +31,14 @@ def summary_keys(grid, max_rows: int = 60) -> list[str]:
     return [k for k, n in zip(group_keys(), sizes) if n > 1]
 
 
-def group_summary(out_dir, grid) -> "pd.DataFrame":
+def grid_run_ids(grid) -> np.ndarray:
+    """Every run_id of ``grid`` (8 bytes per run), for a summary of a subset of a directory."""
+    ids = [grid.columns(s, min(b, s + (1 << 20)))["run_id"]
+           for g in grid.groups() for a, b in g.ranges for s in range(a, b, 1 << 20)]
+    return np.concatenate(ids) if ids else np.zeros(0, np.uint64)
+
+
+def group_summary(out_dir, grid, run_ids=None) -> "pd.DataFrame":
     """A DataFrame with one row per swept combination: runs, converged share, KM median epoch,
     its horizon (largest ``epochs_run``) and the diverged share.
 
@@ -39,7 +46,8 @@ def group_summary(out_dir, grid) -> "pd.DataFrame":
     streaming Acero aggregation over the parts, so memory follows the distinct epochs, not the runs
     (a 10^8-run directory is summarised in a few hundred MB); the Kaplan-Meier median is then
     computed from those counts (``results.stats.km_quantile_counts``, the estimator of
-    ``results.analysis.convergence``).
+    ``results.analysis.convergence``). ``run_ids``: only those runs (a grid that is a subset of
+    the directory's runs, :func:`grid_run_ids`).
     """
     import pandas as pd
     from pyarrow import acero
@@ -58,8 +66,11 @@ def group_summary(out_dir, grid) -> "pd.DataFrame":
     # parts dictionary-encode their text columns each with its own dictionary: group on the values
     exprs = [pc.field(k).cast(t.value_type) if pa.types.is_dictionary(t := dataset.schema.field(k).type)
              else pc.field(k) for k in keys]
+    only = [] if run_ids is None else [acero.Declaration("filter", acero.FilterNodeOptions(
+        pc.field("run_id").isin(pa.array(np.asarray(run_ids, np.uint64)))))]
     df = acero.Declaration.from_sequence([
-        acero.Declaration("scan", acero.ScanNodeOptions(dataset, columns=keys)),
+        acero.Declaration("scan", acero.ScanNodeOptions(dataset, columns=keys + ["run_id"] * bool(only))),
+        *only,
         acero.Declaration("project", acero.ProjectNodeOptions(exprs, keys)),
         acero.Declaration("aggregate", acero.AggregateNodeOptions([([], "hash_count_all", None, "count_all")],
                                                                    keys=keys)),
