@@ -252,3 +252,16 @@ seeds = 30
     assert main(["ls", str(tmp_path)]) == 0 and main(["info", str(out)]) == 0
     shown = capsys.readouterr().out
     assert " complete  120/120 " in shown and "120 of 120 runs done" in shown  # distinct runs, not 180
+
+
+def test_progress_bar_counts_the_whole_sweep_and_is_absent_with_nothing_to_do(tmp_path, capsys):
+    """Issue 28 item 7: a resumed run's bar starts at the runs already there (done/total of the
+    sweep); a run with nothing to train draws no ``0.00run`` bar."""
+    out = tmp_path / "out"
+    assert main(["run", str(write_grid(tmp_path, 20)), "--out", str(out)]) == 0
+    assert "40.0/40.0" in capsys.readouterr().err
+    assert main(["run", str(write_grid(tmp_path, 20)), "--out", str(out)]) == 0
+    assert "run/s" not in capsys.readouterr().err
+    assert main(["run", str(write_grid(tmp_path, 30)), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "40.0/60.0" in err and "60.0/60.0" in err and "/20.0" not in err

@@ -201,7 +201,7 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
             journal = Journal.start(out, grid.runs_hash) if verified is not None else None
         except OSError as exc:
             raise OutputError(os_error_text(exc, out.path, "cannot write to")) from None
-        bar = Progress(stats.n_pending, enabled=progress, stream=stream)
+        bar = Progress(stats.n_pending, enabled=progress, stream=stream, done=stats.n_done_before)
         # parts are written on one background thread, overlapping the next kernel call
         # (the kernels release the GIL); at most two writes wait, and all finish before exit
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sweep-writer")
