@@ -1,8 +1,8 @@
 """Groups: runs that share every group-role value, and the config rules that define them.
 
 Holds :func:`applies` and :func:`normalise` (a key whose ``applies`` rule is false becomes
-``None``; an unset key with a per-task default gets it), :func:`show` (a short human form of a value), :class:`Group` and
-:func:`make_groups` (a grid's groups, in order of first run index). See :mod:`sweep.grid.expand`
+``None``; an unset key with a per-task default gets it), :func:`show` (a short human form of a
+value), :class:`Group` and :func:`make_groups` (a grid's groups, in order of first run index). See :mod:`sweep.grid.expand`
 for how groups map onto run indices.
 """
 from __future__ import annotations

@@ -3,8 +3,9 @@
 Holds ``_value`` (one value checked against its :class:`~sweep.grid.schema.Param`: type, bounds,
 choices; normalised, numbers in float kinds as ``float``), :func:`task_shape` (a task's
 ``(n_in, n_out)``, reading a csv task) and ``_check_group`` (the cross-key rules on one
-group: task.targets allowed for the task, bce needs targets in [0, 1] and a sigmoid output, one activation per hidden layer, explicit init shapes
-match the architecture, ``numpy_legacy`` needs no shortcut and seeds < 2**32).
+group: task.targets allowed for the task, bce needs targets in [0, 1] and a sigmoid output, one
+activation per hidden layer, explicit init shapes match the architecture, ``numpy_legacy`` needs no
+shortcut and seeds < 2**32).
 """
 from __future__ import annotations
 
