@@ -161,3 +161,34 @@ def test_expected_compile_counts_a_cold_generic_kernel_once_and_a_cold_init_kern
     exp = expected_compile(plans)
     assert exp["cold"] == 0 and exp["init_s"] == 0
     assert exp["total_s"] == pytest.approx(2 * compile_ahead.CACHED_S)
+
+
+def test_a_cold_kernel_compiled_here_is_one_line_on_the_stream(tmp_path, monkeypatch):
+    """Issue 28 item 7: no blank terminal while a kernel compiles; nothing said when it is cached
+    or when no stream is given (``--no-progress``)."""
+    import io
+    import sys
+
+    import sweep.run.compile_ahead as ca
+    from sweep.cli import main
+    from sweep.run.warmup import WarmReport
+
+    grid = _grid(tmp_path, "[[2], [3]]")
+    plans = make_plans(grid)
+    chunks = [Chunk(0, 0, 40), Chunk(1, 40, 80)]
+    monkeypatch.setattr(ca, "warm_groups", lambda plans, order: WarmReport(seconds={order[0]: 7.94}))
+    monkeypatch.setattr(ca, "init_cold", lambda: False)
+    cold = {"cached": False, "kind": "specialised"}
+    monkeypatch.setattr(ca, "kernel_info", lambda plan: cold if plan.network.sizes[1] == 2 else {**cold, "cached": True})
+    out = io.StringIO()
+    CompileAhead(plans, chunks, background=False, stream=out).start()
+    assert out.getvalue() == "compiling the specialised kernel for 2-2-1 sigmoid, sgd, full batch (float64)... 7.9 s\n"
+    quiet = io.StringIO()
+    CompileAhead(plans, chunks, background=False).start()
+    assert quiet.getvalue() == ""
+    seen = []
+    monkeypatch.setattr(CompileAhead, "_warm_here", lambda self, order: seen.append(self.stream))
+    grid_file = tmp_path / "grid.toml"
+    for i, flags in enumerate((["--no-progress"], [])):
+        assert main(["run", str(grid_file), "--out", str(tmp_path / f"o{i}"), *flags]) == 0
+    assert seen == [None, sys.stderr]

@@ -61,6 +61,8 @@ def run(args) -> int:
     try:
         backend = make_backend(grid.execution, threads=args.threads, scheduler=args.scheduler,
                                dask_local=args.dask_local)
+        if not args.no_progress and hasattr(backend, "compile_stream"):
+            backend.compile_stream = sys.stderr   # "compiling the ... kernel for 2-2-1 ...... 7.9 s"
         if grid.stopping is not None:
             return run_sequential_cmd(grid, out_dir, backend, args, cmd)
         try:

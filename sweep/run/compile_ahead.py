@@ -106,8 +106,9 @@ class CompileAhead:
     helper's next one); ``close``: stop the helper. ``background=False`` warms every group here, in order
     (the behaviour before compile-ahead)."""
 
-    def __init__(self, plans, chunks, background: bool = True):
+    def __init__(self, plans, chunks, background: bool = True, stream=None):
         self.plans = plans
+        self.stream = stream   # where to say what compiles here (None: say nothing)
         self.order = group_order(chunks)
         self.background = background
         self.report = WarmReport()
@@ -123,7 +124,7 @@ class CompileAhead:
         t0 = time.perf_counter()
         first, rest = self.order[:1], self.order[1:]
         if not self.background:
-            self._merge(warm_groups(self.plans, self.order))
+            self._warm_here(self.order)
             self.sync_s = time.perf_counter() - t0
             return self
         cold = [i for i in rest if _is_cold(self.plans[i])]
@@ -132,9 +133,22 @@ class CompileAhead:
                 self._spawn(cold)
             except (OSError, RuntimeError, ValueError):  # no helper: each group compiles when reached
                 self._pending.clear()
-        self._merge(warm_groups(self.plans, first))
+        self._warm_here(first)
         self.sync_s = time.perf_counter() - t0
         return self
+
+    def _warm_here(self, order: list[int]) -> None:
+        """Warm ``order`` in this process; a cold kernel gets one line on ``stream`` while it
+        compiles (seconds of a blank terminal otherwise): ``compiling the specialised kernel for
+        2-2-1 sigmoid, sgd, full batch (float64)... 7.9 s``."""
+        for i in order:
+            what = compiling_text(self.plans[i]) if self.stream is not None else None
+            if what:
+                print(f"{what}... ", end="", file=self.stream, flush=True)
+            rep = warm_groups(self.plans, [i])
+            if what:
+                print(f"{rep.seconds[i]:.1f} s" if i in rep.seconds else "failed", file=self.stream, flush=True)
+            self._merge(rep)
 
     def _spawn(self, order: list[int], warm=None) -> None:
         """Start the helper (``warm``: :func:`warm_group`, or a test's stand-in)."""
@@ -205,6 +219,27 @@ def _is_cold(plan) -> bool:
     except Exception:  # noqa: BLE001 - a bad group fails in its own chunks
         return False
     return info["kind"] == "specialised" and not info["cached"]
+
+
+def compiling_text(plan) -> str | None:
+    """``compiling the specialised kernel for 2-2-1 sigmoid, sgd, full batch (float64)``, or None
+    when ``plan``'s kernels are cached (a load of well under a second: nothing to say)."""
+    try:
+        info = kernel_info(plan)
+        cold_init = uses_init_kernel(plan) and init_cold()
+    except Exception:  # noqa: BLE001 - a bad group fails in its own chunks
+        return None
+    if info["cached"] and not cold_init:
+        return None
+    cfg = plan.config
+    acts = cfg.get("model.activation")
+    acts = "/".join(acts) if isinstance(acts, list) else acts
+    net = "-".join(str(n) for n in plan.network.sizes)
+    schedule = {"full": "full batch", "online": "online"}.get(cfg.get("train.schedule"),
+                                                              f"minibatch {cfg.get('train.batch_size')}")
+    what = f"the {info['kind']} kernel" if not info["cached"] else "the initial weights' kernel"
+    return (f"compiling {what} for {net} {acts if len(plan.network.sizes) > 2 else ''}".rstrip()
+            + f", {cfg.get('train.optimizer')}, {schedule} ({cfg.get('train.dtype')})")
 
 
 def kernel_info(plan) -> dict:

@@ -26,11 +26,14 @@ class LocalBackend:
     def describe(self) -> str:
         return f"local backend, {self.threads} thread(s)"
 
+    compile_stream = None   # where to say which cold kernel compiles here (`sweep run` sets stderr)
+
     def warm_up(self, plans: list[GroupPlan], chunks: list[Chunk]):
         """The first group's kernels now, the other cold ones in a helper process while it trains
-        (``sweep.run.compile_ahead``)."""
+        (``sweep.run.compile_ahead``); a cold one compiled here is one line on ``compile_stream``."""
         from sweep.run.compile_ahead import CompileAhead
-        self._warm = CompileAhead(plans, chunks, background=self.compile_ahead).start()
+        self._warm = CompileAhead(plans, chunks, background=self.compile_ahead,
+                                  stream=self.compile_stream).start()
         return self._warm
 
     def map_chunks(self, grid, plans: list[GroupPlan], chunks: Iterable[Chunk]
