@@ -21,6 +21,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from kernels.config import NUMERICS_VERSION
 from results.layout import layout_of
 from results.reader import load
 from sweep.cli import main
@@ -104,10 +105,15 @@ def test_directory_written_before_resumes_in_its_own_layout(tmp_path, capsys):
     (old / "_curves").mkdir(parents=True)
     shutil.copy(FIXTURES / "frozen_matrix.parquet", old / "part-000-000000000000-432-all.parquet")
     shutil.copy(FIXTURES / "frozen_matrix_curves.parquet", old / "_curves" / "part-000-000000000000-432-all.parquet")
-    (old / "_manifest.json").write_text(json.dumps({"name": "frozen-matrix", "schema_version": 1,
-                                                    "status": "complete", "n_runs": 432}))
+    manifest = {"name": "frozen-matrix", "schema_version": 1, "status": "complete", "n_runs": 432}
+    (old / "_manifest.json").write_text(json.dumps(manifest))
     assert layout_of(old).version == 1
     argv = ["run", str(GRID), "--out", str(old), "--no-progress"]
+    # written before the numerics version was recorded: version 1, refused by these kernels (2) ...
+    assert main(argv) == 2
+    assert "numerics version 1" in capsys.readouterr().err
+    # ... though its runs are the same bits under version 2 (test above): recorded as such, it resumes
+    (old / "_manifest.json").write_text(json.dumps({**manifest, "numerics_version": NUMERICS_VERSION}))
     assert main(argv) == 0
     assert "0 trained now, 432 already there" in capsys.readouterr().out
     # recording less is the same runs: nothing to train (the version-1 ids had record.* in them)
