@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import io
 import json
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -122,9 +124,9 @@ def test_worker_death_is_retried(grid_path, local_result, cluster, client, tmp_p
 
 
 @pytest.mark.slow
-def test_lost_scattered_grid_is_scattered_again(grid_path, local_result, tmp_path):
-    """The only worker dies: the grid it held is gone, so the chunks waiting for it are
-    cancelled by the scheduler; the backend scatters again and resubmits them."""
+def test_lost_grid_is_computed_again(grid_path, local_result, tmp_path):
+    """The only worker dies: the grid it held is gone; its task has a recipe, so the scheduler
+    computes it again for the chunks that need it (scattered data would be forgotten)."""
     marker = tmp_path / "crashed"
     log = io.StringIO()
     with local_cluster(1) as one:
@@ -134,9 +136,46 @@ def test_lost_scattered_grid_is_scattered_again(grid_path, local_result, tmp_pat
             stats = run_sweep(load_grid(grid_path), tmp_path / "out", backend=backend, progress=False)
         finally:
             backend.close()
-    assert marker.exists() and "scattering it again" in log.getvalue()
+    assert marker.exists()
     assert stats.n_trained == N_RUNS and stats.n_failed == 0
     pd.testing.assert_frame_equal(load(tmp_path / "out"), local_result)
+
+
+@pytest.mark.slow
+def test_losing_most_workers_mid_sweep(grid_path, local_result, tmp_path, monkeypatch, capfd):
+    """``--dask-local 5``; once 3 chunks are back, 4 worker processes are killed (SIGKILL), and
+    once 6 are back, every worker then alive: the sweep still ends complete (exit 0) with the
+    local backend's rows, and distributed's tracebacks stay in its log file, off the terminal."""
+    real = DaskBackend.map_chunks
+    killed = []
+
+    def kill_workers(backend, n: int) -> None:
+        pids = backend.client.run(os.getpid, on_error="return")  # a dying worker answers an error
+        pids = sorted(p for p in pids.values() if isinstance(p, int))[:n]
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        killed.append(len(pids))
+
+    def map_chunks(self, grid, plans, chunks):
+        for i, item in enumerate(real(self, grid, plans, chunks), 1):
+            if i == 3:
+                kill_workers(self, 4)
+            if i == 6:
+                kill_workers(self, 5)
+            yield item
+
+    monkeypatch.setattr(DaskBackend, "map_chunks", map_chunks)
+    out = tmp_path / "out"
+    capfd.readouterr()
+    rc = main(["run", grid_path, "--out", str(out), "--dask-local", "5", "--chunk-size", "32", "--no-progress"])
+    text = "".join(capfd.readouterr())
+    assert rc == 0, text
+    assert killed[0] == 4 and killed[1] >= 1, killed
+    assert "Traceback" not in text and " - ERROR - " not in text, text
+    assert "cancelled for reason" not in text and "failed:" not in text, text   # no chunk failed
+    pd.testing.assert_frame_equal(load(out), local_result)
+    manifest = json.loads(layout_of(out).manifest.read_text())
+    assert manifest["status"] == "complete" and manifest["failures"] == []
 
 
 def test_failing_chunk_is_quarantined(grid_path, local_result, cluster, client, tmp_path, monkeypatch):
@@ -170,7 +209,8 @@ def test_in_flight_is_bounded_and_keys_name_the_runs(grid_path, client, monkeypa
     real_submit = client.submit
 
     def submit(fn, *args, key=None, **kwargs):
-        submitted.append(key)
+        if fn is not dask_backend._value:  # the grid's and the plans' tasks are not chunks
+            submitted.append(key)
         return real_submit(fn, *args, key=key, **kwargs)
 
     monkeypatch.setattr(client, "submit", submit)
@@ -228,7 +268,7 @@ class _Client:
 
 
 def test_a_completion_as_completed_misses_is_found_by_its_status(monkeypatch):
-    from sweep.run.backends import dask as backend
+    from sweep.run.backends import dask_flow as backend
 
     monkeypatch.setattr(backend, "STALL_S", 0.05)
     done, pending = _Future("finished", "the result"), _Future("pending")
@@ -236,3 +276,39 @@ def test_a_completion_as_completed_misses_is_found_by_its_status(monkeypatch):
     # pending while every worker is idle: cancelled, for map_chunks to resubmit it
     future, _ = backend._next_done(_Flow(), {pending: 0}, _Client({"w1": [], "w2": []}))
     assert future is pending and pending.cancelled and pending.status == "cancelled"
+
+
+def test_outcomes_lost_and_killed_are_run_again():
+    from concurrent.futures import CancelledError
+
+    from distributed.client import FutureCancelledError
+    from distributed.scheduler import KilledWorker
+    from sweep.run.backends.dask_flow import _outcome
+
+    forgotten = FutureCancelledError(key="k-resubmit2", reason="already forgotten")
+    assert _outcome(CancelledError()) == "lost"
+    assert _outcome((FutureCancelledError, forgotten, None)) == "lost"
+    assert _outcome((KilledWorker, KilledWorker("k", "w", 3), None)) == "killed"
+    assert _outcome((ValueError, ValueError("bad"), None)) == "failed"
+    assert _outcome("a chunk result") == "done"
+
+
+def test_distributed_logs_go_to_a_file(tmp_path, capfd):
+    import logging
+
+    from sweep.run.backends import dask_logs
+
+    path = tmp_path / "dask.log"
+    before = {name: list(logging.getLogger(name).handlers) for name in dask_logs._configured()}
+    saved = dask_logs.route(path)
+    try:
+        logging.getLogger("distributed.scheduler").error("Removing worker: %s", "lost data")
+        logging.getLogger("distributed.client").warning("Couldn't gather 1 keys")
+        logging.getLogger("tornado.application").error("Exception in callback")
+    finally:
+        dask_logs.restore(saved)
+    assert capfd.readouterr().err == ""
+    assert "Removing worker: lost data" in path.read_text()
+    assert dask_logs.summary(path).startswith("dask: distributed logged 2 error(s) and 1 warning(s)")
+    assert {name: logging.getLogger(name).handlers for name in before} == before  # put back
+    assert dask_logs.summary(tmp_path / "none.log") is None

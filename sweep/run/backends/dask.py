@@ -9,20 +9,24 @@ them, so a retried or recomputed task trains exactly the same runs bit for bit.
   cluster object (``LocalCluster``, dask-jobqueue's ``SLURMCluster`` ...); ``n_workers``
   instead starts a ``LocalCluster`` of that many worker processes, closed by ``close()``.
   A client or cluster handed in stays open: it belongs to the caller.
-- Data: the grid and the group plans are scattered once (``broadcast=True``); every task
-  refers to them by key. Scattered data has no recipe: if every worker holding it dies, the
-  scheduler cancels the tasks that need it, and this backend scatters it again and
-  resubmits them (at most ``max(1, retries)`` times per chunk). Dask's active memory
-  manager drops broadcast copies on idle workers (dask/dask#11148), which makes that more
-  likely and costs a transfer per worker now and then; the ``LocalCluster`` started here
-  runs without it.
+- Data: the grid and the group plans are sent once, each as a small task that returns it;
+  every chunk's task depends on them by key. Unlike scattered data they have a recipe: when
+  every worker holding one dies, the scheduler computes it again instead of forgetting the
+  chunks that need it. A chunk whose future is cancelled or forgotten all the same (its
+  data lost with its workers, a stall) is resubmitted under a fresh key, up to
+  ``MAX_RESUBMITS`` times: losing workers is not the chunk's fault.
+- Logs: while the backend is open, distributed's log records go to a file
+  (``sweep.run.backends.dask_logs``), not to the terminal; ``close()`` prints one line
+  naming it when it holds warnings or errors.
 - Flow: at most ``max_in_flight`` chunks are submitted at a time (default
   ``max(4, 2 * worker threads)``); one more is fed in as each one finishes, so a sweep of
   100,000 chunks never puts 100,000 tasks on the scheduler. Results (Arrow tables) come
   back to the client, where the runner writes the parts: workers write nothing.
 - Failures are data: a task that raises is retried ``retries`` times by Dask; a worker that
   dies mid-task is replaced by its nanny and the task rerun (up to the scheduler's
-  ``distributed.scheduler.allowed-failures``, default 3, then ``KilledWorker``). A chunk that
+  ``distributed.scheduler.allowed-failures``, default 3, then ``KilledWorker``, after which the
+  chunk is resubmitted ``max(1, retries)`` times: when many workers die at once, an innocent
+  task is handed to dead workers one after another and reaches that count). A chunk that
   still fails is yielded as a :class:`~sweep.run.backends.base.ChunkFailure` with the remote
   traceback, and the rest of the sweep goes on.
 - Compilation: before the first chunk, one worker warms every group's kernels
@@ -41,11 +45,13 @@ import os
 import sys
 import threading
 import time
-import traceback
+import uuid
 from contextlib import nullcontext
 from typing import Callable, Iterable, Iterator
 
+from sweep.run.backends import dask_logs
 from sweep.run.backends.base import ChunkFailure, NoWarmUp
+from sweep.run.backends.dask_flow import MAX_RESUBMITS, _failure, _next_done, _outcome
 from sweep.errors import SweepError
 from sweep.run.execute import Chunk, ChunkResult, GroupPlan, execute_chunk
 
@@ -122,16 +128,29 @@ class DaskBackend:
 
     def __init__(self, scheduler=None, n_workers: int | None = None, threads: int | None = None,
                  retries: int = 2, *, max_in_flight: int | None = None, warm: bool = True,
-                 task: Callable | None = None, stream=None, connect_timeout: str = "20s"):
+                 task: Callable | None = None, stream=None, connect_timeout: str = "20s",
+                 quiet_logs: bool = True):
         distributed = _import_distributed()
+        self.stream = stream or sys.stderr
+        self.log_path = dask_logs.default_path() if quiet_logs else None
+        self._saved_logs = dask_logs.route(self.log_path) if quiet_logs else None
+        try:
+            self._start(distributed, scheduler, n_workers, threads, connect_timeout)
+        except BaseException:
+            self._restore_logs()
+            raise
         self.retries = int(retries)
         self.max_in_flight = max_in_flight
         self.warm = warm
         self.task = task or run_chunk   # another task (same signature) for fault-injection tests
-        self.stream = stream or sys.stderr
+        self._warmed: set[tuple[str, str]] = set()   # (grid hash, worker address)
+        link = self.dashboard_link
+        print(f"dask: scheduler {self.client.scheduler.address}, {self._worker_text()}"
+              + (f", dashboard {link}" if link else ""), file=self.stream)
+
+    def _start(self, distributed, scheduler, n_workers, threads, connect_timeout) -> None:
         self._cluster = None           # a LocalCluster we started (closed in close())
         self._own_client = True
-        self._warmed: set[tuple[str, str]] = set()   # (grid hash, worker address)
         if isinstance(scheduler, distributed.Client):
             self.client, self._own_client = scheduler, False
             self.task_threads = threads
@@ -149,19 +168,19 @@ class DaskBackend:
             n = int(n_workers or max(1, (os.cpu_count() or 1) // per_worker))
             import dask
 
-            # The active memory manager would drop the broadcast copies of the grid on
-            # workers with no task running (dask/dask#11148); here we own the cluster.
+            # The active memory manager would drop the copies of the grid on workers with no
+            # task running (dask/dask#11148), to be fetched again; here we own the cluster.
+            env = {"NUMBA_NUM_THREADS": str(per_worker)}
+            if self.log_path is not None:  # the preload routes the workers' records there too
+                env[dask_logs.ENV] = str(self.log_path)
             with dask.config.set({"distributed.scheduler.active-memory-manager.start": False}):
                 self._cluster = distributed.LocalCluster(
                     n_workers=n, threads_per_worker=per_worker, processes=True,
-                    dashboard_address=":0", env={"NUMBA_NUM_THREADS": str(per_worker)},
+                    dashboard_address=":0", env=env,
                     preload=["sweep.run.backends.dask_worker_setup"],  # workers ignore Ctrl-C
                     silence_logs=logging.ERROR)  # no "task cancelled" warnings after a Ctrl-C
             self.client = distributed.Client(self._cluster)
             self.task_threads = None
-        link = self.dashboard_link
-        print(f"dask: scheduler {self.client.scheduler.address}, {self._worker_text()}"
-              + (f", dashboard {link}" if link else ""), file=self.stream)
 
     # -- information ----------------------------------------------------------------------
     @property
@@ -229,22 +248,34 @@ class DaskBackend:
         distributed = _import_distributed()
         client = self.client
         pending = iter(chunks)
-        shared = _Shared(client, grid, plans, self.stream)
         prefix = f"mlp-sweep-{grid.hash[:12]}"
+        shared = _Shared(client, grid, plans, prefix)
         in_flight: dict = {}           # future -> chunk
-        resubmits: dict[str, int] = {}  # chunk name -> times resubmitted after a cancellation
+        resubmits: dict[str, int] = {}  # chunk name -> times resubmitted (lost or killed)
+        killed: dict[str, int] = {}     # chunk name -> KilledWorker results so far
         done_flow = distributed.as_completed(with_results=True, raise_errors=False)
 
         def submit(chunk: Chunk) -> None:
-            n = resubmits.get(chunk.name, 0)
-            key = f"{prefix}-{chunk.name}" + (f"-resubmit{n}" if n else "")
+            n = resubmits.get(chunk.name, 0)   # a resubmission gets a key never used before
+            key = f"{prefix}-{chunk.name}" + (f"-resubmit{n}-{uuid.uuid4().hex[:8]}" if n else "")
             future = client.submit(self.task, shared.grid, shared.plans[chunk.group], chunk,
                                    self.task_threads, key=key, retries=self.retries)
             in_flight[future] = chunk
             done_flow.add(future)
 
+        def again(chunk: Chunk, outcome: str) -> bool:
+            """Whether to resubmit a chunk the cluster lost (``MAX_RESUBMITS`` times) or whose
+            workers all died (``max(1, retries)`` times: a poison chunk must end, see ``_outcome``)."""
+            if outcome == "killed":
+                killed[chunk.name] = killed.get(chunk.name, 0) + 1
+                if killed[chunk.name] > max(1, self.retries):
+                    return False
+            if resubmits.get(chunk.name, 0) >= MAX_RESUBMITS:
+                return False
+            resubmits[chunk.name] = resubmits.get(chunk.name, 0) + 1
+            return True
+
         try:
-            shared.scatter()
             if self.warm:
                 self._warm_workers(grid, shared.grid, shared.plans)
             limit, checked = self._in_flight_limit(), time.monotonic()
@@ -259,14 +290,11 @@ class DaskBackend:
                 chunk = in_flight.pop(future)
                 if time.monotonic() - checked > 2:  # workers may have joined or left (SLURM jobs)
                     limit, checked = self._in_flight_limit(), time.monotonic()
-                if future.status == "finished":
+                outcome = _outcome(result)
+                if outcome == "done":
                     yield result
-                elif future.status == "cancelled" and resubmits.get(chunk.name, 0) < max(1, self.retries):
-                    # not by us: the scheduler forgot it, usually because the only worker holding
-                    # the scattered grid died. Scatter again (once workers are back) and resubmit.
-                    resubmits[chunk.name] = resubmits.get(chunk.name, 0) + 1
-                    shared.ensure()
-                    submit(chunk)
+                elif outcome in ("lost", "killed") and again(chunk, outcome):
+                    submit(chunk)   # under a fresh key: the old one may still be being forgotten
                 else:
                     yield _failure(chunk, future, result)
                 future.release()
@@ -285,58 +313,47 @@ class DaskBackend:
             shared.release()
 
     def close(self) -> None:
-        if self._own_client:
-            self.client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-            self._cluster = None
+        try:
+            if self._own_client:
+                self.client.close()
+            if self._cluster is not None:
+                self._cluster.close()
+                self._cluster = None
+        finally:
+            self._restore_logs()
+
+    def _restore_logs(self) -> None:
+        if self._saved_logs is None:
+            return
+        dask_logs.restore(self._saved_logs)
+        self._saved_logs = None
+        line = dask_logs.summary(self.log_path)
+        if line:
+            print(line, file=self.stream)
+
+
+def _value(x):
+    """The task that holds the grid (or a plan): its result is its argument."""
+    return x
 
 
 class _Shared:
-    """The grid and the group plans, scattered to every worker, scattered again if lost.
+    """The grid and the group plans, each as a task whose result is that value.
 
-    Scattered data has no recipe: when every worker that held it is gone, the scheduler
-    forgets it and cancels the tasks that need it. ``ensure`` notices and scatters anew.
+    A task has a recipe, scattered data has none: when every worker holding the grid dies,
+    the scheduler runs the task again (the value travels in its spec, a few kB) rather than
+    forgetting the chunks that need it.
     """
 
-    def __init__(self, client, grid, plans: list[GroupPlan], stream):
-        self.client, self.grid_value, self.plan_values = client, grid, list(plans)
-        self.stream = stream
-        self.grid, self.plans = None, []
-
-    def scatter(self) -> None:
-        if not self.client.nthreads():  # scatter gives up after 2 s without a worker
-            print("dask: waiting for a worker to join (Ctrl-C to stop)", file=self.stream)
-            self.client.wait_for_workers(1)
-        self.grid = self.client.scatter(self.grid_value, broadcast=True, hash=False)
-        self.plans = self.client.scatter(self.plan_values, broadcast=True, hash=False)
-
-    def ensure(self) -> None:
-        if all(f.status == "finished" for f in (self.grid, *self.plans)):
-            return
-        if self.client.status != "running":
-            raise OSError(f"the client is {self.client.status}")
-        print("dask: the scattered grid was lost with its workers; scattering it again", file=self.stream)
-        self.release()
-        self.scatter()
+    def __init__(self, client, grid, plans: list[GroupPlan], prefix: str):
+        token = uuid.uuid4().hex[:8]   # fresh keys: a key released a moment ago may still be forgotten
+        self.grid = client.submit(_value, grid, key=f"{prefix}-grid-{token}", pure=False)
+        self.plans = [client.submit(_value, plan, key=f"{prefix}-plan{i}-{token}", pure=False)
+                      for i, plan in enumerate(plans)]
 
     def release(self) -> None:
         for f in (self.grid, *self.plans):
-            if f is not None:
-                f.release()
-
-
-def _failure(chunk: Chunk, future, result) -> ChunkFailure:
-    """A ChunkFailure from an erred (or cancelled) future, with the remote traceback."""
-    if isinstance(result, tuple) and len(result) == 3:  # (type, exception, traceback)
-        _, exc, tb = result
-    else:  # cancelled: the result is the CancelledError
-        exc, tb = result, None
-    text = "".join(traceback.format_exception(type(exc), exc, tb))
-    if type(exc).__name__ == "KilledWorker":
-        text += ("\nthe worker running this chunk died repeatedly (out of memory? a crash in the "
-                 "kernel?); see distributed.scheduler.allowed-failures\n")
-    return ChunkFailure(chunk, f"{type(exc).__name__}: {exc}", text)
+            f.release()
 
 
 def _has_bokeh() -> bool:
@@ -345,37 +362,3 @@ def _has_bokeh() -> bool:
     except ImportError:
         return False
     return True
-
-
-#: Seconds without a completion after which ``map_chunks`` looks at its futures' own states.
-STALL_S = 5.0
-
-
-def _next_done(done_flow, in_flight: dict, client=None):
-    """``next(done_flow)``: the next ``(future, result)`` to complete. A future that
-    ``as_completed`` never reports (seen twice in the test suite, after a chunk's task failed:
-    every worker idle and the client waiting for ever) is taken from its own status once nothing
-    has completed for ``STALL_S`` seconds; one still pending while no worker processes anything
-    for another ``STALL_S`` is cancelled (``map_chunks`` then resubmits it)."""
-    from concurrent.futures import CancelledError
-
-    t0, stalls = time.monotonic(), 0
-    while not done_flow.has_ready():
-        if time.monotonic() - t0 > STALL_S:
-            stalls += 1
-            for future in in_flight:
-                if future.status == "finished":
-                    return future, future.result()
-                if future.status == "error":
-                    exc = future.exception()
-                    return future, (type(exc), exc, future.traceback())
-                if future.status == "cancelled":
-                    return future, CancelledError()
-            busy = client.processing() if client is not None and stalls >= 2 else {}
-            if busy and not any(busy.values()):      # workers there, all idle (none: wait for them)
-                future = next(iter(in_flight))
-                future.cancel()
-                return future, CancelledError()
-            t0 = time.monotonic()
-        time.sleep(0.01)
-    return next(done_flow)
