@@ -11,6 +11,9 @@ difference ``share_diff`` with an interval, both Kaplan-Meier medians, then
 - unpaired: Fisher's exact test for the shares with Newcombe's hybrid score interval, and the
   log-rank test for the epochs (``a_first_net`` is NaN).
 
+Selections that pair on the seeds both have (different seed counts, e.g. neighbouring cells of a
+sequential sweep) are compared on those common runs only: counts, shares, medians and tests alike.
+
 ``share_test`` / ``time_test`` / ``share_interval`` name the methods used and ``pairing`` says why.
 Two selections that share runs (the same ``run_id``) are refused: overlapping samples are not
 independent, and a run compared with itself is no evidence. The log-rank
@@ -19,8 +22,10 @@ test is always reported too (``logrank_*``). ``compare`` selects A and B in one 
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
@@ -42,13 +47,19 @@ def compare_frames(da: pd.DataFrame, db: pd.DataFrame, metric: str = "epoch_acc1
         if shared:
             raise AnalysisError(f"{shared} runs are in both {label_a} and {label_b} (same run_id): "
                                 "overlapping samples cannot be compared as independent")
+    da, db = da.reset_index(drop=True), db.reset_index(drop=True)
+    pairing = paired.pair_runs(da, db)
+    if pairing.paired and (pairing.n_pairs < len(da) or pairing.n_pairs < len(db)):
+        # paired on the common seeds: every figure of the row is of those runs, so they agree
+        da, db = da.iloc[pairing.ia].reset_index(drop=True), db.iloc[pairing.ib].reset_index(drop=True)
+        same = np.arange(pairing.n_pairs, dtype=np.int64)
+        pairing = dataclasses.replace(pairing, ia=same, ib=same)
     ta, oa = censored_times(da, metric, diverged)
     tb, ob = censored_times(db, metric, diverged)
     ka, kb = int(oa.sum()), int(ob.sum())
     d, dlo, dhi = stats.newcombe_interval(ka, len(da), kb, len(db), conf)
     share_interval, net = "Newcombe hybrid score (unpaired)", (math.nan,) * 3
     lr = stats.logrank(ta, oa, tb, ob)
-    pairing = paired.pair_runs(da.reset_index(drop=True), db.reset_index(drop=True))
     if pairing.paired:
         ia, ib = pairing.ia, pairing.ib
         share = paired.mcnemar(oa[ia], ob[ib])

@@ -10,7 +10,9 @@ starting point from the comparison.
 - :func:`pair_runs` matches each run of selection A with the run of B that has the same seed
   and the same value in every config column that is not compared (columns whose value sets
   differ between A and B are the compared ones). Pairing holds when no compared column is an
-  init column and the match is one-to-one and complete; otherwise ``Pairing.paired`` is
+  init column and the match is one-to-one and complete, or complete on the seeds both have
+  (the runs left over have seeds the other side lacks: cells of a sequential sweep that stopped
+  at different seed counts pair on their common seeds); otherwise ``Pairing.paired`` is
   False with the reason, and the unpaired tests are used.
 - :func:`mcnemar`: converged shares. With ``b`` pairs where only A converged and ``c`` where
   only B did, under H0 ``b ~ Binomial(b + c, 1/2)``; exact two-sided p
@@ -95,12 +97,27 @@ def pair_runs(da: pd.DataFrame, db: pd.DataFrame) -> Pairing:
     pos_b = {k: i for i, k in enumerate(kb)}
     ia = np.array([i for i, k in enumerate(ka) if k in pos_b], dtype=np.int64)
     ib = np.array([pos_b[ka[i]] for i in ia], dtype=np.int64)
+    what = ", ".join(compared) if compared else "nothing"
+    if ia.size and (ia.size != len(ka) or ib.size != len(kb)) and _only_extra_seeds(da, db, ia, ib):
+        return Pairing(True, f"paired by seed on the {ia.size} seeds both have (same initial weights; "
+                             f"{len(ka) - ia.size} runs of A and {len(kb) - ib.size} of B have seeds the other "
+                             f"lacks and are left out); compared: {what}", "paired on common seeds",
+                       compared, ia, ib)
     if ia.size == 0 or ia.size != len(ka) or ib.size != len(kb):
         return Pairing(False, f"only {ia.size} of {len(ka)} and {len(kb)} runs have a partner "
                               "with the same seed and setting", "seeds do not match", compared)
-    what = ", ".join(compared) if compared else "nothing"
     return Pairing(True, f"paired by seed (same initial weights); compared: {what}", "paired by seed",
                    compared, ia, ib)
+
+
+def _only_extra_seeds(da: pd.DataFrame, db: pd.DataFrame, ia: np.ndarray, ib: np.ndarray) -> bool:
+    """Whether every run left unpaired has a seed the other selection lacks altogether: the two
+    used different seed counts (neighbouring cells of a sequential sweep, 0..199 and 0..399), so
+    the common seeds pair and the rest are extra, not a mismatch of settings."""
+    sa, sb = _texts(da["seed"]), _texts(db["seed"])
+    lone_a = set(range(len(sa))) - set(ia.tolist())
+    lone_b = set(range(len(sb))) - set(ib.tolist())
+    return not ({sa[i] for i in lone_a} & set(sb)) and not ({sb[i] for i in lone_b} & set(sa))
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,9 @@ def _file_value(grid_text: str, key: str):
         data = tomllib.loads(grid_text or "")
     except tomllib.TOMLDecodeError:
         return None
+    if key.startswith("sweep.resolve."):
+        resolve = data.get("sweep", {}).get("resolve", {})
+        return resolve.get(key[len("sweep.resolve."):]) if isinstance(resolve, dict) else None
     if key.startswith("sweep.") and key != "sweep.seeds":
         return data.get("sweep", {}).get(key[len("sweep."):])
     section, _, name = key.partition(".")
@@ -36,10 +39,14 @@ def _override_keys(man: dict) -> list[str]:
     return [str(o).split("=", 1)[0].strip() for o in man.get("overrides") or []]
 
 
-def _mentions(text: str, value) -> bool:
+def _mentions(text: str, value, key: str = "") -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
     forms = {f"{value:g}", f"{value:,}" if isinstance(value, int) else f"{value:g}"}
+    if re.search(r"points?\b", text) and key == "sweep.resolve.halfwidth":  # a share's 0.01 is "1 point"
+        points = f"{100 * value:g}"
+        if re.search(rf"(?<![\d.,]){re.escape(points)} (percentage )?points?\b", text):
+            return True
     return any(re.search(rf"(?<![\d.,]){re.escape(f)}(?![\d])", text) for f in forms)
 
 
@@ -52,7 +59,7 @@ def description_note(man: dict) -> str | None:
         old = _file_value(man.get("grid_text", ""), key.strip())
         if isinstance(old, dict):  # seeds = {count = N}
             old = old.get("count")
-        if desc and _mentions(desc, old):
+        if desc and _mentions(desc, old, key.strip()):
             hits.append(f"{key.strip()} = {old} in the grid file, {new.strip()} in this run")
     if not hits:
         return None

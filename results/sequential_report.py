@@ -26,9 +26,21 @@ def stopping_table(section: dict) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["cell", "runs", "estimate", "interval", "half-width", "stopped"])
 
 
+def target_text(rule: dict) -> str:
+    """The half-width the run stopped at, in the table's units, from the manifest's rule (the grid
+    file's description may quote another: an override such as ``sweep.resolve.halfwidth=0.03``)."""
+    target = rule.get("target")
+    if not isinstance(target, (int, float)):
+        return ""
+    if rule.get("kind") == "share":
+        return f"Target half-width: ±{100 * target:g} percentage points (halfwidth = {target:g}). "
+    return f"Target half-width: ±{target:g} epochs. "
+
+
 def stopping_summary(section: dict) -> str:
-    """One sentence: the rule, and how many cells resolved or hit max with how many runs."""
-    return (f"{section.get('description', 'sequential seeds')}. {section.get('n_resolved', 0)} of "
+    """The rule, the half-width it used, and how many cells resolved or hit max with how many runs."""
+    return (f"{section.get('description', 'sequential seeds')}. {target_text(section.get('rule', {}))}"
+            f"{section.get('n_resolved', 0)} of "
             f"{section.get('n_cells', 0)} cells resolved, {section.get('n_max', 0)} hit max, "
             f"{section.get('runs_used', 0):,} runs used (status: {section.get('status', '?')}). "
             "Intervals: exact (Clopper-Pearson) for shares, Kaplan-Meier for medians; their coverage "

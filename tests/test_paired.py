@@ -81,3 +81,23 @@ def test_compare_is_unpaired_when_init_changes_or_seeds_differ():
     shifted = df.assign(seed=np.where(df["train.lr"] == 2.0, df["seed"] + 100, df["seed"]))
     r = analysis.compare(shifted, {"lr": 2.0}, {"lr": 0.5})
     assert not r["paired"] and "partner" in r["pairing"]
+
+
+def test_cells_that_share_their_first_seeds_pair_on_the_common_seeds():
+    """Issue 28 item 7: neighbouring cells of a sequential sweep (seeds 0..29 and 0..19) pair on
+    seeds 0..19, and every figure of the row is of those runs; a seed both have but whose setting
+    does not match still refuses the pairing."""
+    df = runs(lr_effect=3)
+    short = df[(df["train.lr"] == 0.5) | (df["seed"] < 20)]
+    r = analysis.compare(short, {"lr": 2.0}, {"lr": 0.5})
+    assert r["paired"] and r["n_pairs"] == 20 and r["pairing_short"] == "paired on common seeds"
+    assert "20 seeds both have" in r["pairing"] and "0 runs of A and 10 of B" in r["pairing"]
+    assert r["n_a"] == r["n_b"] == 20 and (r["a_first"], r["b_first"]) == (20, 0)
+    same = analysis.compare(df[df["seed"] < 20], {"lr": 2.0}, {"lr": 0.5})
+    cols = ["share_a", "share_b", "share_diff", "share_diff_lo", "share_pvalue", "time_pvalue", "km_median_b"]
+    assert r[cols].tolist() == same[cols].tolist()
+    clash = short.assign(**{"train.epochs": 100})   # seed 3 of A and of B differ in a setting
+    clash.loc[((clash["train.lr"] == 2.0) & (clash["seed"] == 3)) | ((clash["train.lr"] == 0.5) & (clash["seed"] == 4)),
+              "train.epochs"] = 200
+    r = analysis.compare(clash, {"lr": 2.0}, {"lr": 0.5})
+    assert not r["paired"] and r["pairing_short"] == "seeds do not match"

@@ -68,3 +68,22 @@ def test_claim_json_and_csv(tmp_path, capsys):
     assert main(["claim", str(out), "--at", "100", "--csv"]) == 0
     table = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
     assert list(table["n"]) == [4, 4] and "sentence" in table
+
+
+def test_a_sequential_report_states_the_half_width_used_not_the_descriptions():
+    """Issue 28 item 3: the file says +/- 1 point, the run used sweep.resolve.halfwidth=0.03."""
+    from results.sequential_report import stopping_summary
+
+    text = ('name = "s"\ndescription = "each cell until its 95% interval is +/- 1 percentage point"\n'
+            '[sweep]\nseeds = {until = "resolved", min = 200, max = 1000, step = 200}\n'
+            '[sweep.resolve]\nmetric = "epoch_acc100"\nat = 169\nhalfwidth = 0.01\n')
+    man = {"description": "each cell until its 95% interval is +/- 1 percentage point", "grid_text": text,
+           "overrides": ["sweep.resolve.halfwidth=0.03"]}
+    assert description_note(man) == ("This description is the grid file's and is contradicted by the overrides: "
+                                     "sweep.resolve.halfwidth = 0.01 in the grid file, 0.03 in this run.")
+    assert description_note({**man, "overrides": ["sweep.resolve.halfwidth=0.01"],
+                             "description": "within 3 points"}) is None
+    section = {"description": "sequential seeds: ...", "rule": {"kind": "share", "target": 0.03}}
+    assert "Target half-width: ±3 percentage points (halfwidth = 0.03)." in stopping_summary(section)
+    median = {"rule": {"kind": "median", "target": 5.0}}
+    assert "Target half-width: ±5 epochs." in stopping_summary(median)
