@@ -125,8 +125,9 @@ class _Rows:
         return start
 
 
-def emit_module(spec: Spec, header: str = "") -> str:
-    """Source of the module: ``SPEC``, ``lane_loop`` and ``train_range(b0, b1, data, net, st, runs,
+def emit_module(spec: Spec, plan, header: str = "") -> str:
+    """Source of the module: ``SPEC``, ``PLAN`` (``kernels.codegen_plan.Plan``: how its lane body
+    is laid out), ``lane_loop`` and ``train_range(b0, b1, data, net, st, runs,
     curve_epochs, out)``, the Numba function that trains blocks ``b0..b1-1`` with the arguments
     of ``kernels.train.train_blocks`` (``kernels.codegen`` runs ranges of blocks on threads).
 
@@ -210,10 +211,12 @@ def emit_module(spec: Spec, header: str = "") -> str:
            "",
            "from kernels.codegen_emit import Spec",
            "from kernels.codegen_ir import make_lane_loop",
+           "from kernels.codegen_plan import Plan",
            "from kernels.rng import shuffle_into",
            "",
            "SPEC = " + repr(spec),
-           "lane_loop = make_lane_loop(SPEC)",
+           "PLAN = " + repr(plan),
+           "lane_loop = make_lane_loop(SPEC, PLAN)",
            "",
            "",
            "@njit(cache=True, error_model='numpy', fastmath=False, nogil=True)",

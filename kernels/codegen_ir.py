@@ -1,8 +1,8 @@
 """LLVM IR of one epoch of a block: every lane's training step, as explicit vector code.
 
-``make_lane_loop(spec)`` returns an ``@intrinsic`` ``lane_loop(sf, si, X, T, tidx, e)`` that
+``make_lane_loop(spec, plan)`` returns an ``@intrinsic`` ``lane_loop(sf, si, X, T, tidx, e)`` that
 emits, inline into the caller, epoch ``e`` for all the block's lanes, ``W`` lanes at a time
-(``vector_width``). The body is straight-line code for one run, written once with every value
+(``plan.width``). The body is straight-line code for one run, written once with every value
 an LLVM vector of ``W`` lanes (so one run per vector lane): load the lanes' parameters from the
 block state ``sf``/``si``, evaluate the network on every pattern (unrolled: each unit of each
 pattern is one SSA value), the metrics and the bookkeeping, then the epoch of updates, and
@@ -28,55 +28,51 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 from kernels.codegen_emit import FULL, Layout
-from kernels.codegen_loops import begin_loop, end_loop, evaluate_loop, train_batches
-from kernels.codegen_units import emit_units
-from kernels.codegen_tuning import batch_mode, group_size, pattern_chunk, unit_chunk, vector_width
 from kernels.codegen_llvm import I64, F, I, _Gen
+from kernels.codegen_loops import evaluate_loop, train_batches
+from kernels.codegen_plan import Plan
+from kernels.codegen_state import Args, Hyper, Patterns
+from kernels.codegen_units import emit_units
 from kernels.ops import ACC_ARGMAX, ACTIVATIONS, MILESTONES, N_MILESTONES
 from kernels.ops.metrics import fahlman_ok, same_side
 
 
 class _Body:
     """One lane's epoch, emitted through a ``_Gen`` by tracing the op definitions of
-    ``kernels.ops`` with vector values; the structure mirrors kernels.train and kernels.dense."""
+    ``kernels.ops`` with vector values; the structure mirrors kernels.train and kernels.dense.
 
-    def __init__(self, spec, lay: Layout, g: _Gen, sf, si, xp, tp, tip, ln0, e, mode=None, chunk=None,
-                 units=None):
-        self.s, self.lay, self.g = spec, lay, g
-        # the loops of the epoch (codegen_loops): patterns per evaluation loop iteration (0: none)
-        # and the shape of the batches of updates; or hidden units per iteration (codegen_units)
-        self.units = unit_chunk(spec) if units is None else units
-        if self.units:
-            self.chunk, self.mode = 0, "loop"
-        else:
-            self.chunk = pattern_chunk(spec) if chunk is None else chunk
-            self.mode = mode or batch_mode(spec)
-        self.sf, self.si, self.xp, self.tp, self.tip, self.ln0, self.e = sf, si, xp, tp, tip, ln0, e
-        self.w = {}
+    Fixed for the body: ``spec``, ``plan`` (``kernels.codegen_plan.Plan``), ``layout`` (rows of
+    the block state), ``g`` (the builder), ``args`` (``Args``), ``acts`` (one activation op per
+    layer). Set by ``emit``: ``hyper`` (``Hyper``), ``patterns`` (``Patterns``). The training
+    state as the emission goes on: ``params`` (p -> F), ``slots`` (per optimizer slot, a list
+    over p), ``lane_state`` (the optimizer's per-run state), ``loss_now`` (the epoch's loss)."""
+
+    def __init__(self, spec, plan: Plan, g: _Gen, args: Args):
+        self.spec, self.plan, self.g, self.args = spec, plan, g, args
+        self.layout = Layout(spec)
+        self.params = {}
         self.acts = [ACTIVATIONS.by_code(c) for c in spec.acts]
-        self.group = group_size(spec, g.W)
 
     # -- state access: lanes ln0 .. ln0 + W - 1 of a row ------------------------------------------
     def _addr(self, base, row):
         """Lane ln0 of ``row`` (an int, or an int64 SSA value in a loop over batches)."""
-        b = self.g.b
-        start = ir.Constant(I64, row * self.s.lanes) if isinstance(row, int) else b.mul(row, ir.Constant(
-            I64, self.s.lanes))
-        return b.gep(base, [b.add(start, self.ln0)], inbounds=True)
+        b, lanes = self.g.b, self.spec.lanes
+        start = ir.Constant(I64, row * lanes) if isinstance(row, int) else b.mul(row, ir.Constant(I64, lanes))
+        return b.gep(base, [b.add(start, self.args.ln0)], inbounds=True)
 
-    def lf(self, row):
-        return F(self.g, self.g.vload(self._addr(self.sf, row), self.g.ft, "sf"))
+    def load_f(self, row):
+        return F(self.g, self.g.vload(self._addr(self.args.sf, row), self.g.ft, "sf"))
 
-    def sfst(self, row, val):
-        self.g.vstore(val.v, self._addr(self.sf, row), self.g.ft, "sf")
+    def store_f(self, row, val):
+        self.g.vstore(val.v, self._addr(self.args.sf, row), self.g.ft, "sf")
 
-    def li(self, row):
-        return I(self.g, self.g.vload(self._addr(self.si, row), self.g.it, "si"))
+    def load_i(self, row):
+        return I(self.g, self.g.vload(self._addr(self.args.si, row), self.g.it, "si"))
 
-    def sist(self, row, val):
-        self.g.vstore(val.v, self._addr(self.si, row), self.g.it, "si")
+    def store_i(self, row, val):
+        self.g.vstore(val.v, self._addr(self.args.si, row), self.g.it, "si")
 
-    def data(self, base, idx, ty):
+    def load_data(self, base, idx, ty):
         """Element ``idx`` (an int or an int64 SSA value) of a dataset array, in every lane."""
         g = self.g
         idx = ir.Constant(I64, idx) if isinstance(idx, int) else idx
@@ -86,11 +82,11 @@ class _Body:
     # -- network ------------------------------------------------------------------------------
     def derive(self, layer, d, a):
         """d f'(a) for the activation of ``layer`` (plus the flat-spot offset times d)."""
-        out = self.acts[layer].backward(d, a, self.slope)
-        return out + self.fs * d if self.s.flat else out
+        out = self.acts[layer].backward(d, a, self.hyper.slope)
+        return out + self.hyper.flat_spot * d if self.spec.flat else out
 
     def grouped(self, fn, values, *lane_args):
-        """``[fn(v, *lane_args) for v in values]``, emitted for up to ``self.group`` values at once
+        """``[fn(v, *lane_args) for v in values]``, emitted for up to ``self.plan.group`` values at once
         as one vector of their lanes side by side (``_Gen.concat``): the same operations on every
         lane, but independent chains interleaved instruction by instruction, so the CPU has
         them in flight together (emitted one after another, a long chain such as exp's
@@ -98,7 +94,7 @@ class _Body:
         g, out, i = self.g, [], 0
         while i < len(values):
             n = 1
-            while 2 * n <= min(self.group, len(values) - i):
+            while 2 * n <= min(self.plan.group, len(values) - i):
                 n *= 2
             if n == 1:
                 out.append(fn(values[i], *lane_args))
@@ -112,28 +108,28 @@ class _Body:
     def forward_many(self, xss):
         """Activations of every level (level 0 = the inputs) and the output logits of several
         patterns, ``[(levels, zo)]``, layer by layer, each layer's activations grouped."""
-        s, lay, w, g = self.s, self.lay, self.w, self.g
+        spec, layout, w, g = self.spec, self.layout, self.params, self.g
         levels = [[list(xs)] for xs in xss]
         zos = [[] for _ in xss]
-        for l in range(lay.nl):
-            n_i, n_o = s.sizes[l], s.sizes[l + 1]
-            last = l == lay.nl - 1
+        for l in range(layout.nl):
+            n_i, n_o = spec.sizes[l], spec.sizes[l + 1]
+            last = l == layout.nl - 1
             zs = []
             for k, xs in enumerate(xss):
                 ins = levels[k][l]
                 for j in range(n_o):
-                    row = lay.w_off[l] + j * n_i
-                    z = w[lay.b_off[l] + j] if s.bias else g.c(0.0)
+                    row = layout.w_off[l] + j * n_i
+                    z = w[layout.b_off[l] + j] if spec.bias else g.c(0.0)
                     for i in range(n_i):
                         z = z + w[row + i] * ins[i]
-                    if last and s.shortcut:
-                        srow = lay.s_off + j * lay.n_in
-                        for i in range(lay.n_in):
+                    if last and spec.shortcut:
+                        srow = layout.s_off + j * layout.n_in
+                        for i in range(layout.n_in):
                             z = z + w[srow + i] * xs[i]
                     if last:
                         zos[k].append(z)
                     zs.append(z)
-            acts = self.grouped(self.acts[l].forward, zs, self.slope)
+            acts = self.grouped(self.acts[l].forward, zs, self.hyper.slope)
             for k in range(len(xss)):
                 levels[k].append(acts[k * n_o:(k + 1) * n_o])
         return list(zip(levels, zos))
@@ -142,17 +138,17 @@ class _Body:
         """dE/dz of every unit of one pattern, ``{level: [per unit]}`` for levels 1..nl (the
         output's from the loss op, each hidden level's from the one above through the current
         weights)."""
-        s, lay, w, g = self.s, self.lay, self.w, self.g
-        nl = lay.nl
+        spec, layout, w, g = self.spec, self.layout, self.params, self.g
+        nl = layout.nl
         deltas = {nl: self.out_deltas(levels[nl], ts, scale)}
         for l in range(nl - 1, 0, -1):
-            n_i, n_o = s.sizes[l], s.sizes[l + 1]
+            n_i, n_o = spec.sizes[l], spec.sizes[l + 1]
             dl = deltas[l + 1]
             hd = []
             for i in range(n_i):
                 a = g.c(0.0)
                 for j in range(n_o):
-                    a = a + w[lay.w_off[l] + j * n_i + i] * dl[j]
+                    a = a + w[layout.w_off[l] + j * n_i + i] * dl[j]
                 hd.append(self.derive(l - 1, a, levels[l][i]))
             deltas[l] = hd
         return deltas
@@ -160,65 +156,65 @@ class _Body:
     def out_deltas(self, ys, ts, scale):
         """dE/dz of the output units of one pattern (outputs ``ys``, targets ``ts``)."""
         out = []
-        for j in range(self.lay.n_out):
+        for j in range(self.layout.n_out):
             d = self.g.c(scale) * (ys[j] - ts[j])
-            if not self.lay.loss.logit_delta:
-                d = self.derive(self.lay.nl - 1, d, ys[j])
+            if not self.layout.loss.logit_delta:
+                d = self.derive(self.layout.nl - 1, d, ys[j])
             out.append(d)
         return out
 
     def grad_terms(self):
         """``[(p, term)]`` for every parameter, unit by unit from the output layer down:
         ``term(levels, xs, deltas)`` is one pattern's dE/dw_p."""
-        s, lay = self.s, self.lay
+        spec, layout = self.spec, self.layout
         out = []
-        for l in range(lay.nl - 1, -1, -1):
-            n_i = s.sizes[l]
-            for j in range(s.sizes[l + 1]):
-                row = lay.w_off[l] + j * n_i
+        for l in range(layout.nl - 1, -1, -1):
+            n_i = spec.sizes[l]
+            for j in range(spec.sizes[l + 1]):
+                row = layout.w_off[l] + j * n_i
                 for i in range(n_i):
                     out.append((row + i, lambda lv, xs, d, l=l, j=j, i=i: d[l + 1][j] * lv[l][i]))
-                if s.bias:
-                    out.append((lay.b_off[l] + j, lambda lv, xs, d, l=l, j=j: d[l + 1][j]))
-        if s.shortcut:
-            for j in range(lay.n_out):
-                for i in range(lay.n_in):
-                    out.append((lay.s_off + j * lay.n_in + i, lambda lv, xs, d, j=j, i=i: d[lay.nl][j] * xs[i]))
+                if spec.bias:
+                    out.append((layout.b_off[l] + j, lambda lv, xs, d, l=l, j=j: d[l + 1][j]))
+        if spec.shortcut:
+            for j in range(layout.n_out):
+                for i in range(layout.n_in):
+                    out.append((layout.s_off + j * layout.n_in + i, lambda lv, xs, d, j=j, i=i: d[layout.nl][j] * xs[i]))
         return out
 
     def evaluate(self, m, act, k, levels, zo, ts, tidx=None):
         """Pattern ``k``'s (an int or an int64 SSA value) metrics into ``m`` and, when recorded,
         its outputs; ``ts``: its targets, ``tidx``: its class (argmax accuracy)."""
-        lay, g = self.lay, self.g
-        self.metrics(m, levels[lay.nl], zo, ts, tidx)
-        if self.s.rec_out:
-            for j in range(lay.n_out):
-                r = lay.OUT + k * lay.n_out + j if isinstance(k, int) else g.b.add(
-                    g.b.mul(k, ir.Constant(I64, lay.n_out)), ir.Constant(I64, lay.OUT + j))
-                self.sfst(r, g.sel(act, levels[lay.nl][j], self.lf(r)))
+        layout, g = self.layout, self.g
+        self.metrics(m, levels[layout.nl], zo, ts, tidx)
+        if self.spec.rec_out:
+            for j in range(layout.n_out):
+                r = layout.OUT + k * layout.n_out + j if isinstance(k, int) else g.b.add(
+                    g.b.mul(k, ir.Constant(I64, layout.n_out)), ir.Constant(I64, layout.OUT + j))
+                self.store_f(r, g.sel(act, levels[layout.nl][j], self.load_f(r)))
 
     def metrics(self, m, ys, zo, ts, tidx=None):
         """Accumulate one pattern's tss, loss terms, correct count and Fahlman flag into m."""
-        s, lay, g = self.s, self.lay, self.g
-        if s.acc_mode == ACC_ARGMAX:
+        spec, layout, g = self.spec, self.layout, self.g
+        if spec.acc_mode == ACC_ARGMAX:
             best, bi = ys[0], g.i(0)
-            for j in range(1, lay.n_out):
+            for j in range(1, layout.n_out):
                 better = ys[j] > best
                 best = g.sel(better, ys[j], best)
                 bi = g.sel(better, j, bi)
             ok = bi.eq(tidx)
         else:
             ok = None
-            for j in range(lay.n_out):
+            for j in range(layout.n_out):
                 same = same_side(ys[j], ts[j] >= 0.5)
                 ok = same if ok is None else ok & same
         m["corr"] = m["corr"] + g.sel(ok, 1, 0)
-        for j in range(lay.n_out):
+        for j in range(layout.n_out):
             d = ys[j] - ts[j]
             m["tss"] = m["tss"] + d * d
             m["fahl"] = m["fahl"] & fahlman_ok(d)
-            if lay.loss.uses_terms:
-                m["lb"] = m["lb"] + lay.loss.term(ys[j], ts[j], zo[j])
+            if layout.loss.uses_terms:
+                m["lb"] = m["lb"] + layout.loss.term(ys[j], ts[j], zo[j])
 
     def update(self, pats, still, store=False, grads=None):
         """One update of every weight by the optimizer op (kernels.ops.optimizers), from the
@@ -226,7 +222,7 @@ class _Body:
         order (or the sums ``grads[p]``, already made). Parameter by parameter: its gradient,
         its update (kept where ``still`` is false) and, with ``store``, its store, so that no
         gradient stays live across the others."""
-        lay, g, w = self.lay, self.g, self.w
+        layout, g, w = self.layout, self.g, self.params
         h, c = self.opt_lane()
         for p, term in self.grad_terms():
             grad = grads[p] if grads is not None else self.pattern_sum(term(*pat) for pat in pats)
@@ -235,9 +231,9 @@ class _Body:
                 sl[p] = v
             w[p] = new if still is None else g.sel(still, new, g.opaque(w[p]))
             if store:
-                self.sfst(lay.TH + p, w[p])
-                for row, sl in zip(lay.SLOT, self.slots):
-                    self.sfst(row + p, sl[p])
+                self.store_f(layout.TH + p, w[p])
+                for row, sl in zip(layout.SLOT, self.slots):
+                    self.store_f(row + p, sl[p])
 
     def pattern_sum(self, terms):
         """A gradient: ``0.0 + t_0 + t_1 + ...`` over the patterns' terms, in order."""
@@ -247,60 +243,62 @@ class _Body:
         return grad
 
     def opt_lane(self):
-        """The optimizer's hyper-parameters and its per-run step of this update (``lstate``)."""
-        op = self.lay.opt
-        h = tuple(self.lf(self.lay.hyper(name)) for name in op.hyper)
-        self.lstate, c = op.lane(self.lstate, h, self.loss_now)
+        """The optimizer's hyper-parameters and its per-run step of this update (``lane_state``)."""
+        op = self.layout.opt
+        h = tuple(self.load_f(self.layout.hyper(name)) for name in op.hyper)
+        self.lane_state, c = op.lane(self.lane_state, h, self.loss_now)
         return h, c
 
     def step(self, wp, grad, slots, h, c):
         """(new weight, new slots) of one weight from its gradient (plus weight decay)."""
-        gp = grad + self.wd * wp if self.s.decay else grad
-        return self.lay.opt.update(wp, gp, slots, h, c)
+        gp = grad + self.hyper.weight_decay * wp if self.spec.decay else grad
+        return self.layout.opt.update(wp, gp, slots, h, c)
 
     # -- the epoch ------------------------------------------------------------------------------
     def emit(self):
-        s, lay, g = self.s, self.lay, self.g
-        n_in, n_out, n_p = lay.n_in, lay.n_out, s.n_patterns
-        self.slope = self.lf(lay.hyper("leaky_slope"))
-        self.fs = self.lf(lay.hyper("flat_spot")) if s.flat else None
-        self.wd = self.lf(lay.hyper("weight_decay")) if s.decay else None
-        self.lstate = tuple(self.lf(row) for row in lay.LSLOT)
-        x = [[self.data(self.xp, k * n_in + i, "f") for i in range(n_in)] for k in range(n_p)]
-        self.t = [[self.data(self.tp, k * n_out + j, "f") for j in range(n_out)] for k in range(n_p)]
-        self.tidx = [self.data(self.tip, k, "i") for k in range(n_p)] if s.acc_mode == ACC_ARGMAX else [None] * n_p
-        act = self.li(lay.ACT).eq(1)
+        spec, layout, g = self.spec, self.layout, self.g
+        n_in, n_out, n_p = layout.n_in, layout.n_out, spec.n_patterns
+        hyper = layout.hyper
+        self.hyper = Hyper(self.load_f(hyper("leaky_slope")), self.load_f(hyper("flat_spot")) if spec.flat else None,
+                           self.load_f(hyper("weight_decay")) if spec.decay else None)
+        self.lane_state = tuple(self.load_f(row) for row in layout.LSLOT)
+        args = self.args
+        x = [[self.load_data(args.x, k * n_in + i, "f") for i in range(n_in)] for k in range(n_p)]
+        t = [[self.load_data(args.t, k * n_out + j, "f") for j in range(n_out)] for k in range(n_p)]
+        tidx = [self.load_data(args.tidx, k, "i") for k in range(n_p)] if spec.acc_mode == ACC_ARGMAX else [None] * n_p
+        self.patterns = Patterns(x, t, tidx)
+        act = self.load_i(layout.ACT).eq(1)
         m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
-        if self.units:      # the parameters stay in sf, the hidden layer a loop (codegen_units)
-            still = emit_units(self, m, act, x)
+        if self.plan.units:      # the parameters stay in sf, the hidden layer a loop (codegen_units)
+            still = emit_units(self, m, act)
         else:
-            still = self.emit_unrolled(m, act, x)
-        for row, v in zip(lay.LSLOT, self.lstate):
-            self.sfst(row, v)
+            still = self.emit_unrolled(m, act)
+        for row, v in zip(layout.LSLOT, self.lane_state):
+            self.store_f(row, v)
         return still
 
-    def emit_unrolled(self, m, act, x):
+    def emit_unrolled(self, m, act):
         """The epoch with the parameters in registers; returns ``still``."""
-        s, lay, g = self.s, self.lay, self.g
-        P, n_p = lay.P, s.n_patterns
-        w = self.w
+        spec, layout, g = self.spec, self.layout, self.g
+        P, n_p, (x, t, tidx) = layout.P, spec.n_patterns, self.patterns
+        w = self.params
         for p in range(P):
-            w[p] = self.lf(lay.TH + p)
+            w[p] = self.load_f(layout.TH + p)
         ps = g.c(0.0)
         for p in range(P):
             ps = ps + w[p]
-        self.slots = [[self.lf(row + p) for p in range(P)] for row in lay.SLOT]
-        full = s.schedule == FULL
+        self.slots = [[self.load_f(row + p) for p in range(P)] for row in layout.SLOT]
+        full = spec.schedule == FULL
         evals, pats, grads = None, [], None
-        if self.chunk:      # the evaluation (and full batch's gradient sums) as a loop
-            grads = evaluate_loop(self, m, act, x)
+        if self.plan.chunk:      # the evaluation (and full batch's gradient sums) as a loop
+            grads = evaluate_loop(self, m, act)
         else:
             evals = self.forward_many(x)
             for k in range(n_p):
                 levels, zo = evals[k]
-                self.evaluate(m, act, k, levels, zo, self.t[k], self.tidx[k])
+                self.evaluate(m, act, k, levels, zo, t[k], tidx[k])
                 if full:
-                    pats.append((levels, x[k], self.deltas(levels, self.t[k], lay.delta_scale(n_p))))
+                    pats.append((levels, x[k], self.deltas(levels, t[k], layout.delta_scale(n_p))))
         still = self.bookkeeping(m, ps, act)
         if full:
             self.update(pats, still, store=True, grads=grads)
@@ -309,57 +307,56 @@ class _Body:
             # epoch's start back at its end: the same parameters, without every update of the
             # epoch waiting for the evaluation pass's bookkeeping (``still``).
             w0 = dict(w)
-            train_batches(self, x, evals, self.mode)
+            train_batches(self, evals)
             for p in range(P):
                 w[p] = g.sel(still, w[p], g.opaque(w0[p]))
             for p in range(P):
-                self.sfst(lay.TH + p, w[p])
-            for row, sl in zip(lay.SLOT, self.slots):
+                self.store_f(layout.TH + p, w[p])
+            for row, sl in zip(layout.SLOT, self.slots):
                 for p in range(P):
-                    self.sfst(row + p, sl[p])
+                    self.store_f(row + p, sl[p])
         return still
 
     def bookkeeping(self, m, ps, act):
         """As the per-lane bookkeeping loop of kernels.train.train_block; returns ``still``."""
-        s, lay, g, e = self.s, self.lay, self.g, self.e
-        n_terms = g.c(s.n_patterns * lay.n_out)
+        spec, layout, g, e = self.spec, self.layout, self.g, self.args.epoch
+        n_terms = g.c(spec.n_patterns * layout.n_out)
         tss, corr = m["tss"], m["corr"]
-        ls = lay.loss.value(tss, m["lb"], n_terms)
+        ls = layout.loss.value(tss, m["lb"], n_terms)
         self.loss_now = ls
         mse = tss / n_terms
         fin = (ls - ls).eq(0.0) & (ps - ps).eq(0.0)
-        tssb, lossb = self.lf(lay.hyper("tss_below")), self.lf(lay.hyper("loss_below"))
-        conds = [op.met(corr, s.n_patterns, m["fahl"], tss, ls, tssb, lossb) for op in MILESTONES.ops()]
+        tssb, lossb = self.load_f(layout.hyper("tss_below")), self.load_f(layout.hyper("loss_below"))
+        conds = [op.met(corr, spec.n_patterns, m["fahl"], tss, ls, tssb, lossb) for op in MILESTONES.ops()]
         ms = []
         for k in range(N_MILESTONES):
-            old = g.opaque(self.li(lay.MS + k))     # stored back: _Gen.opaque
+            old = g.opaque(self.load_i(layout.MS + k))     # stored back: _Gen.opaque
             new = g.sel(act & conds[k] & (old < 0), e, old)
-            self.sist(lay.MS + k, new)
+            self.store_i(layout.MS + k, new)
             ms.append(new)
-        mc = self.li(lay.MAIN)
+        mc = self.load_i(layout.MAIN)
         met = None
         for k in range(N_MILESTONES):
             t = mc.eq(k) & (ms[k] >= 0)
             met = t if met is None else met | t
-        kf, ki = (lambda row: g.opaque(self.lf(row))), (lambda row: g.opaque(self.li(row)))
-        self.sfst(lay.FLOSS, g.sel(act, ls, kf(lay.FLOSS)))
-        self.sfst(lay.FMSE, g.sel(act, mse, kf(lay.FMSE)))
-        self.sist(lay.CORR, g.sel(act, corr, ki(lay.CORR)))
-        fmin = kf(lay.FMIN)
-        self.sfst(lay.FMIN, g.sel(act & fin & (ls < fmin), ls, fmin))
-        self.sist(lay.DIV, g.sel(act & ~fin, 1, ki(lay.DIV)))
-        self.sist(lay.RUN, g.sel(act, e, ki(lay.RUN)))
-        still = act & fin & (e < self.li(lay.EP)) & (self.li(lay.ESTOP).ne(1) | ~met)
-        self.sist(lay.ACT, g.sel(still, 1, 0))
+        kf, ki = (lambda row: g.opaque(self.load_f(row))), (lambda row: g.opaque(self.load_i(row)))
+        self.store_f(layout.FLOSS, g.sel(act, ls, kf(layout.FLOSS)))
+        self.store_f(layout.FMSE, g.sel(act, mse, kf(layout.FMSE)))
+        self.store_i(layout.CORR, g.sel(act, corr, ki(layout.CORR)))
+        fmin = kf(layout.FMIN)
+        self.store_f(layout.FMIN, g.sel(act & fin & (ls < fmin), ls, fmin))
+        self.store_i(layout.DIV, g.sel(act & ~fin, 1, ki(layout.DIV)))
+        self.store_i(layout.RUN, g.sel(act, e, ki(layout.RUN)))
+        still = act & fin & (e < self.load_i(layout.EP)) & (self.load_i(layout.ESTOP).ne(1) | ~met)
+        self.store_i(layout.ACT, g.sel(still, 1, 0))
         return still
 
 
-def make_lane_loop(spec, width=None):
+def make_lane_loop(spec, plan: Plan):
     """The intrinsic ``lane_loop(sf, si, X, T, tidx, e) -> n_active`` for ``spec``: epoch ``e``
-    of every lane of the block, ``width`` lanes at a time as LLVM vectors; returns how many
-    lanes go on."""
-    lay = Layout(spec)
-    W = width or vector_width(spec)
+    of every lane of the block, ``plan.width`` lanes at a time as LLVM vectors, laid out as
+    ``plan`` says; returns how many lanes go on."""
+    W = plan.width
     assert spec.lanes % W == 0
 
     @intrinsic
@@ -377,15 +374,15 @@ def make_lane_loop(spec, width=None):
             e_vec = I(g, g.splat(e_v, g.it))
             n_groups = spec.lanes // W
             if n_groups == 1:
-                still = _Body(spec, lay, g, *ptrs, ir.Constant(I64, 0), e_vec).emit()
+                still = _Body(spec, plan, g, Args(*ptrs, ir.Constant(I64, 0), e_vec)).emit()
                 return g.reduce_add(builder.zext(still.v, g.it))
-            # the groups of W lanes as a loop (LLVM must not unroll it: its body is large)
-            grp, phis, exit_bb = begin_loop(builder, [g.i(0)], 0)
-            ln0 = builder.mul(grp, ir.Constant(I64, W))
-            still = _Body(spec, lay, g, *ptrs, ln0, e_vec).emit()
-            active = I(g, builder.add(phis[0], builder.zext(still.v, g.it)))
-            end_loop(builder, g, grp, phis, [active], n_groups, exit_bb)
-            return g.reduce_add(active.v)
+
+            def group(grp, active):     # the groups of W lanes as a loop (_Gen.loop: not unrolled)
+                ln0 = builder.mul(grp, ir.Constant(I64, W))
+                still = _Body(spec, plan, g, Args(*ptrs, ln0, e_vec)).emit()
+                return [I(g, builder.add(active[0].v, builder.zext(still.v, g.it)))]
+
+            return g.reduce_add(g.loop([g.i(0)], 0, n_groups, group)[0].v)
 
         return sig, codegen
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 from llvmlite import ir
 
+from kernels import isa as target_isa
 from kernels.ops.prim import _SHIFT32_BITS, _SHIFT64_BITS
 
 I1 = ir.IntType(1)
@@ -74,8 +75,7 @@ class _Gen:
                 _parent.md_scope, _parent.md_noalias, _parent.md_invariant)
             self.masked_stores = _parent.masked_stores
             return
-        from kernels.isa import isa
-        self.masked_stores = isa() == "avx512"      # native and fast: ``opaque``
+        self.masked_stores = target_isa.isa() == "avx512"      # native and fast: ``opaque``
         mod = builder.module
         dom = mod.add_metadata([ir.MetaDataString(mod, "mlpk.domain")])
         scopes = {n: mod.add_metadata([ir.MetaDataString(mod, f"mlpk.{n}"), dom]) for n in ("sf", "si", "data")}
@@ -129,14 +129,35 @@ class _Gen:
         (vpmaskmovq), microcoded on AMD before Zen 4: on a Zen 3, XOR 2-2-1 full batch trains
         30% faster without them (docs/specialised-kernels.md, "Masked stores"). AVX-512's
         masked stores are native: there ``x`` as it is."""
-        b = self.b
         if self.masked_stores:
             return x
-        if not isinstance(b, ir.IRBuilder):     # codegen_size's counting builder
-            return type(x)(self, b.freeze(x.v))
-        instr = ir.instructions.Instruction(b.block, x.v.type, "freeze", [x.v])   # not in llvmlite's IRBuilder
-        b._insert(instr)
+        instr = ir.instructions.Instruction(self.b.block, x.v.type, "freeze", [x.v])   # not in llvmlite's IRBuilder
+        self.b._insert(instr)
         return type(x)(self, instr)
+
+    def loop(self, state, first, n_iter, step, count=None):
+        """``state = step(it, state)`` for ``it`` in ``first .. n_iter - 1`` as an LLVM loop, not to
+        be unrolled (its body is large): ``it`` an int64 phi, ``state`` F, I or B values in phis;
+        returns the last state (it dominates the exit). ``count``: what ``codegen_size`` counts."""
+        b, pre = self.b, self.b.block
+        loop_bb, exit_bb = b.function.append_basic_block("loop"), b.function.append_basic_block("loop.end")
+        b.branch(loop_bb)
+        b.position_at_end(loop_bb)
+        it = b.phi(I64, "it")
+        it.add_incoming(ir.Constant(I64, first), pre)
+        phis = [b.phi(v.v.type) for v in state]
+        for ph, v in zip(phis, state):
+            ph.add_incoming(v.v, pre)
+        new = step(it, [type(v)(self, ph) for v, ph in zip(state, phis)])
+        latch = b.block                 # the block the body ends in
+        for ph, v in zip(phis, new):
+            ph.add_incoming(v.v, latch)
+        nxt = b.add(it, ir.Constant(I64, 1))
+        it.add_incoming(nxt, latch)
+        br = b.cbranch(b.icmp_unsigned("<", nxt, ir.Constant(I64, n_iter)), loop_bb, exit_bb)
+        br.set_metadata("llvm.loop", self.no_unroll())
+        b.position_at_end(exit_bb)
+        return new
 
     def _intr(self, name, args):
         full = f"{name}.{self.sfx}"

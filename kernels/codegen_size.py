@@ -1,8 +1,11 @@
 """The size of a specialised kernel's lane body, counted without building its IR.
 
-``body_size(spec)`` traces the body (``codegen_ir._Body``) through a builder that only counts
-instructions: what cold compile time grows with, and what ``codegen_tuning`` chooses the
-epoch's loops and codegen options from and ``codegen.MAX_BODY`` bounds.
+``body_size(spec, plan)`` emits the body (``codegen_ir._Body``) through a builder that only
+counts instructions: what cold compile time grows with, what ``codegen_tuning`` chooses the
+plan and the codegen options from, and what ``codegen.MAX_BODY`` bounds. The counting builder
+has the interface of the real one (``_Counter`` stands in for llvmlite's ``IRBuilder``,
+``_CountingGen`` for ``_Gen``); a loop (``_Gen.loop``) counts as one iteration, with constant
+indices.
 """
 from __future__ import annotations
 
@@ -10,16 +13,19 @@ import functools
 
 from llvmlite import ir
 
-from kernels.codegen_emit import Layout
+from kernels.codegen_ir import _Body
 from kernels.codegen_llvm import I, _Gen
-from kernels.codegen_tuning import vector_width
+from kernels.codegen_plan import Plan
+from kernels.codegen_state import Args
 
 
 class _Counter:
-    """Stands in for an ``IRBuilder``: counts the instructions a body would have."""
+    """Stands in for an ``IRBuilder``: every instruction method counts one and returns a stub."""
 
     def __init__(self):
         self.module = ir.Module()
+        # a block for instructions llvmlite's IRBuilder has no method for (``_Gen.opaque``)
+        self.block = ir.Function(self.module, ir.FunctionType(ir.VoidType(), []), "count").append_basic_block()
         self.n = 0
 
     def __getattr__(self, name):
@@ -30,19 +36,27 @@ class _Counter:
 
 
 class _Stub:
+    """An instruction's result: any type, metadata ignored."""
+
+    type = ir.VoidType()
+
     def set_metadata(self, *args):
         pass
 
 
+class _CountingGen(_Gen):
+    """``_Gen`` whose loops count one iteration: ``count(state)``, else ``step(first, state)``
+    (an int ``it``: constant indices, so no loop counter arithmetic and no phis)."""
+
+    def loop(self, state, first, n_iter, step, count=None):
+        return count(state) if count is not None else step(first, state)
+
+
 @functools.lru_cache(maxsize=None)
-def body_size(spec, mode=None, chunk=None, units=None):
-    """Number of LLVM instructions in the lane body of ``spec`` (what compile time grows with),
-    its batches in ``mode`` (``codegen_loops.MODES``; default ``batch_mode(spec)``), its
-    evaluation loop over ``chunk`` patterns (default ``pattern_chunk(spec)``), its hidden layer a
-    loop over ``units`` units (default ``unit_chunk(spec)``; 0: unrolled)."""
+def body_size(spec, plan: Plan) -> int:
+    """Number of LLVM instructions in the lane body of ``spec`` emitted as ``plan`` says."""
     counter = _Counter()
-    g = _Gen(counter, spec.dtype, vector_width(spec))
-    stubs = [_Stub() for _ in range(6)]
-    from kernels.codegen_ir import _Body
-    _Body(spec, Layout(spec), g, *stubs, I(g, _Stub()), mode=mode, chunk=chunk, units=units).emit()
+    g = _CountingGen(counter, spec.dtype, plan.width)
+    args = Args(*(_Stub() for _ in range(6)), I(g, _Stub()))
+    _Body(spec, plan, g, args).emit()
     return counter.n

@@ -1,4 +1,9 @@
-"""The layout choices of a specialised kernel, per target ISA and configuration.
+"""The plan of a specialised kernel (``kernels.codegen_plan.Plan``), per target ISA and configuration.
+
+``plan(spec)`` gathers the choices below into the frozen plan that emission takes
+(``codegen_ir.make_lane_loop``, ``codegen_emit.emit_module``); ``size(spec)`` is the size of the
+body it gives (``codegen_size.body_size``). Tuning -> plan -> emission: this module imports the
+emitters (through ``codegen_size``), never the other way round.
 
 - ``vector_width(spec)``: lanes per LLVM vector (W);
 - ``group_size(spec, W)``: values per grouped op (``codegen_ir._Body.grouped``);
@@ -18,6 +23,39 @@ from __future__ import annotations
 import os
 
 from kernels.bundles import FULL
+from kernels.codegen_plan import MODES, Plan
+from kernels.codegen_size import body_size
+from kernels.config import (BATCHES_ENV, BLOCKS_ENV, BLOCKS_PER_GROUP, CHUNK_ENV, EVAL_CHUNK, GROUP_ENV,
+                            GROUP_REGISTERS, LOOP_BATCHES, POST_RA_CPUS, POST_RA_MAX_BODY, UNITS_ENV,
+                            UNITS_MAX_PATTERNS, UNITS_MIN_BODY, UNITS_MIN_HIDDEN, UNITS_VALUES_BATCH,
+                            UNITS_VALUES_FULL, UNROLL_MAX_BODY, VECTOR_WIDTH_ENV, VECTOR_WIDTHS)
+from kernels import isa as target_isa      # isa() and target() looked up at each call: tests replace them
+from kernels.isa import REGISTER_BITS
+
+
+def plan(spec) -> Plan:
+    """The plan of ``spec``'s kernel: every choice below, as the environment forces them or as
+    the tables of ``kernels.config`` give them."""
+    return _plan(spec)
+
+
+def size(spec, mode=None, chunk=None, units=None) -> int:
+    """LLVM instructions in the lane body of ``spec`` (``codegen_size.body_size``), its batches in
+    ``mode`` (default ``batch_mode(spec)``), its evaluation loop over ``chunk`` patterns (default
+    ``pattern_chunk(spec)``), its hidden layer a loop over ``units`` units (default
+    ``unit_chunk(spec)``; 0: unrolled); the vector width and group size of ``plan(spec)``."""
+    return body_size(spec, _plan(spec, mode, chunk, units))
+
+
+def _plan(spec, mode=None, chunk=None, units=None) -> Plan:
+    width = vector_width(spec)
+    units = unit_chunk(spec) if units is None else units
+    if units:       # the unit loop has neither an evaluation loop nor a choice of batches
+        mode, chunk = "loop", 0
+    else:
+        chunk = pattern_chunk(spec) if chunk is None else chunk
+        mode = mode or batch_mode(spec)
+    return Plan.of(width, group_size(spec, width), mode, chunk, units)
 
 
 def _forced(env: str, allowed, what: str):
@@ -42,13 +80,11 @@ def vector_width(spec):
     schedule and the size of the lane body (``Spec.cost()``; measurements: docs/specialised-kernels.md). Wider
     vectors keep more independent work in flight for small bodies; narrower ones spill fewer
     registers for large ones. The width never changes the results."""
-    from kernels.config import VECTOR_WIDTH_ENV, VECTOR_WIDTHS
-    from kernels.isa import isa
     allowed = [w for w in (2, 4, 8, 16, 32) if w <= spec.lanes and spec.lanes % w == 0]
     forced = _forced(VECTOR_WIDTH_ENV, allowed, f"the vector width (lanes per block: {spec.lanes})")
     if forced is not None:
         return forced
-    return min(_first_fit(VECTOR_WIDTHS[isa()][spec.dtype][_kind(spec)], spec.cost()), spec.lanes)
+    return min(_first_fit(VECTOR_WIDTHS[target_isa.isa()][spec.dtype][_kind(spec)], spec.cost()), spec.lanes)
 
 
 def _kind(spec) -> str:
@@ -64,24 +100,20 @@ def blocks_per_group(spec):
     are independent, so the CPU overlaps the end of one (the chain of online updates) with the
     start of the next. Never changes the results; a block of the group waits for the other's
     last epoch."""
-    from kernels.config import BLOCKS_ENV, BLOCKS_PER_GROUP
-    from kernels.isa import isa
     forced = _forced(BLOCKS_ENV, (1, 2, 4), "the blocks per kernel group")
     if forced is not None:
         return forced
-    return _first_fit(BLOCKS_PER_GROUP[isa()][spec.dtype][_kind(spec)], spec.cost())
+    return _first_fit(BLOCKS_PER_GROUP[target_isa.isa()][spec.dtype][_kind(spec)], spec.cost())
 
 
 def group_size(spec, width):
     """Values per grouped op (``_Body.grouped``): ``$MLP_SWEEP_GROUP`` if set, else as many as
     fill ``GROUP_REGISTERS`` vector registers of the target ISA (a power of two, at least 1).
     Never changes the results."""
-    from kernels.config import GROUP_ENV, GROUP_REGISTERS
-    from kernels.isa import REGISTER_BITS, isa
     forced = _forced(GROUP_ENV, (1, 2, 4, 8, 16), "the group size")
     if forced is not None:
         return forced
-    kind = isa()
+    kind = target_isa.isa()
     bits = 64 if spec.dtype == "float64" else 32
     n, regs = 1, GROUP_REGISTERS[kind] * REGISTER_BITS[kind]
     while 2 * n * width * bits <= regs:
@@ -96,8 +128,6 @@ def batch_mode(spec) -> str:
     ``LOOP_BATCHES`` batches, else ``"peel"`` when that body fits, else ``"loop"``
     (measurements: docs/specialised-kernels.md, "Loops over patterns and batches"). Never changes the
     results. Full batch, and epochs of one batch, are always ``"unroll"``."""
-    from kernels.codegen_loops import MODES
-    from kernels.config import BATCHES_ENV, LOOP_BATCHES, UNROLL_MAX_BODY
     n_batches = spec.n_patterns // max(1, spec.batch_size)
     if spec.schedule == FULL or n_batches < 2:
         return "unroll"
@@ -106,11 +136,10 @@ def batch_mode(spec) -> str:
     if mode is None and chunked:
         mode = "loop"       # an epoch too large to unroll its evaluation
     if mode is None:
-        from kernels.codegen_size import body_size
-        if n_batches < LOOP_BATCHES and body_size(spec, "unroll", units=0) <= UNROLL_MAX_BODY:
+        if n_batches < LOOP_BATCHES and size(spec, "unroll", units=0) <= UNROLL_MAX_BODY:
             mode = "unroll"
         else:
-            mode = "peel" if not spec.shuffle and body_size(spec, "peel", units=0) <= UNROLL_MAX_BODY else "loop"
+            mode = "peel" if not spec.shuffle and size(spec, "peel", units=0) <= UNROLL_MAX_BODY else "loop"
     # a shuffled first batch is loaded, and a looped evaluation has no forward pass to reuse
     return "loop" if mode == "peel" and (spec.shuffle or chunked) else mode
 
@@ -120,11 +149,9 @@ def pattern_chunk(spec) -> int:
     an unrolled evaluation: ``$MLP_SWEEP_PATTERN_CHUNK`` if set, else ``EVAL_CHUNK`` when the
     body with its evaluation unrolled (and its batches as a loop) is over ``UNROLL_MAX_BODY``
     instructions. 0 unless the loop runs at least twice. Never changes the results."""
-    from kernels.config import CHUNK_ENV, EVAL_CHUNK, UNROLL_MAX_BODY
     chunk = _forced(CHUNK_ENV, (0, 1, 2, 3, 4, 8), "the patterns per evaluation loop iteration")
     if chunk is None:
-        from kernels.codegen_size import body_size
-        chunk = EVAL_CHUNK if spec.n_patterns >= 2 * EVAL_CHUNK and body_size(spec, "loop", 0, units=0) > UNROLL_MAX_BODY else 0
+        chunk = EVAL_CHUNK if spec.n_patterns >= 2 * EVAL_CHUNK and size(spec, "loop", 0, units=0) > UNROLL_MAX_BODY else 0
     return chunk if chunk and spec.n_patterns >= 2 * chunk else 0
 
 
@@ -137,7 +164,6 @@ def unit_chunk(spec) -> int:
     iteration (docs/specialised-kernels.md, "Loop over hidden units"). 0 unless the loop runs
     at least twice and the net fits (one hidden layer, at most ``UNITS_MAX_PATTERNS``
     patterns), forced or not. Never changes the results."""
-    from kernels.config import UNITS_ENV, UNITS_MAX_PATTERNS
     fits = spec.n_layers == 2 and spec.n_patterns <= UNITS_MAX_PATTERNS
     units = _forced(UNITS_ENV, (0, 1, 2, 4, 8), "the hidden units per unit loop iteration")
     if units is None:
@@ -146,15 +172,13 @@ def unit_chunk(spec) -> int:
 
 
 def _default_units(spec) -> int:
-    from kernels.config import UNITS_MIN_BODY, UNITS_MIN_HIDDEN, UNITS_VALUES_BATCH, UNITS_VALUES_FULL
     hidden, full = spec.sizes[1], spec.schedule == FULL
     if not full and hidden < UNITS_MIN_HIDDEN:
         cost = spec.cost()       # body_size is 1-5 times it: trace only in between
         if 5 * cost <= UNITS_MIN_BODY:
             return 0
         if cost <= UNITS_MIN_BODY:
-            from kernels.codegen_size import body_size
-            if body_size(spec, units=0) <= UNITS_MIN_BODY:
+            if size(spec, units=0) <= UNITS_MIN_BODY:
                 return 0
     batch = spec.n_patterns if full else max(1, spec.batch_size)
     target = UNITS_VALUES_FULL if full else UNITS_VALUES_BATCH
@@ -170,9 +194,6 @@ def llvm_options(spec) -> dict:
     scheduler (``POST_RA_CPUS``), that scheduler off. It is quadratic in a basic block's
     size and gains nothing there: XOR 2-64-1 online quickprop compiles in 7.3 s instead of 11 s
     at the same speed (docs/specialised-kernels.md, "Loops over patterns and batches"). Never changes the results."""
-    from kernels.config import POST_RA_CPUS, POST_RA_MAX_BODY
-    from kernels.codegen_size import body_size
-    from kernels.isa import target
-    if not target()[0].startswith(POST_RA_CPUS) or body_size(spec) <= POST_RA_MAX_BODY:
+    if not target_isa.target()[0].startswith(POST_RA_CPUS) or size(spec) <= POST_RA_MAX_BODY:
         return {}
     return {"post-RA-scheduler": False}
