@@ -110,13 +110,16 @@ def test_compare_rules_rows_best_and_labels(df):
 
 
 def test_compare_rules_agrees_with_compare(df):
-    """The pairwise view and results.compare give the same log-rank test for the same two cells."""
-    t = rules.compare_rules(df, "acc100")
-    best = rules.best_settings(t).set_index(["task.name", "rule"])
+    """The pairwise view and results.compare give the same log-rank test for the same two cells:
+    compare pairs sgd's 6 seeds with momentum's first 6 of 8 (its seeds 6, 7 have no partner), so
+    the pairwise view is taken on those common seeds too."""
     c = compare(df, {"task.name": "xor", "optimizer": "sgd", "lr": 2.0},
                 {"task.name": "xor", "optimizer": "momentum", "momentum": 0.9}, metric="acc100")
+    assert c.paired and c.pairing_short == "paired on common seeds" and c.n_a == c.n_b == c.n_pairs == 6
+    t = rules.compare_rules(df[df["seed"] < 6], "acc100")
+    best = rules.best_settings(t).set_index(["task.name", "rule"])
     assert c.logrank_pvalue == pytest.approx(best.loc[("xor", "sgd"), "logrank_p"])
-    assert c.share_diff == pytest.approx(best.loc[("xor", "sgd"), "share_diff"])
+    assert c.share_diff == pytest.approx(best.loc[("xor", "sgd"), "share_diff"]) == 5 / 6 - 1
 
 
 def _write_dir(tmp_path, table):
