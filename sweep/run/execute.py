@@ -18,7 +18,7 @@ from kernels import Network, TrainOptions, log_spaced_epochs
 from kernels.ops import HYPER, MILESTONES, kernel_optimizer
 from results.schema import CURVE_SCHEMA
 from sweep.run.arrow_columns import all_none, codes_of
-from sweep.grid.columns import config_arrays, run_schema
+from sweep.grid.columns import CONFIG_COLUMNS, config_arrays, config_segments, run_schema
 from sweep.grid.schema import HYPER_KEYS, PARAM_BY_KEY
 from sweep.grid.tasks import make_task
 
@@ -170,7 +170,12 @@ def _run_table(cols: dict, res, plan: GroupPlan, theta0: np.ndarray, grid) -> pa
         "run_index": pa.array(cols["run_index"], pa.int64()),
         "seed": pa.array(cols["seed"], pa.int64()),
     }
-    arrays.update(config_arrays(cols, grid))
+    segments = config_segments(grid, cols["run_index"])  # runs of equal config: built once each
+    if segments is None:
+        arrays.update(config_arrays(cols, grid))
+    else:
+        starts, lengths = segments
+        arrays.update(config_arrays({k: cols[k][starts] for k in CONFIG_COLUMNS}, grid, lengths))
     arrays.update({
         "epochs_run": pa.array(res.epochs_run, pa.int64()),
         "final_loss": pa.array(res.final_loss), "final_mse": pa.array(res.final_mse),
