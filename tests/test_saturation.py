@@ -204,9 +204,14 @@ def test_against_torch_where_installed():
         for name, want in (("exp", torch.exp(zt)), ("sigmoid", torch.sigmoid(zt)), ("tanh", torch.tanh(zt))):
             got = _numba_map(name)(z)
             ref = want.numpy()
-            limits = np.isin(ref, [0.0, 1.0, -1.0, np.inf])
+            # where the IEEE value is subnormal, torch's result depends on its threads' flush-to-zero
+            # state (seen once: flushed in one test process); NumPy checks those points above
+            with np.errstate(all="ignore"):
+                exact = np.abs(REFERENCE[name](z))
+            keep = (exact == 0) | (exact >= np.finfo(dtype).tiny)
+            limits = keep & np.isin(ref, [0.0, 1.0, -1.0, np.inf])
             assert np.array_equal(got[limits], ref[limits]), name
-            assert ulp_distance(got, ref).max() <= 2, name   # torch's own functions are not correctly rounded
+            assert ulp_distance(got[keep], ref[keep]).max() <= 2, name   # torch's functions are not correctly rounded
 
 
 # -- the issue's reproduction: a unit saturated at z = -800 is left alone by every Rprop ------------
