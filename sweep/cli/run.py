@@ -111,10 +111,12 @@ class _CappedEpochs:
 
 def dry_run(grid) -> int:
     """Runs per group, network-epochs, the expected compile time (cold or cached), and a time
-    estimate from training a few runs of each group (at most ``CALIBRATION_EPOCHS`` epochs each,
-    scaled up to the runs' epochs; the measured compile time is printed beside the expected one)."""
+    estimate from training two small chunks of each group (at most ``CALIBRATION_EPOCHS`` epochs
+    each, scaled up to the runs' epochs; costs per run, per chunk and per part: ``sweep.run.estimate``;
+    the measured compile time is printed beside the expected one)."""
+    from sweep.run.chunking import chunk_sizes
     from sweep.run.compile_ahead import expected_compile
-    from sweep.run.execute import Chunk, execute_chunk
+    from sweep.run.estimate import calibrate
     from sweep.run.warmup import warm_group
     print(grid.describe())
     if grid.stopping is not None:
@@ -132,20 +134,18 @@ def dry_run(grid) -> int:
               f"NUMBA_CACHE_DIR): expected {expect['init_s']:.1f} s")
     total_s = 0.0
     capped = _CappedEpochs(grid, CALIBRATION_EPOCHS)
-    for plan, group in zip(plans, grid.groups()):
+    sizes = chunk_sizes(grid, plans)
+    for plan, group, size in zip(plans, grid.groups(), sizes):
         info = expect["groups"][plan.index]
         compile_s = warm_group(plan)
         a, b = group.ranges[0]
-        n = min(b - a, 64)
-        t = time.perf_counter()
-        res = execute_chunk(capped, plan, Chunk(plan.index, a, a + n))
-        per_run = (time.perf_counter() - t) / n
-        epochs = grid.columns(a, a + n)["train.epochs"]
-        scale = max(1.0, float(epochs.sum()) / max(1.0, float(np.minimum(epochs, CALIBRATION_EPOCHS).sum())))
-        total_s += per_run * scale * group.n_runs
+        cost, res = calibrate(capped, grid, plan, a, b)  # per run, per chunk, per part (sweep.run.estimate)
+        group_s = cost.seconds(group.n_runs, size)
+        per_run = group_s / max(1, group.n_runs)
+        total_s += group_s
         state = f"{info['kind']} kernel, " + ("shared with a group above" if info.get("shared") else
                                                "cached" if info["cached"] else "cold")
-        print(f"  {group.label or 'all runs'}: {group.n_runs:,} runs, ~{per_run * scale * 1e3:.3f} ms/run "
+        print(f"  {group.label or 'all runs'}: {group.n_runs:,} runs, ~{per_run * 1e3:.3f} ms/run "
               f"({res.network_epochs / max(res.kernel_s, 1e-9) / 1e6:.1f} M network-epochs/s in calibration); "
               f"{state}: compile/load expected {info['expected_s']:.1f} s, took {compile_s:.1f} s")
     print(f"{grid.n_runs:,} runs, {network_epochs(grid):,} network-epochs at most (early stop and divergence "
