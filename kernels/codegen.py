@@ -36,7 +36,8 @@ from kernels.codegen_emit import FULL, Spec, emit_module
 from kernels.codegen_tuning import blocks_per_group, llvm_options, plan, size
 from kernels.config import LANES
 from kernels.driver import block_driver
-from kernels.numba_cache import cache_dir as numba_cache_dir, is_cached
+from kernels import numba_cache     # looked up at each call (tests stand in a fresh install's cache)
+from kernels.numba_cache import cache_dir as numba_cache_dir
 from kernels.train import train_range
 
 #: Bump when the generated code changes meaning (the source hash below catches most edits).
@@ -220,7 +221,7 @@ def cache_state(net, st, n_patterns, dtype) -> dict:
     what a specialised kernel's cold compile grows with; 0 for the generic one)."""
     spec = make_spec(net, st, n_patterns, dtype)
     if os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0" or not eligible(spec):
-        return {"kind": "generic", "cached": is_cached(train_range), "instructions": 0,
+        return {"kind": "generic", "cached": numba_cache.is_cached(train_range), "instructions": 0,
                 "name": f"generic-{dtype}"}
     name = kernel_name(spec)
     path = _existing(name)

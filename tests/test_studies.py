@@ -178,6 +178,7 @@ def test_the_freshness_check_sees_a_change_of_report_code(tmp_path):
     docs.mkdir()
     for _, (script, names) in REGEN.STUDIES.items():
         for name in names:
+            (docs / name).parent.mkdir(parents=True, exist_ok=True)
             (docs / name).write_text("text\n" + S.provenance(script, {"numerics_version": 2}) + "\n")
     from kernels.config import NUMERICS_VERSION
     if NUMERICS_VERSION == 2:
