@@ -330,6 +330,8 @@ class DaskBackend:
         line = dask_logs.summary(self.log_path)
         if line:
             print(line, file=self.stream)
+        else:  # only INFO lines (workers starting, stopping): not worth a file left behind
+            self.log_path.unlink(missing_ok=True)
 
 
 def _value(x):
