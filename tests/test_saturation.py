@@ -17,7 +17,7 @@ from numba.extending import intrinsic
 
 import naive
 from kernels.ops import ACTIVATIONS, LOSSES
-from kernels.ops.elementary import LN2_HI, LN2_LO, LOG2E, exp, softplus
+from kernels.ops.elementary import LN2_HI, LN2_LO, LOG2E, exp, exp_over, exp_under, softplus
 from kernels.ops.prim import SHIFTER64, fma, fmax, fmin, pow2_shifted
 from kernels.ops.optimizers import RPROP_VARIANTS
 
@@ -52,7 +52,8 @@ def _builders():
             term = jit(_bce.term)
             return lambda z: term(z, z * 0.0 + t, z)
         return build
-    return {"exp": lambda jit: exp, "sigmoid": act(_sig), "tanh": act(_tanh),
+    return {"exp": lambda jit: exp, "exp_over": lambda jit: exp_over, "exp_under": lambda jit: exp_under,
+            "sigmoid": act(_sig), "tanh": act(_tanh),
             "softplus": lambda jit: softplus, "bce_term_t0": bce(0.0), "bce_term_t1": bce(1.0),
             "sigmoid_slope": slope(_sig), "tanh_slope": slope(_tanh)}
 
@@ -89,10 +90,14 @@ ULP_OF = {"bce_term_t1": "softplus"}
 
 
 def _numba_map(name):
+    """The registered op ``name`` compiled by Numba, mapped over an array."""
     jit = njit(inline="always")
     op = BUILD[name](jit)
-    op = op if op in (exp, softplus) else jit(op)
+    return _lane_map(op if op in (exp, exp_over, exp_under, softplus) else jit(op))
 
+
+def _lane_map(op):
+    """``op`` (a Numba dispatcher or overload) applied to each element, in a compiled loop."""
     @njit
     def run(x):
         out = np.empty_like(x)
@@ -166,6 +171,25 @@ def test_op_reaches_its_ieee_limits(name, dtype, path):
     z = SWEEP.astype(dtype)
     got = (_numba_map(name) if path == "numba" else _traced_map(name, dtype))(z)
     check(name, got, z, dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("path", ["numba", "traced"])
+def test_the_domain_variants_of_exp_are_exp_on_their_domains(dtype, path):
+    """exp_over (the sigmoid's) is exp bit for bit from -707 (float32 -85) up, inf included;
+    exp_under (tanh's and softplus') is exp bit for bit at and below 0, subnormals and 0 included."""
+    z = SWEEP.astype(dtype)
+    run = _numba_map if path == "numba" else (lambda name: _traced_map(name, dtype))
+    full = run("exp")(z)
+    over, under = run("exp_over")(z), run("exp_under")(np.minimum(z, 0))
+    low = -707.0 if dtype == "float64" else -85.0
+    assert np.array_equal(over[z >= low], full[z >= low]) and np.isinf(over[z > 710]).all()
+    assert np.all(over[z < low] == over[z < low].max()) and np.all(over[z < low] > 0)   # e^low: 1 + it = 1
+    assert np.array_equal(under, run("exp")(np.minimum(z, 0)))
+    check("exp", full, z, dtype)
+    # so the sigmoid on exp_over is, bit for bit, the textbook 1 / (1 + e^-z) on the full exp
+    one = np.ones_like(z)
+    assert np.array_equal(run("sigmoid")(z), one / (one + run("exp")(-z)))
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -299,12 +323,4 @@ def test_exp_is_version_1_bit_for_bit_wherever_its_result_is_normal():
 
 
 def _numba_map_fn(fn):
-    op = njit(inline="always")(fn)
-
-    @njit
-    def run(x):
-        out = np.empty_like(x)
-        for i in range(x.size):
-            out[i] = op(x[i])
-        return out
-    return run
+    return _lane_map(njit(inline="always")(fn))

@@ -15,7 +15,7 @@ Fahlman's flat-spot offset (``train.flat_spot``) is added by the kernels around 
 """
 from __future__ import annotations
 
-from kernels.ops.elementary import exp
+from kernels.ops.elementary import exp_over, exp_under
 from kernels.ops.prim import like, select
 from kernels.ops.registry import Registry
 
@@ -29,7 +29,7 @@ class Sigmoid:
     @staticmethod
     def forward(z, slope):
         one = like(z, 1.0)
-        return one / (one + exp(-z))
+        return one / (one + exp_over(-z))     # exactly 0 where e^-z overflows
 
     @staticmethod
     def backward(d, a, slope):
@@ -41,7 +41,7 @@ class Tanh:
     @staticmethod
     def forward(z, slope):
         one = like(z, 1.0)
-        e = exp(like(z, -2.0) * abs(z))
+        e = exp_under(like(z, -2.0) * abs(z))
         t = (one - e) / (one + e)
         t = select(abs(z) < like(z, TANH_LINEAR), abs(z), t)
         return select(z >= like(z, 0.0), t, -t)

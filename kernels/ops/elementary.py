@@ -15,6 +15,14 @@ exp(x):  n = round(x / ln2) (as t = x log2e + 1.5 2^52, n = t - 1.5 2^52), r = x
          products are exact, so the result is p 2^n bit for bit (numerics version 1's value).
          x is clamped to [-746, 710] ([-104, 89]) first, beyond which the result is 0 or inf
          anyway, so that n's exponent bits stay in range.
+         Two cheaper forms for callers that need only one of the limits, with a fixed k folded
+         into the shifter (t = x log2e + (1.5 2^52 + k), an even k, so t = (n + k) + 1.5 2^52
+         exactly and round-half-even picks the same n) and the factor 2^-k folded into the
+         polynomial's coefficients (a power of two: every rounding scales exactly), so the one
+         product (p 2^-k) 2^(n+k) rounds once, as exp's does: exp_over (k = -2; x >= -707,
+         e^-707 below: the sigmoid's 1 + e^-z, which is 1 there either way) and exp_under
+         (k = 64; x <= 0: tanh, softplus). On their domains they are exp bit for bit, at the
+         cost of numerics version 1's clamped exp.
 log1p(u), 0 <= u <= 1:  for u > sqrt(2)-1 use log1p(u) = ln2 + log1p((u-1)/2), then
          log1p(v) = 2 atanh(s), s = v/(2+v), |s| <= 0.172, by its odd series.
 softplus(z) = log(1 + e^z) = max(z, 0) + log1p(e^-|z|).
@@ -34,50 +42,88 @@ _EXP64 = (1.0 / 479001600.0, 1.0 / 39916800.0, 1.0 / 3628800.0, 1.0 / 362880.0, 
           1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0)
 
 
-#: 2^k of the module docstring: above 0 and at or below 0
-_SCALE64 = (2.0, 2.0 ** -64)
-_SCALE32 = (2.0, 2.0 ** -32)
+def _core64(x, shifter, scale):
+    """(q, t): e^x = (q / scale) 2^n with t = n + k + SHIFTER64, for ``shifter`` = SHIFTER64 + k (an
+    even k, so t is that exactly, rounding included: round-half-even picks the same n) and a
+    power of two ``scale``: the polynomial's coefficients times ``scale`` give exactly ``scale``
+    times its value (no extra multiplication), and pow2_shifted(t) = 2^(n+k)."""
+    t = x * LOG2E + shifter
+    n = t - shifter
+    r = fma(n, -LN2_HI, x)
+    r = fma(n, -LN2_LO, r)
+    p = fma(scale * (1.0 / 6227020800.0), r, scale * (1.0 / 479001600.0))
+    p = fma(p, r, scale * (1.0 / 39916800.0))
+    p = fma(p, r, scale * (1.0 / 3628800.0))
+    p = fma(p, r, scale * (1.0 / 362880.0))
+    p = fma(p, r, scale * (1.0 / 40320.0))
+    p = fma(p, r, scale * (1.0 / 5040.0))
+    p = fma(p, r, scale * (1.0 / 720.0))
+    p = fma(p, r, scale * (1.0 / 120.0))
+    p = fma(p, r, scale * (1.0 / 24.0))
+    p = fma(p, r, scale * (1.0 / 6.0))
+    p = fma(p, r, scale * 0.5)
+    p = fma(p, r, scale)
+    p = fma(p, r, scale)
+    return p, t
+
+
+def _core32(x, shifter, scale):
+    """``_core64`` in float32 (degree-7 polynomial); ``scale`` a float64 power of two."""
+    t = x * like(x, LOG2E) + shifter
+    n = t - shifter
+    r = fma(n, like(x, -0.693359375), x)
+    r = fma(n, like(x, 2.12194440e-4), r)
+    p = fma(like(x, scale * (1.0 / 5040.0)), r, like(x, scale * (1.0 / 720.0)))
+    p = fma(p, r, like(x, scale * (1.0 / 120.0)))
+    p = fma(p, r, like(x, scale * (1.0 / 24.0)))
+    p = fma(p, r, like(x, scale * (1.0 / 6.0)))
+    p = fma(p, r, like(x, scale * 0.5))
+    p = fma(p, r, like(x, scale))
+    p = fma(p, r, like(x, scale))
+    return p, t
+
+
+helper(_core64)
+helper(_core32)
 
 
 def exp64(x):
     x = fmin(fmax(x, -746.0), 710.0)
-    t = x * LOG2E + SHIFTER64
-    n = t - SHIFTER64
-    r = fma(n, -LN2_HI, x)
-    r = fma(n, -LN2_LO, r)
-    p = fma(1.0 / 6227020800.0, r, 1.0 / 479001600.0)
-    p = fma(p, r, 1.0 / 39916800.0)
-    p = fma(p, r, 1.0 / 3628800.0)
-    p = fma(p, r, 1.0 / 362880.0)
-    p = fma(p, r, 1.0 / 40320.0)
-    p = fma(p, r, 1.0 / 5040.0)
-    p = fma(p, r, 1.0 / 720.0)
-    p = fma(p, r, 1.0 / 120.0)
-    p = fma(p, r, 1.0 / 24.0)
-    p = fma(p, r, 1.0 / 6.0)
-    p = fma(p, r, 0.5)
-    p = fma(p, r, 1.0)
-    p = fma(p, r, 1.0)
     up = x > 0.0
-    return (p * pow2_shifted(t - select(up, 1.0, -64.0))) * select(up, _SCALE64[0], _SCALE64[1])
+    p, t = _core64(x, SHIFTER64, 1.0)
+    return (p * pow2_shifted(t - select(up, 1.0, -64.0))) * select(up, 2.0, 2.0 ** -64)
 
 
 def exp32(x):
     x = fmin(fmax(x, like(x, -104.0)), like(x, 89.0))
-    t = x * like(x, LOG2E) + like(x, SHIFTER32)
-    n = t - like(x, SHIFTER32)
-    r = fma(n, like(x, -0.693359375), x)
-    r = fma(n, like(x, 2.12194440e-4), r)
-    p = fma(like(x, 1.0 / 5040.0), r, like(x, 1.0 / 720.0))
-    p = fma(p, r, like(x, 1.0 / 120.0))
-    p = fma(p, r, like(x, 1.0 / 24.0))
-    p = fma(p, r, like(x, 1.0 / 6.0))
-    p = fma(p, r, like(x, 0.5))
-    p = fma(p, r, like(x, 1.0))
-    p = fma(p, r, like(x, 1.0))
     up = x > like(x, 0.0)
+    p, t = _core32(x, like(x, SHIFTER32), 1.0)
     shift = select(up, like(x, 1.0), like(x, -32.0))
-    return (p * pow2_shifted(t - shift)) * select(up, like(x, _SCALE32[0]), like(x, _SCALE32[1]))
+    return (p * pow2_shifted(t - shift)) * select(up, like(x, 2.0), like(x, 2.0 ** -32))
+
+
+def exp_over64(x):
+    x = fmin(fmax(x, -707.0), 710.0)
+    q, t = _core64(x, SHIFTER64 - 2.0, 4.0)
+    return q * pow2_shifted(t)
+
+
+def exp_over32(x):
+    x = fmin(fmax(x, like(x, -85.0)), like(x, 89.0))
+    q, t = _core32(x, like(x, SHIFTER32 - 2.0), 4.0)
+    return q * pow2_shifted(t)
+
+
+def exp_under64(x):
+    x = fmax(x, -746.0)
+    q, t = _core64(x, SHIFTER64 + 64.0, 2.0 ** -64)
+    return q * pow2_shifted(t)
+
+
+def exp_under32(x):
+    x = fmax(x, like(x, -104.0))
+    q, t = _core32(x, like(x, SHIFTER32 + 32.0), 2.0 ** -32)
+    return q * pow2_shifted(t)
 
 
 def log1p64(u):
@@ -120,6 +166,18 @@ def exp(x):
     return exp64(x) if x.g.is64 else exp32(x)
 
 
+def exp_over(x):
+    """e^x where only its overflow must be exact: e^x (inf where it overflows) for x >= -707
+    (float32: -85), e^-707 (e^-85) below. For 1 + e^x (the sigmoid): there 1 + e^x = 1 either way.
+    One multiplication more than a clamped exp, against three operations more for ``exp``."""
+    return exp_over64(x) if x.g.is64 else exp_over32(x)
+
+
+def exp_under(x):
+    """e^x for x <= 0 (the caller's promise), down through the subnormals to 0, as ``exp``."""
+    return exp_under64(x) if x.g.is64 else exp_under32(x)
+
+
 def log1p01(u):
     """log(1 + u) for 0 <= u <= 1."""
     return log1p64(u) if u.g.is64 else log1p32(u)
@@ -129,7 +187,7 @@ def log1p01(u):
 def softplus(z):
     """log(1 + e^z), stable for any z."""
     zero = like(z, 0.0)
-    return select(z > zero, z, zero) + log1p01(exp(-abs(z)))
+    return select(z > zero, z, zero) + log1p01(exp_under(-abs(z)))
 
 
 @overload(exp, **_OPTS)
@@ -137,9 +195,19 @@ def _ol_exp(x):
     return {types.float64: exp64, types.float32: exp32}.get(x)
 
 
+@overload(exp_over, **_OPTS)
+def _ol_exp_over(x):
+    return {types.float64: exp_over64, types.float32: exp_over32}.get(x)
+
+
+@overload(exp_under, **_OPTS)
+def _ol_exp_under(x):
+    return {types.float64: exp_under64, types.float32: exp_under32}.get(x)
+
+
 @overload(log1p01, **_OPTS)
 def _ol_log1p01(u):
     return {types.float64: log1p64, types.float32: log1p32}.get(u)
 
 
-__all__ = ["exp", "log1p01", "softplus", "LN2_HI", "LN2_LO", "LOG2E", "np"]
+__all__ = ["exp", "exp_over", "exp_under", "log1p01", "softplus", "LN2_HI", "LN2_LO", "LOG2E", "np"]
