@@ -29,25 +29,25 @@ LANES = 16   # runs per block: the least one kernel call holds
 MAX_THREADS = 4096
 
 
-def positive_int(text: str) -> int:
+def _integer(text: str, lowest: int, what: str, below: str) -> int:
+    """``text`` as an int of at least ``lowest``, else argparse's error (``what`` names the kind,
+    ``below`` says why a smaller value is refused)."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be an integer >= 1")
+        raise argparse.ArgumentTypeError(f"{text!r} is not an {what}") from None
+    if value < lowest:
+        raise argparse.ArgumentTypeError(f"{value} {below}")
     return value
+
+
+def positive_int(text: str) -> int:
+    return _integer(text, 1, "integer", "must be an integer >= 1")
 
 
 def epoch_number(text: str) -> int:
     """An epoch for ``--at`` (0 = before any training)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer epoch") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} is not an epoch: epochs are counted from 0")
-    return value
+    return _integer(text, 0, "integer epoch", "is not an epoch: epochs are counted from 0")
 
 
 def chunk_size(text: str) -> int:
