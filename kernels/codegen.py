@@ -43,15 +43,8 @@ from kernels.train import train_range
 #: Bump when the generated code changes meaning (the source hash below catches most edits).
 GENERATOR_VERSION = 3
 
-#: Largest lane body (LLVM instructions, ``codegen_tuning.size``) that is specialised; above
-#: it the generic kernel runs (about 5 times slower). Nets of one hidden layer run it as a loop
-#: over their units (``kernels.codegen_units``) and large epochs run their evaluation and their
-#: batches as loops (``kernels.codegen_loops``), so what still comes near this bound is nets of
-#: several wide hidden layers, and wide nets on more than 16 patterns (docs/specialised-kernels.md,
-#: "Size limit").
-MAX_BODY = 36_000
 
-_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_loops.py",
+_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_loops.py", "codegen_memory.py",
                  "codegen_plan.py", "codegen_size.py", "codegen_state.py", "codegen_tuning.py", "codegen_units.py",
                  "rng.py", "config.py", "isa.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
                      (Path(__file__).parent / "ops").glob("*.py"))))
@@ -103,17 +96,9 @@ def kernel_name(spec: Spec) -> str:
 
 
 def eligible(spec: Spec) -> bool:
-    """Whether ``spec`` is small enough to unroll (a function of ``spec`` alone)."""
-    ok = _eligible.get(spec)
-    if ok is None:
-        if spec in _loaded or _existing(kernel_name(spec)) is not None:
-            ok = True           # written by this generator version, so it was eligible
-        elif spec.n_patterns < 1 or spec.cost() > 4 * MAX_BODY:     # cheap bound first
-            ok = False
-        else:
-            ok = size(spec) <= MAX_BODY
-        _eligible[spec] = ok
-    return ok
+    """Whether ``spec`` compiles to a specialised kernel: every configuration with patterns does
+    (the memory schedule, ``kernels.codegen_memory``, holds any size)."""
+    return spec.n_patterns >= 1
 
 
 def specialised_train_blocks(net, st, n_patterns, dtype):

@@ -78,9 +78,11 @@ class Spec:
 
 
 class Layout:
-    """Parameter offsets and the rows of the block state ``sf`` (float) and ``si`` (int64)."""
+    """Parameter offsets and the rows of the block state ``sf`` (float) and ``si`` (int64) of
+    ``spec``'s kernel laid out as ``plan`` says (``kernels.codegen_plan.Plan``; the memory
+    schedule, ``plan.memory``, keeps activations, deltas and gradient sums in ``sf`` too)."""
 
-    def __init__(self, spec: Spec):
+    def __init__(self, spec: Spec, plan=None):
         self.spec = spec
         self.w_off, self.b_off, self.s_off, self.P = spec.layout()
         self.n_in, self.n_out, self.nl = spec.sizes[0], spec.sizes[-1], spec.n_layers
@@ -98,11 +100,27 @@ class Layout:
         self.TS = rows.take(n_p * self.n_out) if spec.shuffle else -1
         # the hidden activations of the unit loop (kernels.codegen_units), row k * H + j
         self.HA = rows.take(n_p * spec.sizes[1]) if self.nl == 2 and n_p <= UNITS_MAX_PATTERNS else -1
+        # the memory schedule (kernels.codegen_memory): the activations of levels 1..nl of every
+        # pattern of a pass (full batch: all of them; else one), row AM + k * UA + unit; one
+        # pattern's deltas; the gradient sums, row GR + p
+        self.UA = sum(spec.sizes[1:])
+        memory = plan is not None and plan.memory
+        self.AM = rows.take((n_p if spec.schedule == FULL else 1) * self.UA) if memory else -1
+        self.DL = rows.take(self.UA) if memory else -1
+        self.GR = rows.take(P) if memory else -1
         self.NF = rows.n
         irows = _Rows()
         self.MS = irows.take(N_MILESTONES)
         self.RUN, self.DIV, self.ACT, self.EP, self.MAIN, self.ESTOP, self.CORR = (irows.take() for _ in range(7))
         self.NI = irows.n
+
+    def level_offsets(self):
+        """``off[l]``: the first unit of level ``l`` (1..nl) among a pattern's ``UA`` units."""
+        off, at = [0, 0], 0
+        for n in self.spec.sizes[1:]:
+            at += n
+            off.append(at)
+        return off
 
     def hyper(self, name):
         """The ``sf`` row of hyper-parameter ``name``."""
@@ -135,7 +153,7 @@ def emit_module(spec: Spec, plan, header: str = "") -> str:
     arrays (``kernels.codegen_tuning.blocks_per_group``) trained together, lane ``ln`` of the group
     being lane ``ln % LANES`` of block ``b + ln // LANES``. Lanes past the last block of the
     range are never active. Each lane's numbers are its own whatever the grouping."""
-    lay = Layout(spec)
+    lay = Layout(spec, plan)
     L, P, n_p, n_in, n_out = spec.lanes, lay.P, spec.n_patterns, lay.n_in, lay.n_out
     LB = LANES
     k = L // LB

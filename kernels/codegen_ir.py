@@ -30,6 +30,7 @@ from numba.extending import intrinsic
 from kernels.codegen_emit import FULL, Layout
 from kernels.codegen_llvm import I64, F, I, _Gen
 from kernels.codegen_loops import evaluate_loop, train_batches
+from kernels.codegen_memory import emit_memory
 from kernels.codegen_plan import Plan
 from kernels.codegen_state import Args, Hyper, Patterns
 from kernels.codegen_units import emit_units
@@ -49,7 +50,7 @@ class _Body:
 
     def __init__(self, spec, plan: Plan, g: _Gen, args: Args):
         self.spec, self.plan, self.g, self.args = spec, plan, g, args
-        self.layout = Layout(spec)
+        self.layout = Layout(spec, plan)
         self.params = {}
         self.acts = [ACTIVATIONS.by_code(c) for c in spec.acts]
 
@@ -262,13 +263,18 @@ class _Body:
         self.hyper = Hyper(self.load_f(hyper("leaky_slope")), self.load_f(hyper("flat_spot")) if spec.flat else None,
                            self.load_f(hyper("weight_decay")) if spec.decay else None)
         self.lane_state = tuple(self.load_f(row) for row in layout.LSLOT)
+        act = self.load_i(layout.ACT).eq(1)
+        m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
+        if self.plan.memory:     # every state that grows in sf, every dimension a loop (codegen_memory)
+            still = emit_memory(self, m, act)
+            for row, v in zip(layout.LSLOT, self.lane_state):
+                self.store_f(row, v)
+            return still
         args = self.args
         x = [[self.load_data(args.x, k * n_in + i, "f") for i in range(n_in)] for k in range(n_p)]
         t = [[self.load_data(args.t, k * n_out + j, "f") for j in range(n_out)] for k in range(n_p)]
         tidx = [self.load_data(args.tidx, k, "i") for k in range(n_p)] if spec.acc_mode == ACC_ARGMAX else [None] * n_p
         self.patterns = Patterns(x, t, tidx)
-        act = self.load_i(layout.ACT).eq(1)
-        m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
         if self.plan.units:      # the parameters stay in sf, the hidden layer a loop (codegen_units)
             still = emit_units(self, m, act)
         else:

@@ -26,6 +26,9 @@ class Plan:
     - ``units``: hidden units per iteration of the unit loop (``codegen_units``), 0 for the
       parameters in registers. With a unit loop ``chunk`` is 0 and ``mode`` "loop"
       (``Plan.of`` normalises them).
+    - ``memory``: hidden units per iteration of the memory schedule (``codegen_memory``: every
+      state that grows in memory, every dimension a loop), 0 for the register schedules above
+      (then ``mode``, ``chunk`` and ``units`` are unused: "loop", 0, 0).
     """
 
     width: int
@@ -33,6 +36,7 @@ class Plan:
     mode: str = "unroll"
     chunk: int = 0
     units: int = 0
+    memory: int = 0
 
     @classmethod
     def of(cls, width: int, group: int, mode: str, chunk: int, units: int) -> "Plan":
@@ -43,4 +47,6 @@ class Plan:
 
     def loops(self) -> tuple:
         """The loop choices as the kernel's cache key spells them."""
+        if self.memory:
+            return ("memory", self.memory)
         return ("units", self.units) if self.units else (self.mode, self.chunk)

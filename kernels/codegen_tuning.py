@@ -11,6 +11,8 @@ emitters (through ``codegen_size``), never the other way round.
 - ``batch_mode(spec)``: the epoch's batches unrolled, as a loop, or a loop after the first,
   and ``pattern_chunk(spec)``: the evaluation unrolled or a loop (``kernels.codegen_loops``);
 - ``unit_chunk(spec)``: the hidden layer unrolled or a loop over its units (``kernels.codegen_units``);
+- ``memory_units(spec)``: the memory schedule (``kernels.codegen_memory``) for bodies the register
+  schedules cannot hold (``MAX_BODY``), and its units per loop iteration;
 - ``llvm_options(spec)``: LLVM codegen options for its compile (``kernels.codegen``).
 
 Each reads its table in ``kernels.config`` (measured: docs/specialised-kernels.md) unless an
@@ -25,7 +27,7 @@ import os
 from kernels.bundles import FULL
 from kernels.codegen_plan import MODES, Plan
 from kernels.codegen_size import body_size
-from kernels.config import (BATCHES_ENV, BLOCKS_ENV, BLOCKS_PER_GROUP, CHUNK_ENV, EVAL_CHUNK, GROUP_ENV,
+from kernels.config import (MAX_BODY, MEMORY_ENV, MEMORY_UNITS, BATCHES_ENV, BLOCKS_ENV, BLOCKS_PER_GROUP, CHUNK_ENV, EVAL_CHUNK, GROUP_ENV,
                             GROUP_REGISTERS, LOOP_BATCHES, POST_RA_CPUS, POST_RA_MAX_BODY, UNITS_ENV,
                             UNITS_MAX_PATTERNS, UNITS_MIN_BODY, UNITS_MIN_HIDDEN, UNITS_VALUES_BATCH,
                             UNITS_VALUES_FULL, UNROLL_MAX_BODY, VECTOR_WIDTH_ENV, VECTOR_WIDTHS)
@@ -39,16 +41,21 @@ def plan(spec) -> Plan:
     return _plan(spec)
 
 
-def size(spec, mode=None, chunk=None, units=None) -> int:
+def size(spec, mode=None, chunk=None, units=None, memory=None) -> int:
     """LLVM instructions in the lane body of ``spec`` (``codegen_size.body_size``), its batches in
     ``mode`` (default ``batch_mode(spec)``), its evaluation loop over ``chunk`` patterns (default
     ``pattern_chunk(spec)``), its hidden layer a loop over ``units`` units (default
-    ``unit_chunk(spec)``; 0: unrolled); the vector width and group size of ``plan(spec)``."""
-    return body_size(spec, _plan(spec, mode, chunk, units))
+    ``unit_chunk(spec)``; 0: unrolled), in the memory schedule with ``memory`` units per
+    iteration (default ``memory_units(spec)``; 0: the register schedules); the vector width and
+    group size of ``plan(spec)``."""
+    return body_size(spec, _plan(spec, mode, chunk, units, memory))
 
 
-def _plan(spec, mode=None, chunk=None, units=None) -> Plan:
+def _plan(spec, mode=None, chunk=None, units=None, memory=None) -> Plan:
     width = vector_width(spec)
+    memory = memory_units(spec) if memory is None else memory
+    if memory:
+        return Plan(width, group_size(spec, width), "loop", 0, 0, memory)
     units = unit_chunk(spec) if units is None else units
     if units:       # the unit loop has neither an evaluation loop nor a choice of batches
         mode, chunk = "loop", 0
@@ -136,10 +143,10 @@ def batch_mode(spec) -> str:
     if mode is None and chunked:
         mode = "loop"       # an epoch too large to unroll its evaluation
     if mode is None:
-        if n_batches < LOOP_BATCHES and size(spec, "unroll", units=0) <= UNROLL_MAX_BODY:
+        if n_batches < LOOP_BATCHES and size(spec, "unroll", units=0, memory=0) <= UNROLL_MAX_BODY:
             mode = "unroll"
         else:
-            mode = "peel" if not spec.shuffle and size(spec, "peel", units=0) <= UNROLL_MAX_BODY else "loop"
+            mode = "peel" if not spec.shuffle and size(spec, "peel", units=0, memory=0) <= UNROLL_MAX_BODY else "loop"
     # a shuffled first batch is loaded, and a looped evaluation has no forward pass to reuse
     return "loop" if mode == "peel" and (spec.shuffle or chunked) else mode
 
@@ -151,7 +158,7 @@ def pattern_chunk(spec) -> int:
     instructions. 0 unless the loop runs at least twice. Never changes the results."""
     chunk = _forced(CHUNK_ENV, (0, 1, 2, 3, 4, 8), "the patterns per evaluation loop iteration")
     if chunk is None:
-        chunk = EVAL_CHUNK if spec.n_patterns >= 2 * EVAL_CHUNK and size(spec, "loop", 0, units=0) > UNROLL_MAX_BODY else 0
+        chunk = EVAL_CHUNK if spec.n_patterns >= 2 * EVAL_CHUNK and size(spec, "loop", 0, units=0, memory=0) > UNROLL_MAX_BODY else 0
     return chunk if chunk and spec.n_patterns >= 2 * chunk else 0
 
 
@@ -178,7 +185,7 @@ def _default_units(spec) -> int:
         if 5 * cost <= UNITS_MIN_BODY:
             return 0
         if cost <= UNITS_MIN_BODY:
-            if size(spec, units=0) <= UNITS_MIN_BODY:
+            if size(spec, units=0, memory=0) <= UNITS_MIN_BODY:
                 return 0
     batch = spec.n_patterns if full else max(1, spec.batch_size)
     target = UNITS_VALUES_FULL if full else UNITS_VALUES_BATCH
@@ -186,6 +193,19 @@ def _default_units(spec) -> int:
     while units * batch < target and 4 * units <= hidden and units < 8:
         units *= 2
     return units
+
+
+def memory_units(spec) -> int:
+    """Hidden units per iteration of the memory schedule (``kernels.codegen_memory``), 0 for the
+    register schedules: ``$MLP_SWEEP_MEMORY`` if set, else ``MEMORY_UNITS`` when the register
+    schedules' body is over ``MAX_BODY`` instructions (deep or wide nets on many patterns), else 0.
+    Never changes the results."""
+    forced = _forced(MEMORY_ENV, (0, 1, 2, 4, 8), "the hidden units per memory-schedule iteration")
+    if forced is not None:
+        return forced
+    if spec.cost() <= 4 * MAX_BODY and size(spec, memory=0) <= MAX_BODY:     # cheap bound first
+        return 0
+    return MEMORY_UNITS
 
 
 def llvm_options(spec) -> dict:

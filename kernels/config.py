@@ -97,6 +97,16 @@ UNITS_MIN_BODY = 12_000
 UNITS_VALUES_FULL = 8
 UNITS_VALUES_BATCH = 4
 
+#: Largest lane body (``codegen_tuning.size``) of the register schedules (parameters or a
+#: pattern's activations in SSA values); above it the memory schedule runs
+#: (``kernels.codegen_memory``: every state that grows in memory, every dimension a loop).
+MAX_BODY = 36_000
+#: Forces the memory schedule and its hidden units per loop iteration
+#: (``codegen_tuning.memory_units``; 0: the register schedules wherever they fit).
+MEMORY_ENV = "MLP_SWEEP_MEMORY"
+#: Hidden units per iteration of the memory schedule's unit loops: independent sums in flight.
+MEMORY_UNITS = 4
+
 #: Lane bodies above this many instructions compile without the post-RA scheduler, on the CPUs
 #: whose LLVM scheduling model enables it (``codegen_tuning.llvm_options``): AMD Zen. Below it
 #: the scheduler pays (XOR 2-2-1 to 2-64-1 full batch: 5-20% faster with it).

@@ -23,6 +23,7 @@ import pytest
 from kernels import Network, TrainOptions, call_static, init_params, train
 from kernels.ops import MILESTONES
 from kernels import codegen
+from kernels.codegen_tuning import plan
 
 XOR_X = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype=np.float64)
 XOR_T = np.array([[0], [1], [1], [0]], dtype=np.float64)
@@ -177,7 +178,10 @@ def test_path_depends_on_configuration_only():
     assert k1 is not None and k1.train_range is k2.train_range
     big = Network(sizes=(64, 256, 64), activations=("sigmoid", "sigmoid"))
     st_big = call_static(big, TrainOptions(loss="mse", schedule="online"), np.zeros((64, 64)), np.eye(64))
-    assert codegen.specialised_train_blocks(big, st_big, 64, "float64") is None
+    # too large for the register schedules: the memory schedule (codegen_memory), not the generic kernel
+    spec_big = codegen.make_spec(big, st_big, 64, "float64")
+    assert codegen.eligible(spec_big) and plan(spec_big).memory > 0
+    assert plan(codegen.make_spec(*args)).memory == 0
 
 
 def test_no_recompile_for_new_hyper_parameters():

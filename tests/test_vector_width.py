@@ -27,7 +27,7 @@ import numpy as np
 import kernels
 from kernels import Network, TrainOptions, call_static
 from kernels.codegen import eligible, kernel_name, make_spec
-from kernels.codegen_tuning import batch_mode, group_size, pattern_chunk, unit_chunk, vector_width
+from kernels.codegen_tuning import batch_mode, group_size, memory_units, pattern_chunk, unit_chunk, vector_width
 from kernels.config import LANES
 
 X4 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], float)
@@ -85,17 +85,20 @@ for i, (net, opts, X, T) in enumerate(CASES):
     out[f"{i}.batches"] = batch_mode(spec)
     out[f"{i}.chunk"] = pattern_chunk(spec)
     out[f"{i}.units"] = unit_chunk(spec)
+    out[f"{i}.memory"] = memory_units(spec)
     out[f"{i}.name"] = kernel_name(spec)
 np.savez(sys.argv[1], **out)
 """
 
 
 def _run(width: int, tmp_path: Path, group: int | None = None, blocks: int | None = None,
-         batches: str | None = None, chunk: int | None = None, units: int | None = None, wide: bool = False) -> dict:
-    path = tmp_path / f"w{width}g{group}b{blocks}{batches}c{chunk}u{units}{wide}.npz"
+         batches: str | None = None, chunk: int | None = None, units: int | None = None, wide: bool = False,
+         memory: int | None = None) -> dict:
+    path = tmp_path / f"w{width}g{group}b{blocks}{batches}c{chunk}u{units}m{memory}{wide}.npz"
     env = dict(os.environ, MLP_SWEEP_VECTOR_WIDTH=str(width), PYTHONPATH=str(ROOT))
     for name, value in (("MLP_SWEEP_GROUP", group), ("MLP_SWEEP_BLOCKS", blocks), ("MLP_SWEEP_BATCHES", batches),
-                        ("MLP_SWEEP_PATTERN_CHUNK", chunk), ("MLP_SWEEP_UNITS", units)):
+                        ("MLP_SWEEP_PATTERN_CHUNK", chunk), ("MLP_SWEEP_UNITS", units),
+                        ("MLP_SWEEP_MEMORY", memory)):
         env.pop(name, None)
         if value is not None:
             env[name] = str(value)
@@ -107,7 +110,7 @@ def _run(width: int, tmp_path: Path, group: int | None = None, blocks: int | Non
 
 
 N_CASES = 6
-SETTING_KEYS = (".width", ".group", ".blocks", ".batches", ".chunk", ".units", ".name")
+SETTING_KEYS = (".width", ".group", ".blocks", ".batches", ".chunk", ".units", ".memory", ".name")
 
 
 def _assert_same_bits(ref: dict, got: dict, what: str) -> None:
@@ -178,6 +181,23 @@ def test_the_hidden_layer_as_a_loop_gives_the_same_bits(tmp_path):
     assert [int(narrow[1][f"{i}.units"]) for i in range(N_CASES)] == [1] * N_CASES
     assert len({str(r[f"{i}.name"]) for r in wide.values() for i in range(7)}) == 21, "each: its own kernel"
     assert any(wide[0]["4.epoch_acc100"] >= 0), "the comparison should include converging runs"
+
+
+@pytest.mark.slow
+def test_the_memory_schedule_gives_the_same_bits(tmp_path):
+    # the memory schedule (codegen_memory: parameters, activations, deltas and gradient sums in
+    # memory, every dimension a loop) against the register schedules the cases run by default:
+    # 1 and 4 units per iteration (most layers with a remainder after the loop), on the narrow
+    # cases and the wide ones (full batch, shuffled online, minibatch with a short last batch,
+    # recorded outputs, two outputs, no bias, shortcut, flat spot, weight decay, every rule)
+    for wide, n in ((False, N_CASES), (True, 7)):
+        default = _run(16, tmp_path, wide=wide)
+        assert [int(default[f"{i}.memory"]) for i in range(n)] == [0] * n
+        for u in (1, 4):
+            got = _run(16, tmp_path, wide=wide, memory=u)
+            _assert_same_bits(default, got, f"memory schedule, {u} units per iteration")
+            assert [int(got[f"{i}.memory"]) for i in range(n)] == [u] * n
+    assert any(default["4.epoch_acc100"] >= 0), "the comparison should include converging runs"
 
 
 def test_a_bad_forced_width_is_a_clear_error(monkeypatch):
