@@ -100,14 +100,14 @@ class Layout:
         self.TS = rows.take(n_p * self.n_out) if spec.shuffle else -1
         # the hidden activations of the unit loop (kernels.codegen_units), row k * H + j
         self.HA = rows.take(n_p * spec.sizes[1]) if self.nl == 2 and n_p <= UNITS_MAX_PATTERNS else -1
-        # the memory schedule (kernels.codegen_memory): the activations of levels 1..nl of every
-        # pattern of a pass (full batch: all of them; else one), row AM + k * UA + unit; one
-        # pattern's deltas; the gradient sums, row GR + p
+        # the memory schedule (kernels.codegen_memory), a block of T = plan.memory patterns at a
+        # time: their activations of levels 1..nl (row AM + u * UA + unit), their deltas (DL + ...)
+        # and, for batches of more than one block, the gradient sums (GR + p)
         self.UA = sum(spec.sizes[1:])
-        memory = plan is not None and plan.memory
-        self.AM = rows.take((n_p if spec.schedule == FULL else 1) * self.UA) if memory else -1
-        self.DL = rows.take(self.UA) if memory else -1
-        self.GR = rows.take(P) if memory else -1
+        T = plan.memory if plan is not None else 0
+        self.AM = rows.take(T * self.UA) if T else -1
+        self.DL = rows.take(T * self.UA) if T else -1
+        self.GR = rows.take(P) if T and spec.batch_size > T else -1
         self.NF = rows.n
         irows = _Rows()
         self.MS = irows.take(N_MILESTONES)

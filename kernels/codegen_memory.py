@@ -1,28 +1,25 @@
-"""The epoch of any network as loops, with its state in memory: the schedule every size fits.
+"""The epoch of any network as loops of tiles, its state in memory: the schedule every size fits.
 
 The register schedules (``codegen_ir._Body.emit_unrolled``, ``codegen_units``) keep the
 parameters, or a pattern's activations, in SSA values, so their bodies grow with the net and
-the dataset. ``emit_memory(body, m, act)`` (``Plan.memory``: units per loop iteration) keeps
-everything that grows in the block state ``sf`` (rows of ``codegen_emit.Layout``): the
-parameters and optimizer slots (``TH``, ``SLOT``), the activations of levels 1..nl of every
-pattern of a pass (``AM``: row ``AM + slot * UA + unit``; full batch keeps all patterns, the
-other schedules one), the deltas of one pattern (``DL``) and the gradient sums (``GR``). Every
-dimension is a loop (``_chunks``): the patterns, the units of each hidden layer (``Plan.memory``
-at a time, so that many independent sums are in flight), the parameters of the update. What is
-unrolled is one unit's fan-in and the output layer. The body is a few thousand instructions for
-any size, so any configuration compiles in seconds.
+the dataset. ``emit_memory(body, m, act)`` (``Plan.memory``: the tile size T) keeps what grows in
+the block state ``sf`` (rows of ``codegen_emit.Layout``): parameters and optimizer slots (``TH``,
+``SLOT``), the activations of levels 1..nl of every pattern of a pass (``AM``, row
+``AM + k * UA + unit``), the output logits (``ZO``) and the deltas of a batch's patterns (``DL``).
+Each of the three products of a layer is a loop of tiles, T x T SSA accumulators each, whose
+reduction runs in the generic kernel's order:
 
-The operations are the generic kernel's (``kernels.train``, ``kernels.dense``) in its order, the
-ops traced from ``kernels.ops`` through ``_Body`` as in the other schedules:
+- forward, patterns x units: ``z[k][j] = b_j + sum_i W[j, i] a[k][i]`` (``0.0 + ...`` without a
+  bias), ``i`` in order, then the shortcut's terms; ``a = f(z)`` (``_Body.grouped``);
+- the deltas of level l, patterns x units: ``f'(a[k][i]) * (0.0 + sum_j W[j, i] d[k][j])``,
+  ``j`` in order, from the weights of the epoch's (batch's) start;
+- gradient and update, units x inputs: ``g[j][i] = 0.0 + sum_k d[k][j] a[k][i]`` over the
+  batch's patterns in order, then the optimizer op on ``W[j, i]`` (kept where ``still``).
 
-- forward: ``z = b_j + sum_i W[j, i] a_i`` (``0.0 + ...`` without bias) in ``i`` order, then the
-  shortcut's terms, ``a_j = f(z)``; the metrics of each pattern as it is evaluated;
-- backward of one pattern (full batch: every pattern after the bookkeeping; otherwise each
-  pattern of a batch after its forward pass): output deltas from the loss op, then from the top
-  layer down, the layer's gradient terms added to ``GR`` (``G += d_j a_i``) and the deltas of the
-  level below, ``f'(a_i) * (0.0 + sum_j W[j, i] d_j)``;
-- the update, parameter by parameter from ``GR`` (reset to 0.0 as it is read, so the next batch
-  sums from 0.0), masked by ``still`` as the generic kernel masks it.
+A weight is read once per tile of T patterns, not once per pattern, and no gradient sum is
+stored; the loops over tiles are LLVM loops (``_Gen.loop``), the reduction dimension unrolled
+(forward, deltas) or a loop over the batch (gradients). The metrics, the bookkeeping and every
+op are ``_Body``'s, as in the other schedules, so all give the same bits.
 """
 from __future__ import annotations
 
@@ -32,7 +29,7 @@ from kernels.bundles import FULL
 from kernels.codegen_llvm import I64
 from kernels.ops import ACC_ARGMAX
 
-#: Parameters per iteration of the loops over every parameter (update, parameter sum).
+#: Parameters per iteration of the in-order parameter sum (a diverged run's is not finite).
 PARAMS_PER_ITER = 8
 
 
@@ -41,7 +38,10 @@ def _c(v):
 
 
 def _ix(b, base, *terms):
-    """``base + sum(index * stride)``: an int when every index is one, else int64 IR."""
+    """``base + sum(index * stride)``: an int when every index is one, else int64 IR (``base``
+    too may be either)."""
+    if not isinstance(base, int):
+        return _ix(b, 0, (base, 1), *terms)
     if all(isinstance(i, int) for i, _ in terms):
         return base + sum(i * s for i, s in terms)
     v, const = None, base
@@ -59,8 +59,7 @@ def _chunks(body, n, per_iter, step, state=()):
     loop (``idx`` int64 SSA values) while it runs at least twice, the rest unrolled (ints)."""
     g = body.g
     n_iter = n // per_iter
-    state = list(state)
-    first = 0
+    state, first = list(state), 0
     if n_iter >= 2:
         state = g.loop(state, 0, n_iter, lambda it, cur: step([_ix(g.b, u, (it, per_iter)) for u in range(per_iter)], cur))
         first = n_iter * per_iter
@@ -70,18 +69,23 @@ def _chunks(body, n, per_iter, step, state=()):
     return state
 
 
-class _Net:
-    """Rows of ``sf`` of the parameters, activations, deltas and gradient sums (indices ints or
-    int64 SSA values)."""
+def _tiles(body, n_rows, n_cols, step):
+    """``step(rows, cols)`` over a grid of T x T tiles (rows outer), each dimension ``_chunks``."""
+    T = body.plan.memory
+    _chunks(body, n_rows, T, lambda rows, st: _chunks(body, n_cols, T, lambda cols, s2: (step(rows, cols), s2)[1], st))
 
-    def __init__(self, body):
-        spec, lay = body.spec, body.layout
-        self.body, self.b, self.lay, self.sizes, self.nl = body, body.g.b, lay, spec.sizes, lay.nl
-        self.uoff = lay.level_offsets()         # level l's units start at uoff[l] (l >= 1)
-        self.UA = lay.UA
 
-    def w(self, l, j, i):
-        return self.body.load_f(_ix(self.b, self.lay.TH + self.lay.w_off[l], (j, self.sizes[l]), (i, 1)))
+class _Pass:
+    """A pass over ``n`` patterns, pattern ``s`` of the pass being pattern ``first + s`` of the
+    dataset (natural order) or of the epoch's shuffled copy (``shuffled``), run a block of up to T
+    patterns at a time: the block's pattern in slot ``u`` has its activations in rows
+    ``AM + u * UA + unit`` and its deltas in ``DL + u * UA + unit``. Indices are ints or int64
+    SSA values."""
+
+    def __init__(self, body, n, first=0, shuffled=False):
+        self.body, self.b, self.lay, self.sizes = body, body.g.b, body.layout, body.spec.sizes
+        self.n, self.first, self.shuffled = n, first, shuffled
+        self.uoff = self.lay.level_offsets()
 
     def w_row(self, l, j, i):
         return _ix(self.b, self.lay.TH + self.lay.w_off[l], (j, self.sizes[l]), (i, 1))
@@ -92,115 +96,194 @@ class _Net:
     def sc_row(self, j, i):
         return _ix(self.b, self.lay.TH + self.lay.s_off, (j, self.lay.n_in), (i, 1))
 
-    def a_row(self, slot, l, i):
-        return _ix(self.b, self.lay.AM + self.uoff[l], (slot, self.UA), (i, 1))
+    def a_row(self, u, l, i):
+        return _ix(self.b, self.lay.AM + self.uoff[l], (u, self.lay.UA), (i, 1))
 
-    def d_row(self, l, i):
-        return _ix(self.b, self.lay.DL + self.uoff[l], (i, 1))
+    def d_row(self, u, l, i):
+        return _ix(self.b, self.lay.DL + self.uoff[l], (u, self.lay.UA), (i, 1))
 
-    def level(self, slot, l, xs):
-        """The activations of level ``l`` of the pattern in ``slot`` (level 0: its inputs ``xs``)."""
-        return list(xs) if l == 0 else [self.body.load_f(self.a_row(slot, l, i)) for i in range(self.sizes[l])]
+    def k(self, s):
+        """The pattern's index in the dataset (or in the shuffled copy)."""
+        return _ix(self.b, 0, (self.first, 1), (s, 1))
 
-    def add_grad(self, p_row, term):
-        """``GR[p] += term`` for the parameter in row ``p_row`` of sf."""
-        r = _ix(self.b, self.lay.GR - self.lay.TH, (p_row, 1))
-        self.body.store_f(r, self.body.load_f(r) + term)
+    def x(self, s, i):
+        body, lay = self.body, self.lay
+        if self.shuffled:
+            return body.load_f(_ix(self.b, lay.XS, (i, 1), (self.k(s), lay.n_in)))
+        return body.load_data(body.args.x, _ix(self.b, 0, (i, 1), (self.k(s), lay.n_in)), "f")
+
+    def t(self, s, j):
+        body, lay = self.body, self.lay
+        if self.shuffled:
+            return body.load_f(_ix(self.b, lay.TS, (j, 1), (self.k(s), lay.n_out)))
+        return body.load_data(body.args.t, _ix(self.b, 0, (j, 1), (self.k(s), lay.n_out)), "f")
+
+    def a(self, ss, u, l, i):
+        """Activation ``i`` of level ``l`` of the block's pattern in slot ``u`` (level 0: its
+        input; ``ss``: the block's patterns)."""
+        return self.x(ss[u], i) if l == 0 else self.body.load_f(self.a_row(u, l, i))
+
+    def d(self, u, l, j):
+        return self.body.load_f(self.d_row(u, l, j))
+
+    def w(self, l, j, i):
+        return self.body.load_f(self.w_row(l, j, i))
 
 
-def forward(body, net, slot, xs):
-    """The forward pass of one pattern (inputs ``xs``), its activations stored in ``slot``;
-    returns the output layer's ``(zo, ys)`` (logits and outputs, F values)."""
-    spec, g = body.spec, body.g
-    zo, ys = [], []
-    for l in range(net.nl):
-        n_i, last = spec.sizes[l], l == net.nl - 1
+def _pairs(n, m):
+    return [(u, v) for u in range(n) for v in range(m)]
 
-        def units(js, state, l=l, n_i=n_i, last=last):
-            ins = net.level(slot, l, xs)
-            zs = []
-            for j in js:
-                z = body.load_f(net.bias_row(l, j)) if spec.bias else g.c(0.0)
-                for i in range(n_i):
-                    z = z + body.load_f(net.w_row(l, j, i)) * ins[i]
-                if last and spec.shortcut:
-                    for i in range(net.lay.n_in):
-                        z = z + body.load_f(net.sc_row(j, i)) * xs[i]
-                zs.append(z)
-            acts = body.grouped(body.acts[l].forward, zs, body.hyper.slope)
-            for j, a in zip(js, acts):
-                body.store_f(net.a_row(slot, l + 1, j), a)
-            if last:
-                zo.extend(zs)
-                ys.extend(acts)
+
+def forward(body, ps: _Pass, ss):
+    """The forward pass of the block ``ss`` (its patterns' indices in the pass), layer by layer,
+    units T at a time: activations into ``AM``; returns the output layer's ``(zo, ys)``, one list
+    per pattern."""
+    spec, g, T = body.spec, body.g, body.plan.memory
+    zo, ys = [[None] * body.layout.n_out for _ in ss], [[None] * body.layout.n_out for _ in ss]
+    for l in range(body.layout.nl):
+        n_i, last = spec.sizes[l], l == body.layout.nl - 1
+
+        def tile(js, state, l=l, n_i=n_i, last=last):
+            pairs = _pairs(len(ss), len(js))
+            z = [body.load_f(ps.bias_row(l, js[v])) if spec.bias else g.c(0.0) for _, v in pairs]
+            for i in range(n_i):
+                a = [ps.a(ss, u, l, i) for u in range(len(ss))]
+                w = [ps.w(l, j, i) for j in js]
+                z = [zk + w[v] * a[u] for zk, (u, v) in zip(z, pairs)]
+            if last and spec.shortcut:
+                for i in range(body.layout.n_in):
+                    x = [ps.x(s, i) for s in ss]
+                    w = [body.load_f(ps.sc_row(j, i)) for j in js]
+                    z = [zk + w[v] * x[u] for zk, (u, v) in zip(z, pairs)]
+            acts = body.grouped(body.acts[l].forward, z, body.hyper.slope)
+            for (u, v), a, zk in zip(pairs, acts, z):
+                body.store_f(ps.a_row(u, l + 1, js[v]), a)
+                if last:        # the output layer is unrolled: js are ints
+                    zo[u][js[v]], ys[u][js[v]] = zk, a
             return state
 
         if last:
-            units(list(range(spec.sizes[l + 1])), [])
+            tile(list(range(spec.sizes[l + 1])), [])
         else:
-            _chunks(body, spec.sizes[l + 1], body.plan.memory, units)
+            _chunks(body, spec.sizes[l + 1], T, tile)
     return zo, ys
 
 
-def backward(body, net, slot, xs, d_out):
-    """Add one pattern's gradient to ``GR``: ``d_out`` its output deltas, its activations in
-    ``slot`` (the hidden deltas go through rows ``DL``)."""
-    spec, g = body.spec, body.g
+def deltas(body, ps: _Pass, ss, ys, scale):
+    """The deltas of every level of the block ``ss`` (outputs ``ys``) into ``DL``: the output
+    deltas from the loss op, then each hidden level's from the one above through the weights of
+    the pass's start, ``f'(a[u][i]) * (0.0 + sum_j W[j, i] d[u][j])``, units T at a time."""
+    spec, lay, g, T = body.spec, body.layout, body.g, body.plan.memory
+    for u, s in enumerate(ss):
+        for j, d in enumerate(body.out_deltas(ys[u], [ps.t(s, j) for j in range(lay.n_out)], scale)):
+            body.store_f(ps.d_row(u, lay.nl, j), d)
+    for l in range(lay.nl - 1, 0, -1):
+        n_o = spec.sizes[l + 1]
+
+        def tile(is_, state, l=l, n_o=n_o):
+            pairs = _pairs(len(ss), len(is_))
+            acc = [g.c(0.0)] * len(pairs)
+            for j in range(n_o):
+                d = [ps.d(u, l + 1, j) for u in range(len(ss))]
+                w = [ps.w(l, j, i) for i in is_]
+                acc = [ak + w[v] * d[u] for ak, (u, v) in zip(acc, pairs)]
+            for (u, v), ak in zip(pairs, acc):
+                body.store_f(ps.d_row(u, l, is_[v]), body.derive(l - 1, ak, ps.a(ss, u, l, is_[v])))
+            return state
+
+        _chunks(body, spec.sizes[l], T, tile)
+
+
+def _gradient_tiles(body, ps: _Pass, ss, tile):
+    """``tile(js, is_, term, row)`` over the tiles of every parameter: ``term(u, v, w)`` is the
+    block's pattern ``u``'s dE/dw of the tile's parameter (``v``, ``w``: its unit and input
+    positions in the tile), ``row(j, i)`` its row of sf."""
+    spec, lay, T = body.spec, body.layout, body.plan.memory
+    for l in range(lay.nl - 1, -1, -1):
+        def weights(js, is_, l=l):
+            d = [[ps.d(u, l + 1, j) for j in js] for u in range(len(ss))]
+            a = [[ps.a(ss, u, l, i) for i in is_] for u in range(len(ss))]
+            tile(js, is_, lambda u, v, w: d[u][v] * a[u][w], lambda j, i: ps.w_row(l, j, i))
+
+        _tiles(body, spec.sizes[l + 1], spec.sizes[l], weights)
+        if spec.bias:
+            def biases(js, st, l=l):
+                d = [[ps.d(u, l + 1, j) for j in js] for u in range(len(ss))]
+                tile(js, [0], lambda u, v, w: d[u][v], lambda j, i: ps.bias_row(l, j))
+                return st
+
+            _chunks(body, spec.sizes[l + 1], T, biases)
     if spec.shortcut:
-        for j, d in enumerate(d_out):
-            for i in range(net.lay.n_in):
-                net.add_grad(net.sc_row(j, i), d * xs[i])
-    for l in range(net.nl - 1, -1, -1):
-        n_i, n_o, top = spec.sizes[l], spec.sizes[l + 1], l == net.nl - 1
+        def shortcut(js, is_):
+            d = [[ps.d(u, lay.nl, j) for j in js] for u in range(len(ss))]
+            x = [[ps.x(s, i) for i in is_] for s in ss]
+            tile(js, is_, lambda u, v, w: d[u][v] * x[u][w], ps.sc_row)
 
-        def deltas_of(js, l=l, top=top):
-            return [d_out[j] for j in js] if top else [body.load_f(net.d_row(l + 1, j)) for j in js]
-
-        def grads(js, state, l=l, n_i=n_i):
-            ins = net.level(slot, l, xs)
-            for j, d in zip(js, deltas_of(js)):
-                for i in range(n_i):
-                    net.add_grad(net.w_row(l, j, i), d * ins[i])
-                if spec.bias:
-                    net.add_grad(net.bias_row(l, j), d)
-            return state
-
-        if top:
-            grads(list(range(n_o)), [])
-        else:
-            _chunks(body, n_o, body.plan.memory, grads)
-        if l == 0:
-            continue
-
-        def hidden(is_, state, l=l, n_o=n_o):
-            ds = deltas_of(list(range(n_o)))
-            for i in is_:
-                acc = g.c(0.0)
-                for j in range(n_o):
-                    acc = acc + body.load_f(net.w_row(l, j, i)) * ds[j]
-                body.store_f(net.d_row(l, i), body.derive(l - 1, acc, body.load_f(net.a_row(slot, l, i))))
-            return state
-
-        _chunks(body, n_i, body.plan.memory, hidden)
+        _tiles(body, lay.n_out, lay.n_in, shortcut)
 
 
-def update(body, still):
-    """Every parameter's update from its gradient sum (``GR``, reset to 0.0), kept where
-    ``still``; the optimizer's per-run state steps once (``_Body.opt_lane``)."""
+def _apply(body, still, h, c):
+    """``apply(row, grad)``: the optimizer's update of the parameter in row ``row`` of sf, kept
+    where ``still``."""
+    lay, g = body.layout, body.g
+
+    def apply(row, grad):
+        wp = body.load_f(row)
+        rows = [_ix(g.b, r - lay.TH, (row, 1)) for r in lay.SLOT]
+        new, slots = body.step(wp, grad, tuple(body.load_f(r) for r in rows), h, c)
+        body.store_f(row, g.sel(still, new, g.opaque(wp)))
+        for r, v in zip(rows, slots):
+            body.store_f(r, v)
+
+    return apply
+
+
+def update_direct(body, ps: _Pass, ss, still):
+    """A batch of one block: each parameter's gradient ``0.0 + sum_u term_u`` in registers, then
+    its update (the block's deltas of every level made first, through the old weights)."""
+    g = body.g
+    h, c = body.opt_lane()
+    apply = _apply(body, still, h, c)
+
+    def tile(js, is_, term, row):
+        for v in range(len(js)):
+            for w in range(len(is_)):
+                grad = g.c(0.0)
+                for u in range(len(ss)):
+                    grad = grad + term(u, v, w)
+                apply(row(js[v], is_[w]), grad)
+
+    _gradient_tiles(body, ps, ss, tile)
+
+
+def accumulate(body, ps: _Pass, ss):
+    """Add the block's gradient terms to the sums in rows ``GR`` (pattern by pattern, in order)."""
+    lay = body.layout
+
+    def tile(js, is_, term, row):
+        for v in range(len(js)):
+            for w in range(len(is_)):
+                r = _ix(body.g.b, lay.GR - lay.TH, (row(js[v], is_[w]), 1))
+                grad = body.load_f(r)
+                for u in range(len(ss)):
+                    grad = grad + term(u, v, w)
+                body.store_f(r, grad)
+
+    _gradient_tiles(body, ps, ss, tile)
+
+
+def update_sums(body, still):
+    """Every parameter's update from its sum in ``GR`` (then 0.0 again for the next batch)."""
     lay, g = body.layout, body.g
     h, c = body.opt_lane()
+    apply = _apply(body, still, h, c)
 
     def step(ps, state):
         for p in ps:
-            wp = body.load_f(_ix(g.b, lay.TH, (p, 1)))
-            gr_row = _ix(g.b, lay.GR, (p, 1))
-            grad = body.load_f(gr_row)
-            body.store_f(gr_row, g.c(0.0))
-            rows = [_ix(g.b, row, (p, 1)) for row in lay.SLOT]
-            new, slots = body.step(wp, grad, tuple(body.load_f(r) for r in rows), h, c)
-            body.store_f(_ix(g.b, lay.TH, (p, 1)), g.sel(still, new, g.opaque(wp)))
-            for r, v in zip(rows, slots):
-                body.store_f(r, v)
+            r = _ix(g.b, lay.GR, (p, 1))
+            grad = body.load_f(r)
+            body.store_f(r, g.c(0.0))
+            apply(_ix(g.b, lay.TH, (p, 1)), grad)
         return state
 
     _chunks(body, lay.P, PARAMS_PER_ITER, step)
@@ -219,66 +302,66 @@ def param_sum(body):
     return _chunks(body, lay.P, PARAMS_PER_ITER, step, [g.c(0.0)])[0]
 
 
-def _pattern(body, k, shuffled=False, classes=False):
-    """Inputs, targets (and class) of pattern ``k`` (int or int64 SSA): the dataset's, or with
-    ``shuffled`` the epoch's shuffled copy in rows ``XS``/``TS`` of sf."""
-    lay, b, args = body.layout, body.g.b, body.args
-    n_in, n_out = lay.n_in, lay.n_out
-    if shuffled:
-        xs = [body.load_f(_ix(b, lay.XS + i, (k, n_in))) for i in range(n_in)]
-        ts = [body.load_f(_ix(b, lay.TS + j, (k, n_out))) for j in range(n_out)]
-    else:
-        xs = [body.load_data(args.x, _ix(b, i, (k, n_in)), "f") for i in range(n_in)]
-        ts = [body.load_data(args.t, _ix(b, j, (k, n_out)), "f") for j in range(n_out)]
-    tidx = body.load_data(args.tidx, k, "i") if classes else None
-    return xs, ts, tidx
+def _blocks(body, ps: _Pass, step, state=()):
+    """``state = step(ss, state)`` over the pass's patterns, blocks of T in order."""
+    return _chunks(body, ps.n, body.plan.memory, step, state)
 
 
 def emit_memory(body, m, act):
     """The epoch of ``body`` (module docstring) into the metrics ``m``; returns ``still``."""
     spec, lay, g = body.spec, body.layout, body.g
-    net, n_p, full = _Net(body), spec.n_patterns, spec.schedule == FULL
-    ps = param_sum(body)
+    n_p, full = spec.n_patterns, spec.schedule == FULL
+    ps_sum = param_sum(body)
+    ev = _Pass(body, n_p)
     keys = ("corr", "tss", "fahl", "lb")
+    scale = lay.delta_scale(n_p)
 
-    def evaluate(ks, state):
+    one_block = n_p <= body.plan.memory
+    outputs = []
+
+    def evaluate(ss, state):    # full batch: also its deltas and gradient sums
         m.update(zip(keys, state))
-        for k in ks:
-            xs, ts, tidx = _pattern(body, k, classes=spec.acc_mode == ACC_ARGMAX)
-            zo, ys = forward(body, net, k if full else 0, xs)
-            body.evaluate(m, act, k, {lay.nl: ys}, zo, ts, tidx)
+        zo, ys = forward(body, ev, ss)
+        outputs.append(ys)
+        for u, s in enumerate(ss):
+            ts = [ev.t(s, j) for j in range(lay.n_out)]
+            tidx = body.load_data(body.args.tidx, s, "i") if spec.acc_mode == ACC_ARGMAX else None
+            body.evaluate(m, act, s, {lay.nl: ys[u]}, zo[u], ts, tidx)
+        if full and not one_block:
+            deltas(body, ev, ss, ys, scale)
+            accumulate(body, ev, ss)
         return [m[key] for key in keys]
 
-    m.update(zip(keys, _chunks(body, n_p, 1, evaluate, [m[key] for key in keys])))
-    still = body.bookkeeping(m, ps, act)
+    m.update(zip(keys, _blocks(body, ev, evaluate, [m[key] for key in keys])))
+    still = body.bookkeeping(m, ps_sum, act)
+    if full and one_block:      # the block's activations are still in AM: gradients in registers
+        ss = list(range(n_p))
+        deltas(body, ev, ss, outputs[-1], scale)
+        update_direct(body, ev, ss, still)
+        return still
     if full:
-        scale = lay.delta_scale(n_p)
-
-        def train(ks, state):
-            for k in ks:
-                xs, ts, _ = _pattern(body, k)
-                ys = [body.load_f(net.a_row(k, lay.nl, j)) for j in range(lay.n_out)]
-                backward(body, net, k, xs, body.out_deltas(ys, ts, scale))
-            return state
-
-        _chunks(body, n_p, 1, train)
-        update(body, still)
+        update_sums(body, still)
         return still
     bs = spec.batch_size
 
     def batch(first, size):
-        """One update from patterns ``first .. first + size - 1`` (``first``: int or SSA)."""
+        tp = _Pass(body, size, first, spec.shuffle)
         scale = lay.delta_scale(size)
+        if size <= body.plan.memory:     # one block: the gradients in registers
+            ss = list(range(size))
+            _, ys = forward(body, tp, ss)
+            deltas(body, tp, ss, ys, scale)
+            update_direct(body, tp, ss, still)
+            return
 
-        def one(ks, state):
-            for k in ks:
-                xs, ts, _ = _pattern(body, _ix(g.b, 0, (first, 1), (k, 1)), shuffled=spec.shuffle)
-                _, ys = forward(body, net, 0, xs)
-                backward(body, net, 0, xs, body.out_deltas(ys, ts, scale))
-            return state
+        def block(ss, st):
+            _, ys = forward(body, tp, ss)
+            deltas(body, tp, ss, ys, scale)
+            accumulate(body, tp, ss)
+            return st
 
-        _chunks(body, size, 1, one)
-        update(body, still)
+        _blocks(body, tp, block)
+        update_sums(body, still)
 
     def batches(its, state):
         body.lane_state = tuple(state)
