@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+from bits import METRICS, same_bits  # tests/bits.py
 from kernels.config import NUMERICS_VERSION
 from results.layout import layout_of
 from results.reader import load
@@ -31,31 +31,8 @@ from sweep.grid.identity import ids_from_table
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 GRID = FIXTURES / "frozen_matrix.toml"
-METRICS = ("seed", "epochs_run", "final_loss", "final_mse", "final_accuracy", "min_loss",
-           "converged", "convergence_epoch", "epoch_acc75", "epoch_acc100", "epoch_fahlman",
-           "epoch_tss", "epoch_loss", "diverged", "final_params", "final_outputs")
 
 pytestmark = pytest.mark.slow
-
-
-def _same(a, b) -> bool:
-    """Bit equality of two pyarrow columns (NaN equal to NaN of the same bits, nulls aligned)."""
-    a, b = a.combine_chunks(), b.combine_chunks()
-    if a.type != b.type and not (str(a.type).startswith("list") and str(b.type).startswith("list")):
-        return False
-    if str(a.type).startswith("list"):
-        if pc.list_value_length(a).to_pylist() != pc.list_value_length(b).to_pylist():
-            return False
-        a, b = pc.list_flatten(a), pc.list_flatten(b)
-    if a.null_count or b.null_count:
-        if a.is_null().to_pylist() != b.is_null().to_pylist():
-            return False
-        a, b = a.drop_null(), b.drop_null()
-    va, vb = a.to_numpy(zero_copy_only=False), b.to_numpy(zero_copy_only=False)
-    if va.dtype.kind == "f":
-        return va.dtype == vb.dtype and np.array_equal(va.view(np.uint64 if va.itemsize == 8 else np.uint32),
-                                                       vb.view(np.uint64 if vb.itemsize == 8 else np.uint32))
-    return np.array_equal(va, vb)
 
 
 def _fixture():
@@ -72,7 +49,7 @@ def test_frozen_matrix_is_bit_identical(tmp_path, monkeypatch, specialise):
     assert got.num_rows == want.num_rows == 432
     assert got["run_index"].to_pylist() == want["run_index"].to_pylist()
     assert got["seed"].to_pylist() == want["seed"].to_pylist()
-    bad = [c for c in METRICS if not _same(got[c], want[c])]
+    bad = [c for c in METRICS if not same_bits(got[c], want[c])]
     assert not bad, f"columns changed: {bad}"
     # identity: the new ids are the version-2 ids of the fixture's own configs
     new_ids = got["run_id"].to_numpy()
@@ -87,7 +64,7 @@ def test_frozen_matrix_is_bit_identical(tmp_path, monkeypatch, specialise):
     got_c = ds.dataset(layout_of(out).curves, format="parquet").to_table()
     keys = [("run_id", "ascending"), ("epoch", "ascending")]
     want_c, got_c = want_c.sort_by(keys), got_c.sort_by(keys)
-    assert [c for c in ("run_id", "epoch", "loss", "mse") if not _same(got_c[c], want_c[c])] == []
+    assert [c for c in ("run_id", "epoch", "loss", "mse") if not same_bits(got_c[c], want_c[c])] == []
 
 
 def test_version1_ids_are_still_computed_exactly():
