@@ -15,7 +15,7 @@ from kernels.init import INIT_SCHEMES, init_runs
 from kernels.network import Network, TrainOptions, TrainResult
 from kernels.ops import ACC_ARGMAX, ACC_THRESHOLD, HYPER, LOSSES, MILESTONES, N_MILESTONES, OPTIMIZERS
 from kernels.ops.hyper import IROW
-from kernels.train import loss_grad_blocks, train_blocks
+from kernels.gradient import loss_grad_blocks
 
 _DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -195,9 +195,11 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, epochs, early_stop=
     hyper-parameter (``kernels.ops.hyper.HYPER``: ``lr``, ``momentum``, ...; defaults there) are
     scalars or (n_runs,) arrays. ``opts.flat_spot`` and ``opts.weight_decay`` are shared.
 
-    ``specialise``: use the kernel generated for this configuration (``kernels.codegen``) when
-    it is small enough to unroll; ``False`` always runs the generic kernel. Both compute the
-    same numbers; the choice depends on the configuration only, never on the number of runs.
+    Runs the kernel generated for this configuration (``kernels.codegen``), laid out as its plan
+    says (``kernels.codegen_tuning.plan``); ``specialise=False`` forces the memory schedule
+    (``kernels.codegen_memory``: every dimension a loop), the rendering whatever the size. Both
+    compute the same numbers; the choice depends on the configuration only, never on the
+    number of runs.
     """
     dt = _DTYPES.get(opts.dtype)
     if dt is None:
@@ -237,8 +239,8 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, epochs, early_stop=
     out = Outputs(np.empty((nb, LANES), np.int64), np.empty((nb, N_MILESTONES, LANES), np.int64),
                   np.empty((nb, N_FINAL, LANES), np.float64), np.empty((nb, LANES), np.uint8),
                   np.full((nb, curve.size, 2, LANES), np.nan), np.full((nb, *n_out_rec, LANES), np.nan, dt))
-    kernel = specialised_train_blocks(net, st, data.X.shape[0], opts.dtype) if specialise else None
-    (kernel or train_blocks)(data, _net(net), st, runs, curve, out)
+    kernel = specialised_train_blocks(net, st, data.X.shape[0], opts.dtype, memory=not specialise)
+    kernel(data, _net(net), st, runs, curve, out)
 
     ms = unpack(out.ms, n)
     fin = unpack(out.fin, n)

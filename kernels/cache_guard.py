@@ -1,7 +1,7 @@
-"""Keeps Numba's on-disk cache of the generic kernels in step with the op definitions.
+"""Keeps Numba's on-disk cache of the package's own kernels in step with the op definitions.
 
-Numba invalidates a cached function only when its own source file changes; the generic kernel in
-``kernels/train.py`` is built from ``kernels/ops/*`` and ``kernels/lanes.py``, so an edit there would
+Numba invalidates a cached function only when its own source file changes; the loss-and-gradient
+kernel in ``kernels/gradient.py`` is built from ``kernels/ops/*`` and ``kernels/lanes.py``, so an edit there would
 leave a stale compiled kernel. On import, a fingerprint of every kernel source is compared with the
 one stored beside the cache; on a mismatch the cache files of the ``kernels`` package are removed
 (Numba recompiles them). The folders are the ones Numba itself uses (``kernels.numba_cache``:
@@ -29,7 +29,7 @@ def cache_folders() -> list[Path]:
     """Numba's cache folders of the package's sources: ``kernels/`` first, then ``kernels/ops/``."""
     from kernels.numba_cache import cache_dir
 
-    folders = (cache_dir(_HERE / "train.py"), cache_dir(_HERE / "ops" / "__init__.py"))
+    folders = (cache_dir(_HERE / "gradient.py"), cache_dir(_HERE / "ops" / "__init__.py"))
     return [f for f in folders if f is not None]
 
 

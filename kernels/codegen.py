@@ -1,11 +1,11 @@
-"""Per-architecture specialised training kernels: generated, written to disk, cached.
+"""The training kernels: one per static configuration, generated, written to disk, cached.
 
-``specialised_train_blocks(...)`` returns a function with the argument list and results of
-``kernels.train.train_blocks`` for one static configuration (architecture, loss, optimizer,
-schedule, accuracy rule, number of patterns, dtype, output recording), or None when that
-configuration is too large to unroll (``MAX_BODY``) and the generic kernel should be used.
-Whether a configuration is specialised depends on that configuration only, never on the
-number of runs, so a run's results never depend on how it was batched. The returned function
+``specialised_train_blocks(...)`` returns ``train_blocks(data, net, st, runs, curve_epochs,
+out)`` (the arrays of ``kernels.bundles``) for one static configuration (architecture, loss,
+optimizer, schedule, accuracy rule, number of patterns, dtype, output recording): every
+configuration has one. Its plan (``codegen_tuning.plan``: the register schedules, or the memory
+schedule for bodies over ``MAX_BODY``) depends on that configuration only, never on the number
+of runs, so a run's results never depend on how it was batched. The returned function
 runs ranges of blocks (the generated ``train_range``, which releases the GIL) on
 ``numba.get_num_threads()`` threads.
 
@@ -36,9 +36,7 @@ from kernels.codegen_emit import FULL, Spec, emit_module
 from kernels.codegen_tuning import blocks_per_group, llvm_options, plan, size
 from kernels.config import LANES
 from kernels.driver import block_driver
-from kernels import numba_cache     # looked up at each call (tests stand in a fresh install's cache)
 from kernels.numba_cache import cache_dir as numba_cache_dir
-from kernels.train import train_range
 
 #: Bump when the generated code changes meaning (the source hash below catches most edits).
 GENERATOR_VERSION = 3
@@ -51,7 +49,6 @@ _DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm
 _lock = threading.Lock()
 _options_lock = threading.Lock()
 _loaded: dict[Spec, object] = {}
-_eligible: dict[Spec, bool] = {}
 
 
 def _source_fingerprint() -> str:
@@ -72,9 +69,11 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "mlp-sweep" / "kernels"
 
 
-def make_spec(net, st, n_patterns: int, dtype: str) -> Spec:
+def make_spec(net, st, n_patterns: int, dtype: str, memory: bool = False) -> Spec:
     """The static configuration of a call (``st``: its ``kernels.bundles.Static``), normalised so
-    equivalent calls share one kernel."""
+    equivalent calls share one kernel; ``memory``: the memory schedule whatever the size (also
+    with ``$MLP_SWEEP_SPECIALISE=0``)."""
+    memory = memory or os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0"
     full = st.schedule == FULL
     spec = Spec(
         sizes=tuple(int(s) for s in net.sizes), acts=tuple(int(a) for a in net.layout["acts"]),
@@ -82,7 +81,8 @@ def make_spec(net, st, n_patterns: int, dtype: str) -> Spec:
         schedule=int(st.schedule),
         batch_size=int(n_patterns) if full else max(1, min(int(st.batch_size), int(n_patterns))),
         shuffle=bool(st.shuffle) and not full, acc_mode=int(st.acc_mode), n_patterns=int(n_patterns),
-        dtype=str(dtype), rec_out=bool(st.rec_out), lanes=LANES, flat=bool(st.flat), decay=bool(st.decay))
+        dtype=str(dtype), rec_out=bool(st.rec_out), lanes=LANES, flat=bool(st.flat), decay=bool(st.decay),
+        memory=bool(memory))
     return dataclasses.replace(spec, lanes=LANES * blocks_per_group(spec))
 
 
@@ -101,13 +101,12 @@ def eligible(spec: Spec) -> bool:
     return spec.n_patterns >= 1
 
 
-def specialised_train_blocks(net, st, n_patterns, dtype):
-    """The specialised ``train_blocks`` for this configuration, or None (use the generic one)."""
-    if os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0":
-        return None
-    spec = make_spec(net, st, n_patterns, dtype)
+def specialised_train_blocks(net, st, n_patterns, dtype, memory=False):
+    """The ``train_blocks`` generated for this configuration (``memory``: in the memory schedule
+    whatever its size, the rendering with every loop kept)."""
+    spec = make_spec(net, st, n_patterns, dtype, memory)
     if not eligible(spec):
-        return None
+        raise ValueError("a dataset needs at least one pattern")
     return block_driver(load(spec).train_range, functools.partial(_llvm_options, spec))
 
 
@@ -198,16 +197,12 @@ def _import(name: str, path: Path):
 
 
 def cache_state(net, st, n_patterns, dtype) -> dict:
-    """Compile-ahead planning, without compiling: which kernel this configuration runs (``kind``
-    "specialised" or "generic", ``name``: configurations with one name share one compile),
-    whether its compiled code is already on disk (``cached``: the generated module and Numba's
-    index of it exist, or it is loaded in this process; for the generic kernel, Numba's index of
-    ``train_range``, whichever dtypes it holds) and the size of its lane body (``instructions``,
-    what a specialised kernel's cold compile grows with; 0 for the generic one)."""
+    """Compile-ahead planning, without compiling: ``name`` (configurations with one name share
+    one compile), whether its compiled code is already on disk (``cached``: the generated module
+    and Numba's index of it exist, or it is loaded in this process), the size of its lane body
+    (``instructions``, what its cold compile grows with) and ``kind`` ("specialised": every
+    configuration has its own kernel)."""
     spec = make_spec(net, st, n_patterns, dtype)
-    if os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0" or not eligible(spec):
-        return {"kind": "generic", "cached": numba_cache.is_cached(train_range), "instructions": 0,
-                "name": f"generic-{dtype}"}
     name = kernel_name(spec)
     path = _existing(name)
     folder = numba_cache_dir(path) if path is not None else None   # where Numba caches it (NUMBA_CACHE_DIR...)

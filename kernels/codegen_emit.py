@@ -1,10 +1,10 @@
 """Python source of a training kernel specialised to one static configuration.
 
-``emit_module(spec)`` writes a module with ``train_range(b0, b1, *train_blocks_args)``, which
-trains blocks ``b0..b1-1`` with the arguments of ``kernels.train.train_blocks`` and computes
-the same numbers as ``kernels.train.train_block``, operation for operation (same expressions,
-same order of every sum), so the two paths agree to the last bit. What changes is the shape
-of the code:
+``emit_module(spec)`` writes a module with ``train_range(b0, b1, data, net, st, runs,
+curve_epochs, out)`` (the arrays of ``kernels.bundles``), which trains blocks ``b0..b1-1``. Every
+schedule of the epoch computes the same operations in the same order (same expressions, same
+order of every sum: the order of the hand-written generic kernel this replaced, frozen in
+tests/fixtures/generic_matrix.parquet), so they agree to the last bit. The shape of the code:
 
 - the lanes are the vector dimension: the body is straight-line code for one run
   (``kernels.codegen_ir.make_lane_loop``, emitted as LLVM IR whose every value is a vector
@@ -33,7 +33,6 @@ import numpy as np
 
 from kernels.bundles import FIN_ACC, FIN_LOSS, FIN_MIN, FIN_MSE, FULL
 from kernels.config import LANES, UNITS_MAX_PATTERNS
-from kernels.lanes import literal
 from kernels.network import param_offsets
 from kernels.ops import LOSSES, N_HYPER, N_MILESTONES, OPTIMIZERS
 from kernels.ops.hyper import IROW, ROW
@@ -59,6 +58,7 @@ class Spec:
     lanes: int
     flat: bool = False   # Fahlman's flat-spot offset
     decay: bool = False  # weight decay
+    memory: bool = False  # the memory schedule whatever the size (``codegen_tuning.memory_units``)
 
     @property
     def n_layers(self):
@@ -75,6 +75,12 @@ class Spec:
         units = sum(self.sizes[1:])
         passes = 1 if self.schedule == FULL else 2      # evaluation + training forward
         return self.n_patterns * (passes * (2 * n_params + 8 * units))
+
+
+def literal(v) -> str:
+    """Python source of a float constant (``np.inf`` included)."""
+    v = float(v)
+    return ("np.inf" if v > 0 else "-np.inf") if np.isinf(v) else repr(v)
 
 
 class Layout:
@@ -101,12 +107,13 @@ class Layout:
         # the hidden activations of the unit loop (kernels.codegen_units), row k * H + j
         self.HA = rows.take(n_p * spec.sizes[1]) if self.nl == 2 and n_p <= UNITS_MAX_PATTERNS else -1
         # the memory schedule (kernels.codegen_memory), a block of T = plan.memory patterns at a
-        # time: their activations of levels 1..nl (row AM + u * UA + unit), their deltas (DL + ...)
+        # time: their activations of levels 1..nl (row AM + u * UA + unit), their deltas (DL + ...), logits (ZO)
         # and, for batches of more than one block, the gradient sums (GR + p)
         self.UA = sum(spec.sizes[1:])
         T = plan.memory if plan is not None else 0
         self.AM = rows.take(T * self.UA) if T else -1
         self.DL = rows.take(T * self.UA) if T else -1
+        self.ZO = rows.take(T * self.n_out) if T else -1
         self.GR = rows.take(P) if T and spec.batch_size > T else -1
         self.NF = rows.n
         irows = _Rows()
@@ -147,7 +154,7 @@ def emit_module(spec: Spec, plan, header: str = "") -> str:
     """Source of the module: ``SPEC``, ``PLAN`` (``kernels.codegen_plan.Plan``: how its lane body
     is laid out), ``lane_loop`` and ``train_range(b0, b1, data, net, st, runs,
     curve_epochs, out)``, the Numba function that trains blocks ``b0..b1-1`` with the arguments
-    of ``kernels.train.train_blocks`` (``kernels.codegen`` runs ranges of blocks on threads).
+    of ``kernels.bundles`` (``kernels.codegen`` runs ranges of blocks on threads).
 
     A kernel group has ``spec.lanes`` lanes: ``spec.lanes // LANES`` consecutive blocks of the
     arrays (``kernels.codegen_tuning.blocks_per_group``) trained together, lane ``ln`` of the group
@@ -239,7 +246,7 @@ def emit_module(spec: Spec, plan, header: str = "") -> str:
            "",
            "@njit(cache=True, error_model='numpy', fastmath=False, nogil=True)",
            "def train_range(b0, b1, data, net, st, runs, curve_epochs, out):",
-           '    """Train blocks b0..b1-1 in place, as kernels.train.train_block does each."""',
+           '    """Train blocks b0..b1-1 in place (kernels.codegen_emit)."""',
            "    X, T, tidx = data.X, data.T, data.tidx",
            f"    sf = np.empty(({lay.NF}, {L}), {dt})",
            f"    si = np.empty(({lay.NI}, {L}), np.int64)",

@@ -15,10 +15,10 @@ statement, so an unrolled body of thousands of statements would take minutes to 
 built here with llvmlite it takes a fraction of a second. Why explicit vectors: LLVM's loop
 vectoriser gives up on a lane loop with hundreds of memory accesses ("too many memory
 checks") and would depend on its cost model; explicit vectors are always vectorised, skip
-the vectoriser, and compile about 15% faster. Every lane's operations mirror what Numba
-emits for the generic kernel: both run the op definitions of ``kernels.ops`` (Numba compiles
-them; here they are traced with ``kernels.codegen_llvm`` values), in the same order, so both
-paths produce the same bits. The dataset is read as scalars (``!invariant.load``) and broadcast.
+the vectoriser, and compile about 15% faster. Every lane's operations are what Numba emits
+for the op definitions of ``kernels.ops`` (here they are traced with ``kernels.codegen_llvm``
+values), in the order of the generic kernel this replaced, so every schedule gives the same
+bits as it did. The dataset is read as scalars (``!invariant.load``) and broadcast.
 """
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ from kernels.ops.metrics import fahlman_ok, same_side
 
 class _Body:
     """One lane's epoch, emitted through a ``_Gen`` by tracing the op definitions of
-    ``kernels.ops`` with vector values; the structure mirrors kernels.train and kernels.dense.
+    ``kernels.ops`` with vector values; the order of every sum is the generic kernel's it replaced.
 
     Fixed for the body: ``spec``, ``plan`` (``kernels.codegen_plan.Plan``), ``layout`` (rows of
     the block state), ``g`` (the builder), ``args`` (``Args``), ``acts`` (one activation op per
@@ -324,7 +324,7 @@ class _Body:
         return still
 
     def bookkeeping(self, m, ps, act):
-        """As the per-lane bookkeeping loop of kernels.train.train_block; returns ``still``."""
+        """The per-run bookkeeping of the epoch (milestones, final metrics, divergence, early stop); returns ``still``."""
         spec, layout, g, e = self.spec, self.layout, self.g, self.args.epoch
         n_terms = g.c(spec.n_patterns * layout.n_out)
         tss, corr = m["tss"], m["corr"]

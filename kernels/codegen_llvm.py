@@ -2,11 +2,11 @@
 
 ``_Gen`` wraps an llvmlite ``IRBuilder`` for vectors of W lanes of one float dtype; ``F``
 (float), ``I`` (int64) and ``B`` (i1) wrap vector SSA values with Python operators that emit,
-lane by lane, the same instructions Numba lowers the generic kernels' Python to: ``fadd``/``fsub``/``fmul``/``fdiv`` without fast-math
+lane by lane, the same instructions Numba lowers the ops' Python to (``kernels.gradient``): ``fadd``/``fsub``/``fmul``/``fdiv`` without fast-math
 flags, ordered comparisons (``!=`` unordered), negation as ``-0.0 - x``, ``abs``/``sqrt``/``fma``
 as LLVM intrinsics, ``min``/``max`` and ``a if c else b`` as selects. The primitives of
 ``kernels.ops.prim`` dispatch to ``_Gen`` when called with these values, which is how the op
-definitions are traced. So a value computed here has the same bits as the generic kernel's.
+definitions are traced. So a value computed here has the same bits as Numba's.
 """
 from __future__ import annotations
 

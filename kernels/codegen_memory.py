@@ -31,6 +31,9 @@ from kernels.ops import ACC_ARGMAX
 
 #: Parameters per iteration of the in-order parameter sum (a diverged run's is not finite).
 PARAMS_PER_ITER = 8
+#: Terms of a reduction (a unit's fan-in, a delta's fan-out) per loop iteration: longer ones are
+#: a loop (its accumulators in phis), so a body stays a few thousand instructions however wide.
+TERMS_PER_ITER = 8
 
 
 def _c(v):
@@ -102,6 +105,15 @@ class _Pass:
     def d_row(self, u, l, i):
         return _ix(self.b, self.lay.DL + self.uoff[l], (u, self.lay.UA), (i, 1))
 
+    def zo_row(self, u, j):
+        return _ix(self.b, self.lay.ZO, (u, self.lay.n_out), (j, 1))
+
+    def outputs(self, u):
+        """The outputs and logits of the block's pattern in slot ``u`` (``forward`` stored them)."""
+        n_out = self.lay.n_out
+        return ([self.body.load_f(self.a_row(u, self.lay.nl, j)) for j in range(n_out)],
+                [self.body.load_f(self.zo_row(u, j)) for j in range(n_out)])
+
     def k(self, s):
         """The pattern's index in the dataset (or in the shuffled copy)."""
         return _ix(self.b, 0, (self.first, 1), (s, 1))
@@ -136,57 +148,66 @@ def _pairs(n, m):
 
 def forward(body, ps: _Pass, ss):
     """The forward pass of the block ``ss`` (its patterns' indices in the pass), layer by layer,
-    units T at a time: activations into ``AM``; returns the output layer's ``(zo, ys)``, one list
-    per pattern."""
+    units T at a time, each unit's fan-in ``TERMS_PER_ITER`` terms at a time: activations into
+    ``AM``, the output logits into ``ZO``."""
     spec, g, T = body.spec, body.g, body.plan.memory
-    zo, ys = [[None] * body.layout.n_out for _ in ss], [[None] * body.layout.n_out for _ in ss]
     for l in range(body.layout.nl):
         n_i, last = spec.sizes[l], l == body.layout.nl - 1
 
         def tile(js, state, l=l, n_i=n_i, last=last):
             pairs = _pairs(len(ss), len(js))
-            z = [body.load_f(ps.bias_row(l, js[v])) if spec.bias else g.c(0.0) for _, v in pairs]
-            for i in range(n_i):
-                a = [ps.a(ss, u, l, i) for u in range(len(ss))]
-                w = [ps.w(l, j, i) for j in js]
-                z = [zk + w[v] * a[u] for zk, (u, v) in zip(z, pairs)]
-            if last and spec.shortcut:
-                for i in range(body.layout.n_in):
+
+            def terms(is_, z):
+                for i in is_:
+                    a = [ps.a(ss, u, l, i) for u in range(len(ss))]
+                    w = [ps.w(l, j, i) for j in js]
+                    z = [zk + w[v] * a[u] for zk, (u, v) in zip(z, pairs)]
+                return z
+
+            def shortcut(is_, z):
+                for i in is_:
                     x = [ps.x(s, i) for s in ss]
                     w = [body.load_f(ps.sc_row(j, i)) for j in js]
                     z = [zk + w[v] * x[u] for zk, (u, v) in zip(z, pairs)]
+                return z
+
+            z = [body.load_f(ps.bias_row(l, js[v])) if spec.bias else g.c(0.0) for _, v in pairs]
+            z = _chunks(body, n_i, TERMS_PER_ITER, terms, z)
+            if last and spec.shortcut:
+                z = _chunks(body, body.layout.n_in, TERMS_PER_ITER, shortcut, z)
             acts = body.grouped(body.acts[l].forward, z, body.hyper.slope)
             for (u, v), a, zk in zip(pairs, acts, z):
                 body.store_f(ps.a_row(u, l + 1, js[v]), a)
-                if last:        # the output layer is unrolled: js are ints
-                    zo[u][js[v]], ys[u][js[v]] = zk, a
+                if last:
+                    body.store_f(ps.zo_row(u, js[v]), zk)
             return state
 
-        if last:
-            tile(list(range(spec.sizes[l + 1])), [])
-        else:
-            _chunks(body, spec.sizes[l + 1], T, tile)
-    return zo, ys
+        _chunks(body, spec.sizes[l + 1], T, tile)
 
 
-def deltas(body, ps: _Pass, ss, ys, scale):
-    """The deltas of every level of the block ``ss`` (outputs ``ys``) into ``DL``: the output
-    deltas from the loss op, then each hidden level's from the one above through the weights of
-    the pass's start, ``f'(a[u][i]) * (0.0 + sum_j W[j, i] d[u][j])``, units T at a time."""
+def deltas(body, ps: _Pass, ss, scale):
+    """The deltas of every level of the block ``ss`` into ``DL``: the output deltas from the loss
+    op, then each hidden level's from the one above through the weights of the pass's start,
+    ``f'(a[u][i]) * (0.0 + sum_j W[j, i] d[u][j])``, units T at a time."""
     spec, lay, g, T = body.spec, body.layout, body.g, body.plan.memory
     for u, s in enumerate(ss):
-        for j, d in enumerate(body.out_deltas(ys[u], [ps.t(s, j) for j in range(lay.n_out)], scale)):
+        ys, _ = ps.outputs(u)
+        for j, d in enumerate(body.out_deltas(ys, [ps.t(s, j) for j in range(lay.n_out)], scale)):
             body.store_f(ps.d_row(u, lay.nl, j), d)
     for l in range(lay.nl - 1, 0, -1):
         n_o = spec.sizes[l + 1]
 
         def tile(is_, state, l=l, n_o=n_o):
             pairs = _pairs(len(ss), len(is_))
-            acc = [g.c(0.0)] * len(pairs)
-            for j in range(n_o):
-                d = [ps.d(u, l + 1, j) for u in range(len(ss))]
-                w = [ps.w(l, j, i) for i in is_]
-                acc = [ak + w[v] * d[u] for ak, (u, v) in zip(acc, pairs)]
+
+            def terms(js, acc):
+                for j in js:
+                    d = [ps.d(u, l + 1, j) for u in range(len(ss))]
+                    w = [ps.w(l, j, i) for i in is_]
+                    acc = [ak + w[v] * d[u] for ak, (u, v) in zip(acc, pairs)]
+                return acc
+
+            acc = _chunks(body, n_o, TERMS_PER_ITER, terms, [g.c(0.0)] * len(pairs))
             for (u, v), ak in zip(pairs, acc):
                 body.store_f(ps.d_row(u, l, is_[v]), body.derive(l - 1, ak, ps.a(ss, u, l, is_[v])))
             return state
@@ -317,18 +338,17 @@ def emit_memory(body, m, act):
     scale = lay.delta_scale(n_p)
 
     one_block = n_p <= body.plan.memory
-    outputs = []
 
     def evaluate(ss, state):    # full batch: also its deltas and gradient sums
         m.update(zip(keys, state))
-        zo, ys = forward(body, ev, ss)
-        outputs.append(ys)
+        forward(body, ev, ss)
         for u, s in enumerate(ss):
+            ys, zo = ev.outputs(u)
             ts = [ev.t(s, j) for j in range(lay.n_out)]
             tidx = body.load_data(body.args.tidx, s, "i") if spec.acc_mode == ACC_ARGMAX else None
-            body.evaluate(m, act, s, {lay.nl: ys[u]}, zo[u], ts, tidx)
+            body.evaluate(m, act, s, {lay.nl: ys}, zo, ts, tidx)
         if full and not one_block:
-            deltas(body, ev, ss, ys, scale)
+            deltas(body, ev, ss, scale)
             accumulate(body, ev, ss)
         return [m[key] for key in keys]
 
@@ -336,7 +356,7 @@ def emit_memory(body, m, act):
     still = body.bookkeeping(m, ps_sum, act)
     if full and one_block:      # the block's activations are still in AM: gradients in registers
         ss = list(range(n_p))
-        deltas(body, ev, ss, outputs[-1], scale)
+        deltas(body, ev, ss, scale)
         update_direct(body, ev, ss, still)
         return still
     if full:
@@ -349,14 +369,14 @@ def emit_memory(body, m, act):
         scale = lay.delta_scale(size)
         if size <= body.plan.memory:     # one block: the gradients in registers
             ss = list(range(size))
-            _, ys = forward(body, tp, ss)
-            deltas(body, tp, ss, ys, scale)
+            forward(body, tp, ss)
+            deltas(body, tp, ss, scale)
             update_direct(body, tp, ss, still)
             return
 
         def block(ss, st):
-            _, ys = forward(body, tp, ss)
-            deltas(body, tp, ss, ys, scale)
+            forward(body, tp, ss)
+            deltas(body, tp, ss, scale)
             accumulate(body, tp, ss)
             return st
 

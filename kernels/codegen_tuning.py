@@ -27,7 +27,7 @@ import os
 from kernels.bundles import FULL
 from kernels.codegen_plan import MODES, Plan
 from kernels.codegen_size import body_size
-from kernels.config import (MAX_BODY, MEMORY_ENV, MEMORY_UNITS, BATCHES_ENV, BLOCKS_ENV, BLOCKS_PER_GROUP, CHUNK_ENV, EVAL_CHUNK, GROUP_ENV,
+from kernels.config import (MAX_BODY, MEMORY_ENV, MEMORY_MAX_BODY, MEMORY_UNITS, BATCHES_ENV, BLOCKS_ENV, BLOCKS_PER_GROUP, CHUNK_ENV, EVAL_CHUNK, GROUP_ENV,
                             GROUP_REGISTERS, LOOP_BATCHES, POST_RA_CPUS, POST_RA_MAX_BODY, UNITS_ENV,
                             UNITS_MAX_PATTERNS, UNITS_MIN_BODY, UNITS_MIN_HIDDEN, UNITS_VALUES_BATCH,
                             UNITS_VALUES_FULL, UNROLL_MAX_BODY, VECTOR_WIDTH_ENV, VECTOR_WIDTHS)
@@ -197,15 +197,24 @@ def _default_units(spec) -> int:
 
 def memory_units(spec) -> int:
     """Hidden units per iteration of the memory schedule (``kernels.codegen_memory``), 0 for the
-    register schedules: ``$MLP_SWEEP_MEMORY`` if set, else ``MEMORY_UNITS`` when the register
-    schedules' body is over ``MAX_BODY`` instructions (deep or wide nets on many patterns), else 0.
+    register schedules: for a ``spec.memory`` (or when the register schedules' body is over
+    ``MAX_BODY`` instructions: deep or wide nets on many patterns), ``$MLP_SWEEP_MEMORY`` if set,
+    else the largest tile of ``MEMORY_UNITS`` whose body fits ``MEMORY_MAX_BODY`` (compile time);
+    else ``$MLP_SWEEP_MEMORY`` if set (0: the register schedules), else 0.
     Never changes the results."""
     forced = _forced(MEMORY_ENV, (0, 1, 2, 4, 8), "the hidden units per memory-schedule iteration")
+    if spec.memory:         # asked for by the caller (``kernels.train(..., specialise=False)``)
+        return forced or _tile(spec)
     if forced is not None:
         return forced
     if spec.cost() <= 4 * MAX_BODY and size(spec, memory=0) <= MAX_BODY:     # cheap bound first
         return 0
-    return MEMORY_UNITS
+    return _tile(spec)
+
+
+def _tile(spec) -> int:
+    """The largest tile of ``MEMORY_UNITS`` whose body is at most ``MEMORY_MAX_BODY``, else the smallest."""
+    return next((t for t in MEMORY_UNITS if size(spec, memory=t) <= MEMORY_MAX_BODY), MEMORY_UNITS[-1])
 
 
 def llvm_options(spec) -> dict:

@@ -1,8 +1,7 @@
 """The epoch of a wide one-hidden-layer net as loops over its hidden units.
 
 Unrolled, the lane body grows with the number of parameters (XOR 2-128-1: 21k instructions,
-12 s to compile; 2-256-1 is over ``codegen.MAX_BODY`` and went to the generic kernel, 6.6 times
-slower). ``emit_units(body, m, act)`` emits the epoch of a ``codegen_ir._Body`` whose net is
+12 s to compile; 2-256-1 is over ``config.MAX_BODY``). ``emit_units(body, m, act)`` emits the epoch of a ``codegen_ir._Body`` whose net is
 ``n_in - H - n_out`` with the parameters, the optimizer's slots and the hidden activations in
 memory (the block state ``sf``: rows ``Layout.HA``, ``n_patterns * H`` of them), and the hidden layer as a loop
 over chunks of ``body.plan.units`` units (``Plan.units``; ``codegen_tuning.unit_chunk``), every pattern of a chunk

@@ -100,12 +100,14 @@ UNITS_VALUES_BATCH = 4
 #: Largest lane body (``codegen_tuning.size``) of the register schedules (parameters or a
 #: pattern's activations in SSA values); above it the memory schedule runs
 #: (``kernels.codegen_memory``: every state that grows in memory, every dimension a loop).
-MAX_BODY = 36_000
+MAX_BODY = 9_000
 #: Forces the memory schedule and its hidden units per loop iteration
 #: (``codegen_tuning.memory_units``; 0: the register schedules wherever they fit).
 MEMORY_ENV = "MLP_SWEEP_MEMORY"
-#: Hidden units per iteration of the memory schedule's unit loops: independent sums in flight.
-MEMORY_UNITS = 4
+#: Tiles of the memory schedule (``codegen_memory``: T patterns x T units, T x T independent sums
+#: in flight), largest first: the largest whose body is at most MEMORY_MAX_BODY instructions.
+MEMORY_UNITS = (4, 2, 1)
+MEMORY_MAX_BODY = 8_000
 
 #: Lane bodies above this many instructions compile without the post-RA scheduler, on the CPUs
 #: whose LLVM scheduling model enables it (``codegen_tuning.llvm_options``): AMD Zen. Below it

@@ -1,6 +1,6 @@
 """Runs a ``train_range(b0, b1, data, net, st, runs, curve_epochs, out)`` kernel on threads.
 
-Both the generic kernel (``kernels.train.train_range``) and every specialised one release the GIL,
+Every generated training kernel releases the GIL,
 so ranges of blocks run on ``numba.get_num_threads()`` Python threads. (A ``prange`` would need a
 parfor lowering of the whole training loop: tens of seconds of compile time for nothing.)
 """

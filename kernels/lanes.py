@@ -1,38 +1,31 @@
-"""Lane loops of the generic kernel, generated from the op registries (``kernels.ops``).
+"""Lane loops of the loss-and-gradient kernel (``kernels.gradient``), generated from the op
+registries (``kernels.ops``).
 
 For every op family this module builds one ``@njit(inline="always")`` dispatcher whose branches
 (one per registered op, on its code) each hold a loop over the ``LANES`` runs of a block calling
 that op's scalar definition. The branch is outside the lane loop, so each loop vectorises. The
-source is generated (``exec``) so that registering an op is all it takes to reach the generic
-kernel; ``kernels.codegen_ir`` traces the same definitions for the specialised kernel.
+source is generated (``exec``) so that registering an op is all it takes to reach this kernel;
+``kernels.codegen_ir`` traces the same definitions for the training kernels.
 
-Arrays are lane-last (``kernels.train``): ``A (n_pos, n_units, L)``, ``D (n_units, L)``,
-``theta``/``G (P, L)``, ``S (MAX_SLOTS, P, L)`` per-weight optimizer state, ``LS (MAX_LANE_SLOTS,
-L)`` per-run optimizer state, ``H (N_HYPER, L)`` hyper-parameters (rows ``kernels.ops.hyper.ROW``).
+Arrays are lane-last (``kernels.gradient``): ``A (n_pos, n_units, L)``, ``D (n_units, L)``,
+``theta``/``G (P, L)``.
 """
 from __future__ import annotations
 
 import numpy as np
 from numba import njit
 
-from kernels.config import LANES, NJIT, NJIT_INLINE
+from kernels.config import LANES, NJIT_INLINE
 
 #: Generated dispatchers have no source file, so no cache of their own (they are linked into their
-#: cached callers). Those called per unit and pattern inline into the training loop (twice as fast
-#: as calls); the optimizer update, called once per batch, stays a call (it is the largest: inlining
-#: it would triple the compile time for no measurable speed).
+#: cached callers), and inline into their loops (twice as fast as calls).
 _GEN = dict(NJIT_INLINE, cache=False)
-_CALLED = dict(NJIT, cache=False)
-from kernels.ops import ACTIVATIONS, LOSSES, MILESTONES, OPTIMIZERS
-from kernels.ops.hyper import ROW
-
-MAX_SLOTS = max(len(op.slots) for op in OPTIMIZERS.ops())
-MAX_LANE_SLOTS = max(1, max(len(op.lane_slots) for op in OPTIMIZERS.ops()))
+from kernels.ops import ACTIVATIONS, LOSSES
 
 
-def _build(name: str, head: str, branches: list[tuple[int, list[str]]], env: dict, prologue=(), inline=True):
-    """Compile ``def name(head): [prologue] if code == c: body ... `` with ``env`` as globals
-    (``inline``: into its callers at the Numba IR level)."""
+def _build(name: str, head: str, branches: list[tuple[int, list[str]]], env: dict, prologue=()):
+    """Compile ``def name(head): [prologue] if code == c: body ... `` with ``env`` as globals,
+    inlined into its callers at the Numba IR level."""
     lines = [f"def {name}({head}):", *("    " + p for p in prologue)]
     for i, (code, body) in enumerate(branches):
         lines.append(f"    {'if' if i == 0 else 'elif'} code == {code}:")
@@ -40,7 +33,7 @@ def _build(name: str, head: str, branches: list[tuple[int, list[str]]], env: dic
     src = "\n".join(lines) + "\n"
     ns = dict(env, LANES=LANES, np=np)
     exec(compile(src, f"<kernels.lanes.{name}>", "exec"), ns)
-    fn = njit(**(_GEN if inline else _CALLED))(ns[name])
+    fn = njit(**_GEN)(ns[name])
     fn.source = src
     return fn
 
@@ -96,79 +89,3 @@ _LOGIT = np.array([op.logit_delta for op in sorted(LOSSES.ops(), key=lambda o: o
 def logit_delta(code):
     """Whether loss ``code``'s output delta skips the output activation's derivative."""
     return _LOGIT[code]
-
-
-def _milestone_src():
-    args = "corr, n_patterns, fahl_ok, tss, ls, tss_below, loss_below"
-    body = [f"return ({', '.join(f'met_{op.code}({args})' for op in MILESTONES.ops())},)"]
-    src = f"def milestones_met({args}):\n    " + "\n    ".join(body) + "\n"
-    ns = _env(MILESTONES, "met")
-    exec(compile(src, "<kernels.lanes.milestones_met>", "exec"), ns)
-    return njit(**dict(NJIT_INLINE, cache=False))(ns["milestones_met"])
-
-
-#: ``milestones_met(corr, n_patterns, fahl_ok, tss, loss, tss_below, loss_below)`` -> one bool
-#: per milestone, in code order.
-milestones_met = _milestone_src()
-
-
-def literal(v) -> str:
-    """Python source of a float constant (``np.inf`` included)."""
-    v = float(v)
-    return ("np.inf" if v > 0 else "-np.inf") if np.isinf(v) else repr(v)
-
-
-def _tuple(items):
-    return "(" + "".join(f"{i}, " for i in items) + ")"
-
-
-def _update_body(op):
-    h = _tuple(f"H[{ROW[n]}, ln]" for n in op.hyper)
-    ls = _tuple(f"LS[{i}, ln]" for i in range(len(op.lane_slots)))
-    s = _tuple(f"S[{i}, p, ln]" for i in range(len(op.slots)))
-    n_c = len(op.consts)
-    body = ["for ln in range(LANES):",
-            f"    ls_new, c = lane_{op.code}({ls}, {h}, loss_now[ln])"]
-    body += [f"    LS[{i}, ln] = ls_new[{i}]" for i in range(len(op.lane_slots))]
-    body += [f"    C[{i}, ln] = c[{i}]" for i in range(n_c)]
-    body += ["for p in range(theta.shape[0]):",
-             "    for ln in range(LANES):",
-             "        w = theta[p, ln]",
-             f"        w_new, s_new = update_{op.code}(w, G[p, ln], {s}, {h}, {_tuple(f'C[{i}, ln]' for i in range(n_c))})"]
-    body += [f"        S[{i}, p, ln] = s_new[{i}]" for i in range(len(op.slots))]
-    body += ["        theta[p, ln] = w_new if active[ln] == 1 else w",
-             "        psum[ln] += w_new"]
-    return body
-
-
-def _init_body(op):
-    body = ["for ln in range(LANES):"]
-    for i, (_, init) in enumerate(op.slots):
-        val = f"H[{ROW[init]}, ln]" if isinstance(init, str) else literal(init)
-        body += [f"    for p in range(S.shape[1]):", f"        S[{i}, p, ln] = {val}"]
-    for i, (_, init) in enumerate(op.lane_slots):
-        body += [f"    LS[{i}, ln] = {literal(init)}"]
-    return body if len(body) > 1 else []
-
-
-MAX_CONSTS = max(1, max(len(op.consts) for op in OPTIMIZERS.ops()))
-
-update = _build(
-    "update", "code, theta, G, S, LS, H, C, loss_now, psum, active",
-    [(op.code, _update_body(op)) for op in OPTIMIZERS.ops()],
-    {**_env(OPTIMIZERS, "lane"), **_env(OPTIMIZERS, "update")},
-    prologue=["for ln in range(LANES):", "    psum[ln] = 0.0"], inline=False)
-update.__doc__ = "One update of every weight of the block by optimizer ``code`` (module docstring)."
-
-init_state = _build(
-    "init_state", "code, S, LS, H",
-    [(op.code, _init_body(op)) for op in OPTIMIZERS.ops()], {}, inline=False)
-init_state.__doc__ = "Initial per-weight and per-run optimizer state (the ops' ``slots``)."
-
-
-@njit(**NJIT_INLINE)
-def add_decay(G, theta, wd):
-    """G += wd theta: L2 weight decay folded into the gradient (``train.weight_decay``)."""
-    for p in range(G.shape[0]):
-        for ln in range(LANES):
-            G[p, ln] = G[p, ln] + wd[ln] * theta[p, ln]

@@ -1,10 +1,11 @@
-"""The specialised kernels (``kernels.codegen``) against the generic one (``kernels.train``).
+"""The generated kernels (``kernels.codegen``): the default schedule against the memory schedule.
 
-Both paths must give the same results for every configuration: ``train(..., specialise=True)``
-(the default) and ``specialise=False`` are compared on every field of ``TrainResult``, with
-several blocks of runs and a partial last block. Epochs must be equal; floats agree to
-1e-9 relative (in practice the two paths produce the same bits: the generated code performs
-the same operations in the same order). Also: no recompilation for new hyper-parameters,
+Both must give the same results for every configuration: ``train(..., specialise=True)`` (the
+default: the register schedules where they fit) and ``specialise=False`` (the memory schedule,
+``kernels.codegen_memory``) are compared on every field of ``TrainResult``, with several blocks
+of runs and a partial last block. Epochs must be equal; floats agree to 1e-9 relative (in
+practice the same bits: every schedule performs the same operations in the same order; the
+generic kernel they replaced is frozen in tests/test_frozen_generic.py). Also: no recompilation for new hyper-parameters,
 the path chosen depends only on the configuration, and the on-disk cache is reused by a
 fresh process.
 """
@@ -143,7 +144,7 @@ def assert_same(fast, slow, label):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_specialised_matches_generic(case):
+def test_default_matches_memory_schedule(case):
     from kernels.codegen_tuning import unit_chunk
     net, opts, X, fast, slow = run_both(case)
     st = call_static(net, opts, X, fast.extra["T"])
@@ -178,7 +179,7 @@ def test_path_depends_on_configuration_only():
     assert k1 is not None and k1.train_range is k2.train_range
     big = Network(sizes=(64, 256, 64), activations=("sigmoid", "sigmoid"))
     st_big = call_static(big, TrainOptions(loss="mse", schedule="online"), np.zeros((64, 64)), np.eye(64))
-    # too large for the register schedules: the memory schedule (codegen_memory), not the generic kernel
+    # too large for the register schedules: the memory schedule (codegen_memory)
     spec_big = codegen.make_spec(big, st_big, 64, "float64")
     assert codegen.eligible(spec_big) and plan(spec_big).memory > 0
     assert plan(codegen.make_spec(*args)).memory == 0

@@ -56,7 +56,7 @@ def exercise(dtype, variant):
     scheme = ("uniform", "torch_default")[variant]
     bounds = (-1.0, 1.0) if variant == 0 else (np.full(n, -1.0), np.full(n, 1.0))  # scalars, then per run
     theta0 = init_params(net, scheme, np.arange(n, dtype=np.uint64), low=bounds[0], high=bounds[1])
-    train(net, opts, X, T, theta0, specialise=False, **hp)   # the generic kernel
+    train(net, opts, X, T, theta0, specialise=False, **hp)   # the memory schedule
     train(net, opts, X, T, theta0, **hp)                     # the one generated for this configuration
     loss_and_grad(net, opts.loss, theta0, X, T, dtype=dtype)
     return net, opts, X, T, theta0, hp

@@ -130,7 +130,7 @@ def test_dry_run_reports_cold_then_cached_compiles(tmp_path, monkeypatch, capsys
     path.write_text(GRID.format(hidden="[[11], [12]]"))
     assert main(["run", str(path), "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "kernels: 2 specialised, 0 generic (2 to compile cold)" in out
+    assert "kernels: 2 (2 to compile cold)" in out
     assert out.count("specialised kernel, cold: compile/load expected") == 2
     assert main(["run", str(path), "--dry-run"]) == 0
     out = capsys.readouterr().out
@@ -138,29 +138,25 @@ def test_dry_run_reports_cold_then_cached_compiles(tmp_path, monkeypatch, capsys
     assert not (tmp_path / "out").exists()
 
 
-def test_expected_compile_counts_a_cold_generic_kernel_once_and_a_cold_init_kernel(tmp_path, monkeypatch):
+def test_expected_compile_counts_each_cold_kernel_and_a_cold_init_kernel(tmp_path, monkeypatch):
     import kernels.numba_cache
     from sweep.run import compile_ahead
 
-    monkeypatch.setenv("MLP_SWEEP_SPECIALISE", "0")   # both groups on the generic kernel
-    monkeypatch.setattr(kernels.numba_cache, "is_cached", lambda dispatcher: False)   # a fresh install
-    plans = make_plans(_grid(tmp_path, "[[3], [5]]"))
+    monkeypatch.setenv("MLP_SWEEP_CACHE", str(tmp_path / "kernels"))     # a fresh install
+    monkeypatch.setattr(kernels.numba_cache, "is_cached", lambda dispatcher: False)
+    plans = make_plans(_grid(tmp_path, "[[7], [9]]"))
     exp = expected_compile(plans)
     first, second = exp["groups"].values()
-    assert first["kind"] == second["kind"] == "generic" and not first["cached"]
-    assert second["cached"] and second["shared"]   # one compile for both: same kernel, same dtype
-    assert exp["cold"] == 1 and exp["ahead"] == 0 and exp["later_s"] == 0
+    assert not first["cached"] and not second["cached"] and first["name"] != second["name"]
+    assert first["expected_s"] == pytest.approx(compile_ahead.COLD_BASE_S
+                                                + compile_ahead.COLD_PER_INSTR_S * first["instructions"])
+    assert exp["cold"] == 2 and exp["ahead"] == 1
     assert exp["init_s"] == compile_ahead.INIT_COLD_S
-    assert exp["first_s"] == pytest.approx(compile_ahead.GENERIC_COLD_S + compile_ahead.INIT_COLD_S)
-    assert not compile_ahead._is_cold(plans[1])    # compiled where reached, not in the helper
+    assert exp["first_s"] == pytest.approx(first["expected_s"] + compile_ahead.INIT_COLD_S)
+    assert compile_ahead._is_cold(plans[1])        # compiled ahead, in the helper
     legacy = tmp_path / "legacy.toml"                # weights drawn by NumPy: no init kernel to compile
     legacy.write_text(GRID.format(hidden="[[3]]").replace("[train]", '[init]\nscheme = "numpy_legacy"\n[train]'))
     assert expected_compile(make_plans(load_grid(legacy)))["init_s"] == 0
-
-    monkeypatch.setattr(kernels.numba_cache, "is_cached", lambda dispatcher: True)
-    exp = expected_compile(plans)
-    assert exp["cold"] == 0 and exp["init_s"] == 0
-    assert exp["total_s"] == pytest.approx(2 * compile_ahead.CACHED_S)
 
 
 def test_a_cold_kernel_compiled_here_is_one_line_on_the_stream(tmp_path, monkeypatch):

@@ -3,7 +3,7 @@
 ``tests/fixtures/frozen_matrix.toml`` covers every activation, loss, optimizer, schedule, init,
 dtype, shortcut, parity, encoder and a diverging cell; its ``.parquet`` twins were written by
 main at commit 3bd4568 (hand-written generic and IR kernels, identity version 1 with record.*
-on, layout 1). Both kernel paths must still give every metric bit, parameter, output and curve
+on, layout 1). The default schedules and the memory schedule must still give every metric bit, parameter, output and curve
 point, matched by run_index and seed (run ids changed on purpose: identity version 2 leaves
 record.* out); the fixture's version-1 ids must still be computed exactly, and a directory
 laid out as before must still resume.
@@ -39,7 +39,7 @@ def _fixture():
     return pq.read_table(FIXTURES / "frozen_matrix.parquet").sort_by("run_index")
 
 
-@pytest.mark.parametrize("specialise", ["1", "0"], ids=["specialised", "generic"])
+@pytest.mark.parametrize("specialise", ["1", "0"], ids=["default", "memory"])   # "0": the memory schedule
 def test_frozen_matrix_is_bit_identical(tmp_path, monkeypatch, specialise):
     monkeypatch.setenv("MLP_SWEEP_SPECIALISE", specialise)
     out = tmp_path / "out"

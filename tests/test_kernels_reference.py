@@ -76,7 +76,8 @@ def assert_run_matches(res, i, ref, tol=TOL, label=""):
 
 
 def train_both(net, opts, X, T, theta0, **kwargs):
-    """The kernel generated for this configuration and the generic kernel: [(label, result)]."""
+    """The kernel generated for this configuration and its memory schedule (``specialise=False``):
+    [(label, result)]."""
     return [(f"specialise={sp}", train(net, opts, X, T, theta0, specialise=sp, **kwargs)) for sp in (True, False)]
 
 
@@ -145,10 +146,10 @@ def test_train_matches_twin(schedule, optimizer):
         ref = twin_run(net, opts, X, T, theta0, i, hp, shuffle_keys)
         for label, res in both:
             assert_run_matches(res, i, ref, label=f"{label} {net} {opts}")
-    # the generated and the generic kernel do the same operations in the same order
-    (_, gen), (_, generic) = both
+    # every schedule does the same operations in the same order
+    (_, gen), (_, memory) = both
     for f in ("final_params", "final_outputs", "final_loss", "min_loss", "curve_loss", "epochs_run"):
-        np.testing.assert_array_equal(getattr(gen, f), getattr(generic, f), err_msg=f"generated vs generic: {f}")
+        np.testing.assert_array_equal(getattr(gen, f), getattr(memory, f), err_msg=f"default vs memory schedule: {f}")
 
 
 @pytest.mark.parametrize("loss", LOSSES)
@@ -384,9 +385,9 @@ def test_seed003_no_hidden_layer_never_solves_xor():
     lr = lrs[np.arange(n) % lrs.size]
     opts = TrainOptions(loss="mse", optimizer="sgd", schedule="full")
     res = train(net, opts, XOR_X, XOR_T, theta0, lr=lr, epochs=2000)
-    generic = train(net, opts, XOR_X, XOR_T, theta0[:50], lr=lr[:50], epochs=2000, specialise=False)
+    memory = train(net, opts, XOR_X, XOR_T, theta0[:50], lr=lr[:50], epochs=2000, specialise=False)
     np.testing.assert_array_equal(res.epoch_acc100, -1)
-    np.testing.assert_array_equal(generic.epoch_acc100, -1)
+    np.testing.assert_array_equal(memory.epoch_acc100, -1)
     assert not res.converged.any() and not res.diverged.any()
     assert np.all(res.final_accuracy <= 0.75)
     # online training too, and the twin on a few of the runs

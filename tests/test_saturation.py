@@ -276,7 +276,7 @@ seeds = 1
 """
 
 
-@pytest.mark.parametrize("specialise", ["1", "0"], ids=["specialised", "generic"])
+@pytest.mark.parametrize("specialise", ["1", "0"], ids=["default", "memory"])   # "0": the memory schedule
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("variant", list(RPROP_VARIANTS))
 def test_rprop_leaves_the_saturated_unit_alone(tmp_path, monkeypatch, variant, dtype, specialise):

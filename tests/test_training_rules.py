@@ -1,7 +1,7 @@
 """The classic training rules (Rprop variants, Quickprop), Fahlman's flat spot and weight decay.
 
 Each rule, in both kernels, against the NumPy twin (tests/naive.py, written from the papers'
-pseudo-code with plain branches) to 1e-10 after 200 epochs; the generic and specialised kernels
+pseudo-code with plain branches) to 1e-10 after 200 epochs; the default and memory schedules
 bit-identical; the gradient the rules consume against finite differences; and torch.optim.Rprop
 matched step for step (tests/fixtures/torch_rprop.json, generated once with torch 2.13).
 """
@@ -74,7 +74,7 @@ QUICKPROP_TWIN_EPOCHS = 15
 def test_rule_matches_twin_and_both_kernels_agree(rule, kind, flat_spot, weight_decay):
     net, X, T, loss, theta0, hp, fast = run(rule, kind, flat_spot, weight_decay, specialise=True)
     slow = run(rule, kind, flat_spot, weight_decay, specialise=False)[-1]
-    for f in FIELDS:  # generic and specialised: the same bits
+    for f in FIELDS:  # default and memory schedules: the same bits
         np.testing.assert_array_equal(getattr(fast, f), getattr(slow, f), err_msg=f)
     checked = 0
     for r in range(theta0.shape[0]):
@@ -117,7 +117,7 @@ def test_quickprop_rule_matches_twin_over_200_epochs(kind, flat_spot, weight_dec
 
 
 @pytest.mark.parametrize("rule", RULES)
-def test_float32_generic_and_specialised_agree(rule):
+def test_float32_default_and_memory_schedules_agree(rule):
     a = run(rule, "xor", 0.0, 0.0, dtype="float32")[-1]
     b = run(rule, "xor", 0.0, 0.0, dtype="float32", specialise=False)[-1]
     for f in FIELDS:

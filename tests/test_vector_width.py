@@ -186,12 +186,12 @@ def test_the_hidden_layer_as_a_loop_gives_the_same_bits(tmp_path):
 @pytest.mark.slow
 def test_the_memory_schedule_gives_the_same_bits(tmp_path):
     # the memory schedule (codegen_memory: parameters, activations, deltas and gradient sums in
-    # memory, every dimension a loop) against the register schedules the cases run by default:
+    # memory, every dimension a loop) against the register schedules (forced):
     # 1 and 4 units per iteration (most layers with a remainder after the loop), on the narrow
     # cases and the wide ones (full batch, shuffled online, minibatch with a short last batch,
     # recorded outputs, two outputs, no bias, shortcut, flat spot, weight decay, every rule)
     for wide, n in ((False, N_CASES), (True, 7)):
-        default = _run(16, tmp_path, wide=wide)
+        default = _run(16, tmp_path, wide=wide, memory=0)       # the register schedules
         assert [int(default[f"{i}.memory"]) for i in range(n)] == [0] * n
         for u in (1, 4):
             got = _run(16, tmp_path, wide=wide, memory=u)

@@ -125,10 +125,10 @@ def dry_run(grid) -> int:
               f"{rule.min} per cell; the estimate below is for that maximum")
     plans = make_plans(grid)
     expect = expected_compile(plans)
-    n_spec = sum(v["kind"] == "specialised" for v in expect["groups"].values())
-    print(f"kernels: {n_spec} specialised, {len(plans) - n_spec} generic ({expect['cold']} to compile cold); "
+    n_kernels = len({v["name"] for v in expect["groups"].values()})
+    print(f"kernels: {n_kernels} ({expect['cold']} to compile cold); "
           f"expected compile/load {expect['total_s']:.1f} s in all, {expect['first_s']:.1f} s before the first "
-          f"part" + (" (the other specialised kernels compile while the first group trains)" if expect["ahead"] else ""))
+          f"part" + (" (the others compile while the first group trains)" if expect["ahead"] else ""))
     if expect["init_s"]:
         print(f"  the initial weights' kernel compiles first (its first use since install, or an empty "
               f"NUMBA_CACHE_DIR): expected {expect['init_s']:.1f} s")
@@ -143,15 +143,14 @@ def dry_run(grid) -> int:
         group_s = cost.seconds(group.n_runs, size)
         per_run = group_s / max(1, group.n_runs)
         total_s += group_s
-        state = f"{info['kind']} kernel, " + ("shared with a group above" if info.get("shared") else
-                                               "cached" if info["cached"] else "cold")
+        state = "specialised kernel, " + ("shared with a group above" if info.get("shared") else
+                                          "cached" if info["cached"] else "cold")
         print(f"  {group.label or 'all runs'}: {group.n_runs:,} runs, ~{per_run * 1e3:.3f} ms/run "
               f"({res.network_epochs / max(res.kernel_s, 1e-9) / 1e6:.1f} M network-epochs/s in calibration); "
               f"{state}: compile/load expected {info['expected_s']:.1f} s, took {compile_s:.1f} s")
     print(f"{grid.n_runs:,} runs, {network_epochs(grid):,} network-epochs at most (early stop and divergence "
           f"end runs sooner); estimated time: {_duration(total_s)} on this machine, plus "
-          f"{expect['first_s']:.1f} s of compile before the first part"
-          + (f" and {expect['later_s']:.1f} s when the generic kernel's group is reached" if expect["later_s"] else ""))
+          f"{expect['first_s']:.1f} s of compile before the first part")
     problems = size_problems(grid)
     if problems:
         print(f"large sweep: {'; '.join(problems)}: 'sweep run' needs --yes to start it")

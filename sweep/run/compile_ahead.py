@@ -30,13 +30,11 @@ from sweep.run.warmup import WarmReport, uses_init_kernel, warm_group, warm_grou
 
 #: Cold compile time of a specialised kernel ~ A + B * (LLVM instructions of its lane body),
 #: on one core of the shared 2-core machine (docs/specialised-kernels.md); cached loads
-#: take about CACHED_S. The generic kernel (any size, one compile per dtype) and the initial
-#: weights' kernel compile once after an install (or into an empty NUMBA_CACHE_DIR): measured
-#: on a 2-core Zen 3, 35 s and 2.5 s.
+#: take about CACHED_S. The initial weights' kernel compiles once after an install (or into an
+#: empty NUMBA_CACHE_DIR): measured on a 2-core Zen 3, 2.5 s.
 COLD_BASE_S = 1.0
 COLD_PER_INSTR_S = 4.5e-4
 CACHED_S = 0.05
-GENERIC_COLD_S = 35.0
 INIT_COLD_S = 2.5
 
 
@@ -210,15 +208,12 @@ class CompileAhead:
 
 
 def _is_cold(plan) -> bool:
-    """Whether the helper should compile ``plan``'s kernel: a cold specialised one. The generic
-    kernel compiles where it is first reached: in the helper it took longer in all (on 2 cores,
-    XOR 2-2-1 then 2-40-40-40-1, cold: 48 s against 40 s), since its 35 s compile then
-    competes with training for the cores."""
+    """Whether the helper should compile ``plan``'s kernel: a cold one."""
     try:
         info = kernel_info(plan)
     except Exception:  # noqa: BLE001 - a bad group fails in its own chunks
         return False
-    return info["kind"] == "specialised" and not info["cached"]
+    return not info["cached"]
 
 
 def compiling_text(plan) -> str | None:
@@ -243,20 +238,15 @@ def compiling_text(plan) -> str | None:
 
 
 def kernel_info(plan) -> dict:
-    """What loading ``plan``'s training kernel costs: ``kind`` ("specialised" or "generic"),
-    ``cached`` (compiled code on disk), ``instructions`` and ``expected_s``."""
+    """What loading ``plan``'s training kernel costs: ``cached`` (compiled code on disk),
+    ``instructions``, ``expected_s`` and ``name`` (``kernels.codegen.cache_state``)."""
     from kernels import call_static
     from kernels.codegen import cache_state
 
     net, opts = plan.network, plan.options
     st = call_static(net, opts, plan.X, plan.T)
     info = cache_state(net, st, plan.X.shape[0], opts.dtype)
-    if info["cached"]:
-        info["expected_s"] = CACHED_S
-    elif info["kind"] == "specialised":
-        info["expected_s"] = COLD_BASE_S + COLD_PER_INSTR_S * info["instructions"]
-    else:
-        info["expected_s"] = GENERIC_COLD_S
+    info["expected_s"] = CACHED_S if info["cached"] else COLD_BASE_S + COLD_PER_INSTR_S * info["instructions"]
     return info
 
 
@@ -270,8 +260,8 @@ def init_cold() -> bool:
 def expected_compile(plans, chunks=None) -> dict:
     """Expected compile/load seconds: per group (a kernel another group already compiles counts
     as a load), the total, the wait before the first part with compile-ahead (the first group's,
-    plus the initial weights' kernel if that is cold: ``init_s``), the later groups compiled
-    ahead (``ahead``) and the cold generic compile a later group waits for (``later_s``)."""
+    plus the initial weights' kernel if that is cold: ``init_s``) and the later groups compiled
+    ahead (``ahead``)."""
     order = group_order(chunks) if chunks is not None else list(range(len(plans)))
     per, seen = {}, set()
     for i in order:
@@ -286,7 +276,6 @@ def expected_compile(plans, chunks=None) -> dict:
     rest = [per[i] for i in order[1:] if not per[i]["cached"]]
     return {"groups": per, "total_s": total, "first_s": first, "init_s": init_s,
             "cold": sum(1 for v in per.values() if not v["cached"]),
-            "ahead": sum(1 for v in rest if v["kind"] == "specialised"),
-            "later_s": sum(v["expected_s"] for v in rest if v["kind"] == "generic")}
+            "ahead": len(rest)}
 
 
