@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from kernels.bundles import FIN_ACC, FIN_LOSS, FIN_MIN, FIN_MSE, N_FINAL, SCHEDULES, Data, Net, Outputs, Runs, Static
+from kernels.bundles import (FIN_ACC, FIN_LOSS, FIN_MIN, FIN_MSE, N_CURVE, N_FINAL, N_TEST, SCHEDULES, TEST_ACC,
+                             TEST_BEST, TEST_LOSS, TEST_MSE, Data, Net, Outputs, Runs, Static)
 from kernels.codegen import specialised_train_blocks
 from kernels.config import LANES
 from kernels.init import INIT_SCHEMES, init_runs
@@ -50,18 +51,29 @@ def unpack(blocks: np.ndarray, n_runs: int) -> np.ndarray:
     return moved.reshape((moved.shape[0] * moved.shape[1],) + moved.shape[2:])[:n_runs]
 
 
-def _dataset(net: Network, X, T, dtype) -> tuple[Data, int]:
+def _patterns(net: Network, X, T, dtype, what="") -> tuple:
     # writeable copies when needed: Numba types a read-only array differently (a recompile)
     X = np.require(X, dtype, requirements="CW")
     T = np.require(T, dtype, requirements="CW")
     if X.ndim != 2 or X.shape[1] != net.n_in:
-        raise ValueError(f"X must have shape (n_patterns, {net.n_in}), got {X.shape}")
+        raise ValueError(f"X{what} must have shape (n_patterns, {net.n_in}), got {X.shape}")
     if T.ndim != 2 or T.shape != (X.shape[0], net.n_out):
-        raise ValueError(f"T must have shape ({X.shape[0]}, {net.n_out}), got {T.shape}")
+        raise ValueError(f"T{what} must have shape ({X.shape[0]}, {net.n_out}), got {T.shape}")
+    return X, T, np.argmax(T, axis=1).astype(np.int64) if T.shape[0] else np.zeros(0, np.int64)
+
+
+def _dataset(net: Network, X, T, dtype, X_test=None, T_test=None) -> tuple[Data, int]:
+    """The ``Data`` bundle and the accuracy rule (argmax for one-hot targets of several outputs,
+    else every output on the correct side of 0.5), which the held-out set shares."""
+    X, T, tidx = _patterns(net, X, T, dtype)
+    if (X_test is None) != (T_test is None):
+        raise ValueError("X_test and T_test go together")
+    if X_test is None:
+        X_test, T_test = np.zeros((0, net.n_in)), np.zeros((0, net.n_out))
+    Xte, Tte, tidxte = _patterns(net, X_test, T_test, dtype, "_test")
     onehot = net.n_out > 1 and bool(np.all((T == 0) | (T == 1))) and bool(np.all(T.sum(axis=1) == 1))
     acc_mode = ACC_ARGMAX if onehot else ACC_THRESHOLD
-    tidx = np.argmax(T, axis=1).astype(np.int64)
-    return Data(X, T, tidx), acc_mode
+    return Data(X, T, tidx, Xte, Tte, tidxte), acc_mode
 
 
 def _theta(net: Network, theta) -> np.ndarray:
@@ -190,10 +202,12 @@ def call_static(net: Network, opts: TrainOptions, X, T) -> Static:
 
 
 def train(net: Network, opts: TrainOptions, X, T, theta0, *, epochs, early_stop=False, main="acc100",
-          shuffle_keys=None, specialise=True, **hyper) -> TrainResult:
+          shuffle_keys=None, specialise=True, X_test=None, T_test=None, **hyper) -> TrainResult:
     """Train ``n_runs`` networks of one architecture; ``epochs``, ``early_stop``, ``main`` and every
     hyper-parameter (``kernels.ops.hyper.HYPER``: ``lr``, ``momentum``, ...; defaults there) are
     scalars or (n_runs,) arrays. ``opts.flat_spot`` and ``opts.weight_decay`` are shared.
+    ``X_test``, ``T_test``: a held-out set, evaluated at every epoch with the network the
+    training set is evaluated with (``TrainResult.test``, the curves' test columns).
 
     Runs the kernel generated for this configuration (``kernels.codegen``), laid out as its plan
     says (``kernels.codegen_tuning.plan``); ``specialise=False`` forces the memory schedule
@@ -208,7 +222,8 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, epochs, early_stop=
         raise TypeError("flat_spot and weight_decay are TrainOptions fields (shared by a call)")
     theta0 = _theta(net, theta0)
     n = theta0.shape[0]
-    data, acc_mode = _dataset(net, X, T, dt)
+    data, acc_mode = _dataset(net, X, T, dt, X_test, T_test)
+    n_test = data.Xte.shape[0]
     loss = _loss_code(net, opts.loss)
     opt = OPTIMIZERS.code(opts.optimizer)
     if opts.schedule not in SCHEDULES:
@@ -238,8 +253,9 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, epochs, early_stop=
     n_out_rec = (data.X.shape[0], net.n_out) if rec_out else (0, 0)
     out = Outputs(np.empty((nb, LANES), np.int64), np.empty((nb, N_MILESTONES, LANES), np.int64),
                   np.empty((nb, N_FINAL, LANES), np.float64), np.empty((nb, LANES), np.uint8),
-                  np.full((nb, curve.size, 2, LANES), np.nan), np.full((nb, *n_out_rec, LANES), np.nan, dt))
-    kernel = specialised_train_blocks(net, st, data.X.shape[0], opts.dtype, memory=not specialise)
+                  np.full((nb, curve.size, N_CURVE, LANES), np.nan), np.full((nb, *n_out_rec, LANES), np.nan, dt),
+                  np.full((nb, N_TEST, LANES), np.nan), np.full((nb, N_MILESTONES + 1, LANES), -1, np.int64))
+    kernel = specialised_train_blocks(net, st, data.X.shape[0], opts.dtype, memory=not specialise, n_test=n_test)
     kernel(data, _net(net), st, runs, curve, out)
 
     ms = unpack(out.ms, n)
@@ -258,4 +274,17 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, epochs, early_stop=
         curve_loss=curves[:, :, 0].copy(), curve_mse=curves[:, :, 1].copy(),
         final_params=unpack(runs.theta, n).astype(np.float64) if opts.record_final_params else None,
         final_outputs=unpack(out.out, n).astype(np.float64) if rec_out else None,
+        curve_accuracy=curves[:, :, 2].copy(),
+        curve_test_loss=curves[:, :, 3].copy(), curve_test_accuracy=curves[:, :, 4].copy(),
+        test=_test_results(out, n) if n_test else None,
     )
+
+
+def _test_results(out: Outputs, n: int) -> dict:
+    """``TrainResult.test`` from the kernel's held-out outputs."""
+    fin, ms = unpack(out.test, n), unpack(out.test_ms, n)
+    res = dict(final_loss=fin[:, TEST_LOSS].copy(), final_mse=fin[:, TEST_MSE].copy(),
+               final_accuracy=fin[:, TEST_ACC].copy(), best_accuracy=fin[:, TEST_BEST].copy(),
+               best_epoch=ms[:, N_MILESTONES].copy())
+    res.update({f"epoch_{m}": ms[:, op.code].copy() for m, op in zip(MILESTONES.names(), MILESTONES.ops())})
+    return res

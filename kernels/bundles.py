@@ -3,7 +3,8 @@
 Every per-run array is lane-last: ``(n_blocks, ..., LANES)`` with ``LANES`` runs per block.
 
 - ``Data``: the dataset, shared by every run. ``X (n_patterns, n_in)``, ``T (n_patterns, n_out)``
-  in the run dtype, ``tidx (n_patterns,)`` int64 the one-hot target's index (argmax accuracy).
+  in the run dtype, ``tidx (n_patterns,)`` int64 the one-hot target's index (argmax accuracy);
+  the held-out set the same way, ``Xte (n_test, n_in)``, ``Tte``, ``tidxte`` (``n_test`` may be 0).
 - ``Net``: the architecture's int64 layout arrays (``kernels.network.Network.layout``):
   ``sizes (n_layers+1,)``, ``acts (n_layers,)`` activation codes, ``w_off``/``b_off (n_layers,)``
   parameter offsets (-1: no bias), ``unit_off (n_layers+1,)`` first unit of each level in ``A``.
@@ -15,9 +16,12 @@ Every per-run array is lane-last: ``(n_blocks, ..., LANES)`` with ``LANES`` runs
   ``skey (n_blocks, L)`` uint64 shuffle keys.
 - ``Outputs``: ``run (n_blocks, L)`` epochs run, ``ms (n_blocks, N_MILESTONES, L)`` first epoch of
   each milestone (-1: not met), ``fin (n_blocks, N_FINAL, L)`` float64 final metrics (rows
-  ``FINAL``), ``div (n_blocks, L)`` uint8 diverged, ``curve (n_blocks, n_curve, 2, L)`` loss and
-  mse at the curve epochs (NaN elsewhere), ``out (n_blocks, n_patterns, n_out, L)`` final outputs
-  (zero-sized unless recorded).
+  ``FINAL``), ``div (n_blocks, L)`` uint8 diverged, ``curve (n_blocks, n_curve, N_CURVE, L)`` the
+  rows ``CURVE`` at the curve epochs (NaN elsewhere), ``out (n_blocks, n_patterns, n_out, L)``
+  final outputs (zero-sized unless recorded); on the held-out set, ``test (n_blocks, N_TEST, L)``
+  float64 (rows ``TEST``: its final loss, mse and accuracy, its best accuracy) and ``test_ms
+  (n_blocks, N_MILESTONES + 1, L)`` the first epoch of each milestone on it, then the epoch its
+  best accuracy was first reached (NaN and -1 without a held-out set).
 """
 from __future__ import annotations
 
@@ -33,12 +37,23 @@ FULL = SCHEDULES.index("full")
 FINAL = ("final_loss", "final_mse", "final_accuracy", "min_loss")
 FIN_LOSS, FIN_MSE, FIN_ACC, FIN_MIN = range(len(FINAL))
 N_FINAL = len(FINAL)
+#: Rows of ``Outputs.curve``: the training set's loss, mse and accuracy, the held-out set's loss
+#: and accuracy.
+CURVE = ("loss", "mse", "accuracy", "test_loss", "test_accuracy")
+N_CURVE = len(CURVE)
+#: Rows of ``Outputs.test``.
+TEST = ("test_loss", "test_mse", "test_accuracy", "test_best_accuracy")
+TEST_LOSS, TEST_MSE, TEST_ACC, TEST_BEST = range(len(TEST))
+N_TEST = len(TEST)
 
 
 class Data(NamedTuple):
     X: np.ndarray
     T: np.ndarray
     tidx: np.ndarray
+    Xte: np.ndarray
+    Tte: np.ndarray
+    tidxte: np.ndarray
 
 
 class Net(NamedTuple):
@@ -76,3 +91,5 @@ class Outputs(NamedTuple):
     div: np.ndarray
     curve: np.ndarray
     out: np.ndarray
+    test: np.ndarray
+    test_ms: np.ndarray

@@ -42,7 +42,7 @@ from kernels.numba_cache import cache_dir as numba_cache_dir
 GENERATOR_VERSION = 3
 
 
-_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_loops.py", "codegen_memory.py",
+_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_loops.py", "codegen_memory.py", "codegen_heldout.py",
                  "codegen_plan.py", "codegen_size.py", "codegen_state.py", "codegen_tuning.py", "codegen_units.py",
                  "rng.py", "config.py", "isa.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
                      (Path(__file__).parent / "ops").glob("*.py"))))
@@ -69,10 +69,10 @@ def cache_dir() -> Path:
     return Path(env) if env else Path.home() / ".cache" / "mlp-sweep" / "kernels"
 
 
-def make_spec(net, st, n_patterns: int, dtype: str, memory: bool = False) -> Spec:
+def make_spec(net, st, n_patterns: int, dtype: str, memory: bool = False, n_test: int = 0) -> Spec:
     """The static configuration of a call (``st``: its ``kernels.bundles.Static``), normalised so
     equivalent calls share one kernel; ``memory``: the memory schedule whatever the size (also
-    with ``$MLP_SWEEP_SPECIALISE=0``)."""
+    with ``$MLP_SWEEP_SPECIALISE=0``); ``n_test``: the held-out set's patterns."""
     memory = memory or os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0"
     full = st.schedule == FULL
     spec = Spec(
@@ -82,7 +82,7 @@ def make_spec(net, st, n_patterns: int, dtype: str, memory: bool = False) -> Spe
         batch_size=int(n_patterns) if full else max(1, min(int(st.batch_size), int(n_patterns))),
         shuffle=bool(st.shuffle) and not full, acc_mode=int(st.acc_mode), n_patterns=int(n_patterns),
         dtype=str(dtype), rec_out=bool(st.rec_out), lanes=LANES, flat=bool(st.flat), decay=bool(st.decay),
-        memory=bool(memory))
+        memory=bool(memory), n_test=int(n_test))
     return dataclasses.replace(spec, lanes=LANES * blocks_per_group(spec))
 
 
@@ -101,10 +101,10 @@ def eligible(spec: Spec) -> bool:
     return spec.n_patterns >= 1
 
 
-def specialised_train_blocks(net, st, n_patterns, dtype, memory=False):
+def specialised_train_blocks(net, st, n_patterns, dtype, memory=False, n_test=0):
     """The ``train_blocks`` generated for this configuration (``memory``: in the memory schedule
-    whatever its size, the rendering with every loop kept)."""
-    spec = make_spec(net, st, n_patterns, dtype, memory)
+    whatever its size, the rendering with every loop kept; ``n_test``: held-out patterns)."""
+    spec = make_spec(net, st, n_patterns, dtype, memory, n_test)
     if not eligible(spec):
         raise ValueError("a dataset needs at least one pattern")
     return block_driver(load(spec).train_range, functools.partial(_llvm_options, spec))
@@ -196,13 +196,13 @@ def _import(name: str, path: Path):
     return mod
 
 
-def cache_state(net, st, n_patterns, dtype) -> dict:
+def cache_state(net, st, n_patterns, dtype, n_test=0) -> dict:
     """Compile-ahead planning, without compiling: ``name`` (configurations with one name share
     one compile), whether its compiled code is already on disk (``cached``: the generated module
     and Numba's index of it exist, or it is loaded in this process), the size of its lane body
     (``instructions``, what its cold compile grows with) and ``kind`` ("specialised": every
     configuration has its own kernel)."""
-    spec = make_spec(net, st, n_patterns, dtype)
+    spec = make_spec(net, st, n_patterns, dtype, n_test=n_test)
     name = kernel_name(spec)
     path = _existing(name)
     folder = numba_cache_dir(path) if path is not None else None   # where Numba caches it (NUMBA_CACHE_DIR...)

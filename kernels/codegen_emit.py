@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kernels.bundles import FIN_ACC, FIN_LOSS, FIN_MIN, FIN_MSE, FULL
-from kernels.config import LANES, UNITS_MAX_PATTERNS
+from kernels.bundles import FIN_ACC, FIN_LOSS, FIN_MIN, FIN_MSE, FULL, TEST_ACC, TEST_BEST, TEST_LOSS, TEST_MSE
+from kernels.config import LANES, MEMORY_UNITS, UNITS_MAX_PATTERNS
 from kernels.network import param_offsets
 from kernels.ops import LOSSES, N_HYPER, N_MILESTONES, OPTIMIZERS
 from kernels.ops.hyper import IROW, ROW
@@ -59,6 +59,7 @@ class Spec:
     flat: bool = False   # Fahlman's flat-spot offset
     decay: bool = False  # weight decay
     memory: bool = False  # the memory schedule whatever the size (``codegen_tuning.memory_units``)
+    n_test: int = 0      # patterns of the held-out set, evaluated every epoch (``codegen_memory.evaluate_test``)
 
     @property
     def n_layers(self):
@@ -75,6 +76,10 @@ class Spec:
         units = sum(self.sizes[1:])
         passes = 1 if self.schedule == FULL else 2      # evaluation + training forward
         return self.n_patterns * (passes * (2 * n_params + 8 * units))
+
+
+#: Patterns (and units) per tile of the held-out set's pass under the register schedules.
+TEST_TILE = MEMORY_UNITS[0]
 
 
 def literal(v) -> str:
@@ -111,14 +116,22 @@ class Layout:
         # and, for batches of more than one block, the gradient sums (GR + p)
         self.UA = sum(spec.sizes[1:])
         T = plan.memory if plan is not None else 0
-        self.AM = rows.take(T * self.UA) if T else -1
+        self.TILE = T or (TEST_TILE if spec.n_test else 0)      # the held-out set's pass too
+        self.AM = rows.take(self.TILE * self.UA) if self.TILE else -1
+        self.ZO = rows.take(self.TILE * self.n_out) if self.TILE else -1
         self.DL = rows.take(T * self.UA) if T else -1
-        self.ZO = rows.take(T * self.n_out) if T else -1
         self.GR = rows.take(P) if T and spec.batch_size > T else -1
+        # the held-out set (codegen_memory.evaluate_test): its loss and mse at the last epoch run
+        # (and so at each curve epoch), in si its correct count, best count and its first epoch,
+        # and the first epoch of each milestone on it
+        held = spec.n_test > 0
+        self.TLOSS, self.TMSE = (rows.take() if held else -1 for _ in range(2))
         self.NF = rows.n
         irows = _Rows()
         self.MS = irows.take(N_MILESTONES)
         self.RUN, self.DIV, self.ACT, self.EP, self.MAIN, self.ESTOP, self.CORR = (irows.take() for _ in range(7))
+        self.TCORR, self.TBEST, self.TBESTE = (irows.take() if held else -1 for _ in range(3))
+        self.TMS = irows.take(N_MILESTONES) if held else -1
         self.NI = irows.n
 
     def level_offsets(self):
@@ -161,7 +174,7 @@ def emit_module(spec: Spec, plan, header: str = "") -> str:
     being lane ``ln % LANES`` of block ``b + ln // LANES``. Lanes past the last block of the
     range are never active. Each lane's numbers are its own whatever the grouping."""
     lay = Layout(spec, plan)
-    L, P, n_p, n_in, n_out = spec.lanes, lay.P, spec.n_patterns, lay.n_in, lay.n_out
+    L, P, n_p, n_in, n_out, n_te = spec.lanes, lay.P, spec.n_patterns, lay.n_in, lay.n_out, spec.n_test
     LB = LANES
     k = L // LB
     dt = f"np.{spec.dtype}"
@@ -189,6 +202,8 @@ def emit_module(spec: Spec, plan, header: str = "") -> str:
             f"    sf[{lay.FMIN}, ln] = np.inf",
             *[f"    si[{lay.MS + m}, ln] = -1" for m in range(N_MILESTONES)],
             f"    si[{lay.ACT}, ln] = 1",
+            *([f"    si[{lay.TBEST}, ln] = -1", f"    si[{lay.TBESTE}, ln] = -1",
+               *[f"    si[{lay.TMS + m}, ln] = -1" for m in range(N_MILESTONES)]] if n_te else []),
             f"    si[{lay.EP}, ln] = runs.lane_int[bb, {IROW['epochs']}, lb]",
             f"    si[{lay.MAIN}, ln] = runs.lane_int[bb, {IROW['main']}, lb]",
             f"    si[{lay.ESTOP}, ln] = runs.lane_int[bb, {IROW['early_stop']}, lb]",
@@ -205,13 +220,16 @@ def emit_module(spec: Spec, plan, header: str = "") -> str:
                  f"                sf[{lay.XS} + k * {n_in} + i, ln] = X[pk, i]",
                  f"            for j in range({n_out}):",
                  f"                sf[{lay.TS} + k * {n_out} + j, ln] = T[pk, j]"]
-    body += ["    n_active = lane_loop(sf, si, X, T, tidx, e)",
+    body += ["    n_active = lane_loop(sf, si, X, T, tidx, Xte, Tte, tidxte, e)",
              "    if ci < n_curve and curve_epochs[ci] == e:",
              "        for ln in range(n_real):",
              f"            {src_lane}",
              f"            if si[{lay.RUN}, ln] == e:",
              f"                out.curve[bb, ci, 0, lb] = sf[{lay.FLOSS}, ln]",
              f"                out.curve[bb, ci, 1, lb] = sf[{lay.FMSE}, ln]",
+             f"                out.curve[bb, ci, 2, lb] = si[{lay.CORR}, ln] / {n_p}",
+             *([f"                out.curve[bb, ci, 3, lb] = sf[{lay.TLOSS}, ln]",
+                f"                out.curve[bb, ci, 4, lb] = si[{lay.TCORR}, ln] / {n_te}"] if n_te else []),
              "        ci += 1",
              "    if n_active == 0:",
              "        break",
@@ -226,6 +244,13 @@ def emit_module(spec: Spec, plan, header: str = "") -> str:
              f"    out.fin[bb, {FIN_MSE}, lb] = np.float64(sf[{lay.FMSE}, ln])",
              f"    out.fin[bb, {FIN_ACC}, lb] = si[{lay.CORR}, ln] / {n_p}",
              f"    out.fin[bb, {FIN_MIN}, lb] = np.float64(sf[{lay.FMIN}, ln])"]
+    if n_te:
+        body += [f"    out.test[bb, {TEST_LOSS}, lb] = np.float64(sf[{lay.TLOSS}, ln])",
+                 f"    out.test[bb, {TEST_MSE}, lb] = np.float64(sf[{lay.TMSE}, ln])",
+                 f"    out.test[bb, {TEST_ACC}, lb] = si[{lay.TCORR}, ln] / {n_te}",
+                 f"    out.test[bb, {TEST_BEST}, lb] = si[{lay.TBEST}, ln] / {n_te} if si[{lay.TBEST}, ln] >= 0 else np.nan",
+                 *[f"    out.test_ms[bb, {m}, lb] = si[{lay.TMS + m}, ln]" for m in range(N_MILESTONES)],
+                 f"    out.test_ms[bb, {N_MILESTONES}, lb] = si[{lay.TBESTE}, ln]"]
     if spec.rec_out:
         body += [f"    for k in range({n_p}):",
                  f"        for j in range({n_out}):",
@@ -247,7 +272,7 @@ def emit_module(spec: Spec, plan, header: str = "") -> str:
            "@njit(cache=True, error_model='numpy', fastmath=False, nogil=True)",
            "def train_range(b0, b1, data, net, st, runs, curve_epochs, out):",
            '    """Train blocks b0..b1-1 in place (kernels.codegen_emit)."""',
-           "    X, T, tidx = data.X, data.T, data.tidx",
+           "    X, T, tidx, Xte, Tte, tidxte = data.X, data.T, data.tidx, data.Xte, data.Tte, data.tidxte",
            f"    sf = np.empty(({lay.NF}, {L}), {dt})",
            f"    si = np.empty(({lay.NI}, {L}), np.int64)",
            f"    perm = np.empty({n_p}, np.int64)",

@@ -1,6 +1,6 @@
 """LLVM IR of one epoch of a block: every lane's training step, as explicit vector code.
 
-``make_lane_loop(spec, plan)`` returns an ``@intrinsic`` ``lane_loop(sf, si, X, T, tidx, e)`` that
+``make_lane_loop(spec, plan)`` returns an ``@intrinsic`` ``lane_loop(sf, si, X, T, tidx, Xte, Tte, tidxte, e)`` that
 emits, inline into the caller, epoch ``e`` for all the block's lanes, ``W`` lanes at a time
 (``plan.width``). The body is straight-line code for one run, written once with every value
 an LLVM vector of ``W`` lanes (so one run per vector lane): load the lanes' parameters from the
@@ -30,6 +30,7 @@ from numba.extending import intrinsic
 from kernels.codegen_emit import FULL, Layout
 from kernels.codegen_llvm import I64, F, I, _Gen
 from kernels.codegen_loops import evaluate_loop, train_batches
+from kernels.codegen_heldout import evaluate_test
 from kernels.codegen_memory import emit_memory
 from kernels.codegen_plan import Plan
 from kernels.codegen_state import Args, Hyper, Patterns
@@ -264,6 +265,8 @@ class _Body:
                            self.load_f(hyper("weight_decay")) if spec.decay else None)
         self.lane_state = tuple(self.load_f(row) for row in layout.LSLOT)
         act = self.load_i(layout.ACT).eq(1)
+        if spec.n_test:          # the held-out set, with the epoch's starting parameters (in sf)
+            evaluate_test(self, act)
         m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
         if self.plan.memory:     # every state that grows in sf, every dimension a loop (codegen_memory)
             still = emit_memory(self, m, act)
@@ -359,23 +362,23 @@ class _Body:
 
 
 def make_lane_loop(spec, plan: Plan):
-    """The intrinsic ``lane_loop(sf, si, X, T, tidx, e) -> n_active`` for ``spec``: epoch ``e``
+    """The intrinsic ``lane_loop(sf, si, X, T, tidx, Xte, Tte, tidxte, e) -> n_active`` for ``spec``: epoch ``e``
     of every lane of the block, ``plan.width`` lanes at a time as LLVM vectors, laid out as
     ``plan`` says; returns how many lanes go on."""
     W = plan.width
     assert spec.lanes % W == 0
 
     @intrinsic
-    def lane_loop(typingctx, sf, si, X, T, tidx, e):
-        for a in (sf, si, X, T, tidx):
+    def lane_loop(typingctx, sf, si, X, T, tidx, Xte, Tte, tidxte, e):
+        for a in (sf, si, X, T, tidx, Xte, Tte, tidxte):
             if not isinstance(a, types.Array) or a.layout != "C":
                 return None
-        sig = types.int64(sf, si, X, T, tidx, e)
+        sig = types.int64(sf, si, X, T, tidx, Xte, Tte, tidxte, e)
 
         def codegen(context, builder, signature, args):
             ptrs = [cgutils.create_struct_proxy(ty)(context, builder, value=v).data
-                    for ty, v in zip(signature.args[:5], args[:5])]
-            e_v = context.cast(builder, args[5], signature.args[5], types.int64)
+                    for ty, v in zip(signature.args[:8], args[:8])]
+            e_v = context.cast(builder, args[8], signature.args[8], types.int64)
             g = _Gen(builder, spec.dtype, W)
             e_vec = I(g, g.splat(e_v, g.it))
             n_groups = spec.lanes // W

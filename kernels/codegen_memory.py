@@ -85,10 +85,13 @@ class _Pass:
     ``AM + u * UA + unit`` and its deltas in ``DL + u * UA + unit``. Indices are ints or int64
     SSA values."""
 
-    def __init__(self, body, n, first=0, shuffled=False):
+    def __init__(self, body, n, first=0, shuffled=False, held_out=False):
         self.body, self.b, self.lay, self.sizes = body, body.g.b, body.layout, body.spec.sizes
         self.n, self.first, self.shuffled = n, first, shuffled
         self.uoff = self.lay.level_offsets()
+        self.tile = self.lay.TILE           # patterns per block, units per tile
+        args = body.args
+        self.data = (args.xte, args.tte, args.tidxte) if held_out else (args.x, args.t, args.tidx)
 
     def w_row(self, l, j, i):
         return _ix(self.b, self.lay.TH + self.lay.w_off[l], (j, self.sizes[l]), (i, 1))
@@ -122,13 +125,17 @@ class _Pass:
         body, lay = self.body, self.lay
         if self.shuffled:
             return body.load_f(_ix(self.b, lay.XS, (i, 1), (self.k(s), lay.n_in)))
-        return body.load_data(body.args.x, _ix(self.b, 0, (i, 1), (self.k(s), lay.n_in)), "f")
+        return body.load_data(self.data[0], _ix(self.b, 0, (i, 1), (self.k(s), lay.n_in)), "f")
 
     def t(self, s, j):
         body, lay = self.body, self.lay
         if self.shuffled:
             return body.load_f(_ix(self.b, lay.TS, (j, 1), (self.k(s), lay.n_out)))
-        return body.load_data(body.args.t, _ix(self.b, 0, (j, 1), (self.k(s), lay.n_out)), "f")
+        return body.load_data(self.data[1], _ix(self.b, 0, (j, 1), (self.k(s), lay.n_out)), "f")
+
+    def cls(self, s):
+        """The pattern's class (argmax accuracy), else None."""
+        return self.body.load_data(self.data[2], self.k(s), "i") if self.body.spec.acc_mode == ACC_ARGMAX else None
 
     def a(self, ss, u, l, i):
         """Activation ``i`` of level ``l`` of the block's pattern in slot ``u`` (level 0: its
@@ -150,7 +157,7 @@ def forward(body, ps: _Pass, ss):
     """The forward pass of the block ``ss`` (its patterns' indices in the pass), layer by layer,
     units T at a time, each unit's fan-in ``TERMS_PER_ITER`` terms at a time: activations into
     ``AM``, the output logits into ``ZO``."""
-    spec, g, T = body.spec, body.g, body.plan.memory
+    spec, g, T = body.spec, body.g, ps.tile
     for l in range(body.layout.nl):
         n_i, last = spec.sizes[l], l == body.layout.nl - 1
 
@@ -325,7 +332,7 @@ def param_sum(body):
 
 def _blocks(body, ps: _Pass, step, state=()):
     """``state = step(ss, state)`` over the pass's patterns, blocks of T in order."""
-    return _chunks(body, ps.n, body.plan.memory, step, state)
+    return _chunks(body, ps.n, ps.tile, step, state)
 
 
 def emit_memory(body, m, act):
@@ -344,9 +351,7 @@ def emit_memory(body, m, act):
         forward(body, ev, ss)
         for u, s in enumerate(ss):
             ys, zo = ev.outputs(u)
-            ts = [ev.t(s, j) for j in range(lay.n_out)]
-            tidx = body.load_data(body.args.tidx, s, "i") if spec.acc_mode == ACC_ARGMAX else None
-            body.evaluate(m, act, s, {lay.nl: ys}, zo, ts, tidx)
+            body.evaluate(m, act, s, {lay.nl: ys}, zo, [ev.t(s, j) for j in range(lay.n_out)], ev.cls(s))
         if full and not one_block:
             deltas(body, ev, ss, scale)
             accumulate(body, ev, ss)
@@ -393,3 +398,4 @@ def emit_memory(body, m, act):
     if n_p % bs:
         batch(n_p - n_p % bs, n_p % bs)
     return still
+

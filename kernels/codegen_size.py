@@ -57,6 +57,6 @@ def body_size(spec, plan: Plan) -> int:
     """Number of LLVM instructions in the lane body of ``spec`` emitted as ``plan`` says."""
     counter = _Counter()
     g = _CountingGen(counter, spec.dtype, plan.width)
-    args = Args(*(_Stub() for _ in range(6)), I(g, _Stub()))
+    args = Args(*(_Stub() for _ in range(9)), I(g, _Stub()))
     _Body(spec, plan, g, args).emit()
     return counter.n

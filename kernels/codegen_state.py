@@ -22,6 +22,9 @@ class Args(NamedTuple):
     x: ir.Value         # inputs, (n_patterns, n_in)
     t: ir.Value         # targets, (n_patterns, n_out)
     tidx: ir.Value      # each pattern's class (argmax accuracy), (n_patterns,)
+    xte: ir.Value       # the held-out set's inputs, (n_test, n_in)
+    tte: ir.Value       # its targets, (n_test, n_out)
+    tidxte: ir.Value    # its classes, (n_test,)
     ln0: ir.Value       # int64: the first of the body's W lanes
     epoch: I            # the epoch, in every lane
 

@@ -174,6 +174,14 @@ class TrainResult:
     final_params: np.ndarray | None = None
     final_outputs: np.ndarray | None = None
     extra: dict = field(default_factory=dict)
+    curve_accuracy: np.ndarray | None = None        # the training set's accuracy at the curve epochs
+    curve_test_loss: np.ndarray | None = None       # the held-out set's loss and accuracy there
+    curve_test_accuracy: np.ndarray | None = None
+    #: On the held-out set (``train(..., X_test=, T_test=)``; None without one), each (n_runs,):
+    #: ``final_loss``, ``final_mse``, ``final_accuracy`` (at the last epoch run, as the training
+    #: set's), ``best_accuracy`` and ``best_epoch`` (the first epoch it was reached), and
+    #: ``epoch_<milestone>`` (the first epoch each milestone held on it; -1: never).
+    test: dict | None = None
 
 
 def log_spaced_epochs(n_epochs: int, n_points: int) -> tuple[int, ...]:

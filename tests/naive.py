@@ -300,12 +300,13 @@ def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, t
                 shuffle=False, shuffle_key=0, leaky_slope=0.01, early_stop=False, main="acc100",
                 tss_below=0.04, loss_below=0.01, curve_epochs=(), flat_spot=0.0, weight_decay=0.0,
                 eta_plus=1.2, eta_minus=0.5, step_init=0.1, step_min=1e-6, step_max=50.0,
-                quickprop_mu=1.75) -> dict:
+                quickprop_mu=1.75, X_test=None, T_test=None) -> dict:
     """Train one run as the spec describes; returns every result of the kernel's ``train``.
 
     ``optimizer`` is sgd, momentum, adam, quickprop, or an rprop variant (rprop+, rprop-, irprop+,
     irprop-), each written from its paper's pseudo-code with plain branches (tests/naive.py is the
-    reference, not a copy of kernels/ops)."""
+    reference, not a copy of kernels/ops). With a held-out set (``X_test``, ``T_test``) it is
+    evaluated after every epoch with the same network, and ``test_*`` entries are added."""
     X = np.asarray(X, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
     n_p = X.shape[0]
@@ -317,14 +318,28 @@ def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, t
               e_prev=math.inf)
     qp = dict(g_prev=np.zeros_like(theta), dw_prev=np.zeros_like(theta))
     first = {name: -1 for name in MILESTONES}
-    history = {}               # epoch -> (loss, mse)
+    test_first = {name: -1 for name in MILESTONES}
+    test_best = [-1.0, -1]     # best held-out accuracy, the first epoch it was reached
+    test_met = {}
+    history = {}               # epoch -> (loss, mse, accuracy, test loss, test accuracy)
     min_loss = math.inf
     diverged = False
 
     def evaluate(epoch):
         nonlocal min_loss, diverged
         met = naive_metrics(sizes, activations, bias, shortcut, loss, theta, X, T, leaky_slope)
-        history[epoch] = (met["loss"], met["mse"])
+        if X_test is not None:
+            tm = naive_metrics(sizes, activations, bias, shortcut, loss, theta, X_test, T_test, leaky_slope)
+            test_met.update(tm)
+            if tm["accuracy"] > test_best[0]:
+                test_best[:] = [tm["accuracy"], epoch]
+            reached = dict(acc75=tm["accuracy"] >= 0.75, acc100=tm["accuracy"] == 1.0, fahlman=tm["fahlman"],
+                           tss=tm["tss"] < tss_below, loss=tm["loss"] < loss_below)
+            for name in MILESTONES:
+                if reached[name] and test_first[name] < 0:
+                    test_first[name] = epoch
+        history[epoch] = (met["loss"], met["mse"], met["accuracy"],
+                          test_met.get("loss", math.nan), test_met.get("accuracy", math.nan))
         # The spec evaluates every epoch, the divergent one included: it is the last one run.
         if not (math.isfinite(met["loss"]) and np.all(np.isfinite(theta))):
             diverged = True
@@ -372,12 +387,20 @@ def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, t
         epochs_run = epoch
         stop = diverged or (early_stop and first[main] >= 0)
 
-    curve_loss = np.full(len(curve_epochs), np.nan)
-    curve_mse = np.full(len(curve_epochs), np.nan)
+    curves = np.full((5, len(curve_epochs)), np.nan)
     for i, e in enumerate(curve_epochs):
         if e in history:
-            curve_loss[i], curve_mse[i] = history[e]
+            curves[:, i] = history[e]
+    curve_loss, curve_mse = curves[0], curves[1]
+    held = {}
+    if X_test is not None:
+        held = dict(test_final_loss=test_met["loss"], test_final_mse=test_met["mse"],
+                    test_final_accuracy=test_met["accuracy"], test_best_accuracy=test_best[0],
+                    test_best_epoch=test_best[1], curve_test_loss=curves[3], curve_test_accuracy=curves[4],
+                    **{f"test_epoch_{name}": test_first[name] for name in MILESTONES})
     return dict(
+        **held,
+        curve_accuracy=curves[2],
         epochs_run=epochs_run,
         final_loss=met["loss"],
         final_mse=met["mse"],
