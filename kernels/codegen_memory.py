@@ -149,7 +149,7 @@ class _Pass:
         return self.body.load_f(self.w_row(l, j, i))
 
 
-def _pairs(n, m):
+def _pairs(n, m):    # the (row, column) positions of an n x m tile, row-major
     return [(u, v) for u in range(n) for v in range(m)]
 
 
@@ -267,8 +267,7 @@ def _apply(body, still, h, c):
 
 
 def update_direct(body, ps: _Pass, ss, still):
-    """A batch of one block: each parameter's gradient ``0.0 + sum_u term_u`` in registers, then
-    its update (the block's deltas of every level made first, through the old weights)."""
+    """A batch of one block: each parameter's gradient ``0.0 + sum_u term_u`` in registers, then its update."""
     g = body.g
     h, c = body.opt_lane()
     apply = _apply(body, still, h, c)

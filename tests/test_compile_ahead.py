@@ -142,7 +142,10 @@ def test_expected_compile_counts_each_cold_kernel_and_a_cold_init_kernel(tmp_pat
     import kernels.numba_cache
     from sweep.run import compile_ahead
 
+    import kernels.codegen
+
     monkeypatch.setenv("MLP_SWEEP_CACHE", str(tmp_path / "kernels"))     # a fresh install
+    monkeypatch.setattr(kernels.codegen, "_loaded", {})                 # nothing loaded in this process
     monkeypatch.setattr(kernels.numba_cache, "is_cached", lambda dispatcher: False)
     plans = make_plans(_grid(tmp_path, "[[7], [9]]"))
     exp = expected_compile(plans)
