@@ -264,12 +264,11 @@ class _Body:
         self.hyper = Hyper(self.load_f(hyper("leaky_slope")), self.load_f(hyper("flat_spot")) if spec.flat else None,
                            self.load_f(hyper("weight_decay")) if spec.decay else None)
         self.lane_state = tuple(self.load_f(row) for row in layout.LSLOT)
-        act = self.load_i(layout.ACT).eq(1)
-        if spec.n_test:          # the held-out set, with the epoch's starting parameters (in sf)
-            evaluate_test(self, act)
-        m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
         if self.plan.memory:     # every state that grows in sf, every dimension a loop (codegen_memory)
-            still = emit_memory(self, m, act)
+            act = self.load_i(layout.ACT).eq(1)
+            if spec.n_test:      # the held-out set, with the epoch's starting parameters (in sf)
+                evaluate_test(self, act)
+            still = emit_memory(self, dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0)), act)
             for row, v in zip(layout.LSLOT, self.lane_state):
                 self.store_f(row, v)
             return still
@@ -278,6 +277,10 @@ class _Body:
         t = [[self.load_data(args.t, k * n_out + j, "f") for j in range(n_out)] for k in range(n_p)]
         tidx = [self.load_data(args.tidx, k, "i") for k in range(n_p)] if spec.acc_mode == ACC_ARGMAX else [None] * n_p
         self.patterns = Patterns(x, t, tidx)
+        act = self.load_i(layout.ACT).eq(1)     # emitted after the dataset: the order the schedules were tuned in
+        if spec.n_test:
+            evaluate_test(self, act)
+        m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
         if self.plan.units:      # the parameters stay in sf, the hidden layer a loop (codegen_units)
             still = emit_units(self, m, act)
         else:
