@@ -1,24 +1,19 @@
 """LLVM IR of one epoch of a block: every lane's training step, as explicit vector code.
 
-``make_lane_loop(spec, plan)`` returns an ``@intrinsic`` ``lane_loop(sf, si, X, T, tidx, Xte, Tte, tidxte, e)`` that
-emits, inline into the caller, epoch ``e`` for all the block's lanes, ``W`` lanes at a time
-(``plan.width``). The body is straight-line code for one run, written once with every value
-an LLVM vector of ``W`` lanes (so one run per vector lane): load the lanes' parameters from the
-block state ``sf``/``si``, evaluate the network on every pattern (unrolled: each unit of each
-pattern is one SSA value), the metrics and the bookkeeping, then the epoch of updates, and
-store the state back (see ``kernels.codegen_emit``). It returns how many lanes go on. Large
-epochs run parts of it as loops (``kernels.codegen_loops``), and one-hidden-layer nets as a loop
-over their hidden units with the parameters in ``sf`` (``kernels.codegen_units``).
+``make_lane_loop(spec, plan)`` returns an ``@intrinsic`` ``lane_loop(sf, si, X, T, tidx, Xte,
+Tte, tidxte, e)`` that emits, inline into the caller, epoch ``e`` for all the block's lanes,
+``plan.width`` lanes at a time, every value an LLVM vector of W lanes (one run per lane): the
+lanes' state from the block state ``sf``/``si``, the evaluation, metrics and bookkeeping, the
+epoch of updates, the state stored back (``kernels.codegen_emit``); it returns how many lanes go
+on. The plan picks the schedule: parameters in registers and everything unrolled, parts as loops
+(``codegen_loops``), the hidden units of one layer as a loop (``codegen_units``), or every
+dimension a loop with the state in memory (``codegen_memory``); a held-out set is evaluated first
+(``codegen_heldout``).
 
-Why IR and not Python source: Numba's front end (typing and lowering) costs milliseconds per
-statement, so an unrolled body of thousands of statements would take minutes to compile;
-built here with llvmlite it takes a fraction of a second. Why explicit vectors: LLVM's loop
-vectoriser gives up on a lane loop with hundreds of memory accesses ("too many memory
-checks") and would depend on its cost model; explicit vectors are always vectorised, skip
-the vectoriser, and compile about 15% faster. Every lane's operations are what Numba emits
-for the op definitions of ``kernels.ops`` (here they are traced with ``kernels.codegen_llvm``
-values), in the order of the generic kernel this replaced, so every schedule gives the same
-bits as it did. The dataset is read as scalars (``!invariant.load``) and broadcast.
+Why IR: Numba's front end costs milliseconds per statement. Why explicit vectors: LLVM's loop
+vectoriser gives up on lane loops with hundreds of memory accesses. Each lane's operations are
+Numba's for the ops of ``kernels.ops`` (traced with ``kernels.codegen_llvm`` values), in the
+generic kernel's order, so every schedule gives its bits. Data: scalars, ``!invariant.load``.
 """
 from __future__ import annotations
 
@@ -259,35 +254,38 @@ class _Body:
     # -- the epoch ------------------------------------------------------------------------------
     def emit(self):
         spec, layout, g = self.spec, self.layout, self.g
-        n_in, n_out, n_p = layout.n_in, layout.n_out, spec.n_patterns
-        hyper = layout.hyper
-        self.hyper = Hyper(self.load_f(hyper("leaky_slope")), self.load_f(hyper("flat_spot")) if spec.flat else None,
-                           self.load_f(hyper("weight_decay")) if spec.decay else None)
+        row = layout.hyper
+        self.hyper = Hyper(self.load_f(row("leaky_slope")), self.load_f(row("flat_spot")) if spec.flat else None,
+                           self.load_f(row("weight_decay")) if spec.decay else None)
         self.lane_state = tuple(self.load_f(row) for row in layout.LSLOT)
         if self.plan.memory:     # every state that grows in sf, every dimension a loop (codegen_memory)
-            act = self.load_i(layout.ACT).eq(1)
-            if spec.n_test:      # the held-out set, with the epoch's starting parameters (in sf)
-                evaluate_test(self, act)
-            still = emit_memory(self, dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0)), act)
-            for row, v in zip(layout.LSLOT, self.lane_state):
-                self.store_f(row, v)
-            return still
-        args = self.args
+            still = emit_memory(self, dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0)), self.start())
+        else:
+            still = self.emit_registers()
+        for row, v in zip(layout.LSLOT, self.lane_state):
+            self.store_f(row, v)
+        return still
+
+    def start(self):
+        """``act`` (the lanes still training); first, the held-out set's pass (``codegen_heldout``)."""
+        act = self.load_i(self.layout.ACT).eq(1)
+        if self.spec.n_test:
+            evaluate_test(self, act)
+        return act
+
+    def emit_registers(self):
+        """The register schedules' epoch; returns ``still``."""
+        spec, layout, g, args = self.spec, self.layout, self.g, self.args
+        n_in, n_out, n_p = layout.n_in, layout.n_out, spec.n_patterns
         x = [[self.load_data(args.x, k * n_in + i, "f") for i in range(n_in)] for k in range(n_p)]
         t = [[self.load_data(args.t, k * n_out + j, "f") for j in range(n_out)] for k in range(n_p)]
         tidx = [self.load_data(args.tidx, k, "i") for k in range(n_p)] if spec.acc_mode == ACC_ARGMAX else [None] * n_p
         self.patterns = Patterns(x, t, tidx)
-        act = self.load_i(layout.ACT).eq(1)     # emitted after the dataset: the order the schedules were tuned in
-        if spec.n_test:
-            evaluate_test(self, act)
+        act = self.start()      # after the dataset's loads: the order these schedules were tuned in
         m = dict(corr=g.i(0), tss=g.c(0.0), fahl=g.true(), lb=g.c(0.0))
         if self.plan.units:      # the parameters stay in sf, the hidden layer a loop (codegen_units)
-            still = emit_units(self, m, act)
-        else:
-            still = self.emit_unrolled(m, act)
-        for row, v in zip(layout.LSLOT, self.lane_state):
-            self.store_f(row, v)
-        return still
+            return emit_units(self, m, act)
+        return self.emit_unrolled(m, act)
 
     def emit_unrolled(self, m, act):
         """The epoch with the parameters in registers; returns ``still``."""
