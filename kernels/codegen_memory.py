@@ -1,25 +1,22 @@
 """The epoch of any network as loops of tiles, its state in memory: the schedule every size fits.
 
-The register schedules (``codegen_ir._Body.emit_unrolled``, ``codegen_units``) keep the
-parameters, or a pattern's activations, in SSA values, so their bodies grow with the net and
-the dataset. ``emit_memory(body, m, act)`` (``Plan.memory``: the tile size T) keeps what grows in
-the block state ``sf`` (rows of ``codegen_emit.Layout``): parameters and optimizer slots (``TH``,
-``SLOT``), the activations of levels 1..nl of every pattern of a pass (``AM``, row
-``AM + k * UA + unit``), the output logits (``ZO``) and the deltas of a batch's patterns (``DL``).
-Each of the three products of a layer is a loop of tiles, T x T SSA accumulators each, whose
-reduction runs in the generic kernel's order:
+The register schedules (``codegen_ir``, ``codegen_units``) keep parameters or activations in SSA
+values, so their bodies grow with the net and the dataset. ``emit_memory(body, m, act)``
+(``Plan.memory``: the tile T) keeps them in the block state ``sf`` (``codegen_emit.Layout``):
+parameters and slots (``TH``, ``SLOT``), a block of T patterns' activations (``AM``), logits
+(``ZO``) and deltas (``DL``), and for batches of several blocks the gradient sums (``GR``). Each
+of a layer's three products is a loop of T x T tiles of SSA accumulators, each reduction in the
+generic kernel's order, ``TERMS_PER_ITER`` terms per loop iteration:
 
 - forward, patterns x units: ``z[k][j] = b_j + sum_i W[j, i] a[k][i]`` (``0.0 + ...`` without a
-  bias), ``i`` in order, then the shortcut's terms; ``a = f(z)`` (``_Body.grouped``);
-- the deltas of level l, patterns x units: ``f'(a[k][i]) * (0.0 + sum_j W[j, i] d[k][j])``,
-  ``j`` in order, from the weights of the epoch's (batch's) start;
-- gradient and update, units x inputs: ``g[j][i] = 0.0 + sum_k d[k][j] a[k][i]`` over the
-  batch's patterns in order, then the optimizer op on ``W[j, i]`` (kept where ``still``).
+  bias), then the shortcut's terms; ``a = f(z)`` (``_Body.grouped``);
+- deltas of level l, patterns x units: ``f'(a[k][i]) * (0.0 + sum_j W[j, i] d[k][j])``, through
+  the weights of the batch's start;
+- gradients, units x inputs: ``0.0 + sum_k d[k][j] a[k][i]`` over the batch's patterns in order,
+  in registers for a batch of one block (then each parameter's update at once), else added to
+  ``GR`` block by block and updated in one pass (kept where ``still``).
 
-A weight is read once per tile of T patterns, not once per pattern, and no gradient sum is
-stored; the loops over tiles are LLVM loops (``_Gen.loop``), the reduction dimension unrolled
-(forward, deltas) or a loop over the batch (gradients). The metrics, the bookkeeping and every
-op are ``_Body``'s, as in the other schedules, so all give the same bits.
+The metrics, bookkeeping and every op are ``_Body``'s, so every schedule gives the same bits.
 """
 from __future__ import annotations
 
@@ -75,7 +72,11 @@ def _chunks(body, n, per_iter, step, state=()):
 def _tiles(body, n_rows, n_cols, step):
     """``step(rows, cols)`` over a grid of T x T tiles (rows outer), each dimension ``_chunks``."""
     T = body.plan.memory
-    _chunks(body, n_rows, T, lambda rows, st: _chunks(body, n_cols, T, lambda cols, s2: (step(rows, cols), s2)[1], st))
+
+    def row(rows, state):
+        return _chunks(body, n_cols, T, lambda cols, st: step(rows, cols) or st, state)
+
+    _chunks(body, n_rows, T, row)
 
 
 class _Pass:
@@ -251,8 +252,7 @@ def _gradient_tiles(body, ps: _Pass, ss, tile):
 
 
 def _apply(body, still, h, c):
-    """``apply(row, grad)``: the optimizer's update of the parameter in row ``row`` of sf, kept
-    where ``still``."""
+    """``apply(row, grad)``: the optimizer's update of the parameter in row ``row``, kept where ``still``."""
     lay, g = body.layout, body.g
 
     def apply(row, grad):
