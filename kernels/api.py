@@ -62,17 +62,26 @@ def _patterns(net: Network, X, T, dtype, what="") -> tuple:
     return X, T, np.argmax(T, axis=1).astype(np.int64) if T.shape[0] else np.zeros(0, np.int64)
 
 
-def _dataset(net: Network, X, T, dtype, X_test=None, T_test=None) -> tuple[Data, int]:
-    """The ``Data`` bundle and the accuracy rule (argmax for one-hot targets of several outputs,
-    else every output on the correct side of 0.5), which the held-out set shares."""
+#: ``TrainOptions.accuracy`` -> the kernels' rule: ``side`` = every output on the correct side of
+#: 0.5 (the 1986-1993 papers' rule), ``argmax`` = the largest output is the target's largest,
+#: ``auto`` = argmax for one-hot targets of several outputs, else side.
+ACCURACY_RULES = ("auto", "argmax", "side")
+
+
+def _dataset(net: Network, X, T, dtype, X_test=None, T_test=None, accuracy="auto") -> tuple[Data, int]:
+    """The ``Data`` bundle and the accuracy rule (``ACCURACY_RULES``), which the held-out set shares."""
     X, T, tidx = _patterns(net, X, T, dtype)
     if (X_test is None) != (T_test is None):
         raise ValueError("X_test and T_test go together")
     if X_test is None:
         X_test, T_test = np.zeros((0, net.n_in)), np.zeros((0, net.n_out))
     Xte, Tte, tidxte = _patterns(net, X_test, T_test, dtype, "_test")
+    if accuracy not in ACCURACY_RULES:
+        raise ValueError(f"accuracy must be one of {', '.join(ACCURACY_RULES)}, got {accuracy!r}")
+    if accuracy == "argmax" and net.n_out < 2:
+        raise ValueError("accuracy 'argmax' needs several outputs (one output: 'side')")
     onehot = net.n_out > 1 and bool(np.all((T == 0) | (T == 1))) and bool(np.all(T.sum(axis=1) == 1))
-    acc_mode = ACC_ARGMAX if onehot else ACC_THRESHOLD
+    acc_mode = ACC_ARGMAX if accuracy == "argmax" or accuracy == "auto" and onehot else ACC_THRESHOLD
     return Data(X, T, tidx, Xte, Tte, tidxte), acc_mode
 
 
@@ -183,18 +192,29 @@ def _legacy(net, seeds, low, high, scale):
     return out
 
 
-def _milestone_codes(main, n: int) -> np.ndarray:
+def milestone_code(name: str) -> int:
+    """A main milestone's code: the milestone's own, or ``N_MILESTONES`` + it for ``test_<name>``
+    (the milestone on the held-out set); an unknown name is a ValueError."""
+    if name.startswith("test_"):
+        return N_MILESTONES + MILESTONES.code(name.removeprefix("test_"))
+    return MILESTONES.code(name)
+
+
+def _milestone_codes(main, n: int, n_test: int) -> np.ndarray:
     arr = np.asarray(main)
     if arr.dtype.kind in "US":  # names: one lookup per distinct name (an unknown one is a ValueError)
         names, inverse = np.unique(arr, return_inverse=True)
-        arr = np.array([MILESTONES.code(str(m)) for m in names], np.int64)[inverse.reshape(arr.shape)]
-    return np.broadcast_to(arr.astype(np.int64), (n,))
+        arr = np.array([milestone_code(str(m)) for m in names], np.int64)[inverse.reshape(arr.shape)]
+    arr = np.broadcast_to(arr.astype(np.int64), (n,))
+    if np.any(arr >= N_MILESTONES) and not n_test:
+        raise ValueError("a test_ milestone as main needs a held-out set (X_test, T_test)")
+    return arr
 
 
 def call_static(net: Network, opts: TrainOptions, X, T) -> Static:
     """The ``Static`` bundle ``train`` builds for this call (what selects a specialised kernel)."""
     dt = _DTYPES[opts.dtype]
-    _, acc_mode = _dataset(net, X, T, dt)
+    _, acc_mode = _dataset(net, X, T, dt, accuracy=opts.accuracy)
     batch = 1 if opts.schedule == "online" else max(1, int(opts.batch_size))
     return _static(net, _loss_code(net, opts.loss), OPTIMIZERS.code(opts.optimizer), SCHEDULES.index(opts.schedule),
                    batch, bool(opts.shuffle) and opts.schedule != "full", acc_mode, opts.flat_spot != 0,
@@ -222,7 +242,7 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, epochs, early_stop=
         raise TypeError("flat_spot and weight_decay are TrainOptions fields (shared by a call)")
     theta0 = _theta(net, theta0)
     n = theta0.shape[0]
-    data, acc_mode = _dataset(net, X, T, dt, X_test, T_test)
+    data, acc_mode = _dataset(net, X, T, dt, X_test, T_test, opts.accuracy)
     n_test = data.Xte.shape[0]
     loss = _loss_code(net, opts.loss)
     opt = OPTIMIZERS.code(opts.optimizer)
@@ -245,7 +265,7 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, epochs, early_stop=
     st = _static(net, loss, opt, sched, batch, shuffle, acc_mode, opts.flat_spot != 0, opts.weight_decay != 0,
                  rec_out)
     hyper = dict(hyper, flat_spot=opts.flat_spot, weight_decay=opts.weight_decay)
-    lane_int = np.stack([pack(epochs_arr, n, np.int64), pack(_milestone_codes(main, n), n, np.int64),
+    lane_int = np.stack([pack(epochs_arr, n, np.int64), pack(_milestone_codes(main, n, n_test), n, np.int64),
                          pack(early_stop, n, np.int64)], axis=1)
     runs = Runs(pack_params(theta0, dt), pack_hyper(hyper, n, dt), np.ascontiguousarray(lane_int),
                 pack(shuffle_keys, n, np.uint64))
@@ -261,7 +281,11 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, epochs, early_stop=
     ms = unpack(out.ms, n)
     fin = unpack(out.fin, n)
     main_codes = unpack(runs.lane_int[:, IROW["main"]], n)
-    conv_epoch = ms[np.arange(n), main_codes]
+    if n_test:   # codes N_MILESTONES + k: milestone k on the held-out set
+        ms_all = np.concatenate([ms[:, :N_MILESTONES], unpack(out.test_ms, n)[:, :N_MILESTONES]], axis=1)
+    else:
+        ms_all = ms
+    conv_epoch = ms_all[np.arange(n), main_codes]
     curves = unpack(out.curve, n)
     by_name = {f"epoch_{m}": ms[:, op.code].copy() for m, op in zip(MILESTONES.names(), MILESTONES.ops())}
     return TrainResult(

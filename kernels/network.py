@@ -149,6 +149,7 @@ class TrainOptions:
     curve_epochs: tuple[int, ...] = ()
     record_final_params: bool = False
     record_final_outputs: bool = False
+    accuracy: str = "auto"        # the accuracy rule: auto, argmax or side (``kernels.api.ACCURACY_RULES``)
 
 
 @dataclass(frozen=True)

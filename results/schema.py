@@ -5,7 +5,8 @@ Layout (``results.layout``)::
     DIR/part-<chunk>.parquet        the runs table: one row per run, nothing else in DIR
     DIR.sweep/manifest.json         the grid's text and hash, versions, times, host, counts
     DIR.sweep/lock                  held while a ``sweep run`` writes
-    DIR.sweep/curves/part-*.parquet optional loss curves, long format (run_id, epoch, loss, mse)
+    DIR.sweep/curves/part-*.parquet optional curves, long format (run_id, epoch, loss, mse, accuracy,
+                                    test_loss, test_accuracy)
     DIR.sweep/report/               ``sweep report`` output
 
 DIR holds only the run parts, so ``pandas.read_parquet(DIR)``, ``polars.read_parquet(DIR)``,
@@ -27,6 +28,14 @@ the dotted key) and the metric columns below. Native types, restored by every re
   whose categories are every value of the grid in numeric order (pandas sorts and groups by it);
 - ``initial_params``, ``final_params``, ``final_outputs``: ``list<double>``, always present
   (null unless ``[record]`` asks for them), so every part file has one schema.
+
+Held-out metrics (``task.n_test``, ``task.test_path``, ``task.test_fraction``): ``test_final_loss``,
+``test_final_mse``, ``test_final_accuracy`` (the held-out set evaluated with the final network, as
+the training set's ``final_*``), ``test_best_accuracy`` and ``test_best_epoch`` (the first epoch
+it was reached), ``test_epoch_<milestone>`` (right-censored at ``epochs_run`` like the training
+set's), and the generalisation gaps ``gap_accuracy = final_accuracy - test_final_accuracy`` and
+``gap_loss = test_final_loss - final_loss``; all null for a run without a held-out set (and in
+parts written before they existed, which readers fill with nulls).
 
 Version 1 (directories written before): list keys as JSON text, strings as plain strings,
 no pandas metadata, optional list columns only when recorded. :func:`to_v1` converts a
@@ -72,9 +81,20 @@ METRIC_FIELDS = [
     pa.field("epoch_tss", pa.int64()),
     pa.field("epoch_loss", pa.int64()),
     pa.field("diverged", pa.bool_(), nullable=False),
+    # the held-out set's (null without one)
+    pa.field("test_final_loss", pa.float64()),
+    pa.field("test_final_mse", pa.float64()),
+    pa.field("test_final_accuracy", pa.float64()),
+    pa.field("test_best_accuracy", pa.float64()),
+    pa.field("test_best_epoch", pa.int64()),
+    *(pa.field(f"test_{c}", pa.int64()) for c in ("epoch_acc75", "epoch_acc100", "epoch_fahlman", "epoch_tss",
+                                                  "epoch_loss")),
+    pa.field("gap_accuracy", pa.float64()),
+    pa.field("gap_loss", pa.float64()),
 ]
 METRIC_COLUMNS = [f.name for f in METRIC_FIELDS]
-NULLABLE_EPOCHS = ("convergence_epoch",) + tuple(MILESTONE_COLUMNS.values())
+TEST_COLUMNS = [c for c in METRIC_COLUMNS if c.startswith(("test_", "gap_"))]
+NULLABLE_EPOCHS = ("convergence_epoch", "test_best_epoch") + tuple(MILESTONE_COLUMNS.values())
 
 #: List columns filled when the grid's [record] section asks for them (null otherwise).
 OPTIONAL_FIELDS = {
@@ -88,6 +108,9 @@ CURVE_SCHEMA = pa.schema([
     pa.field("epoch", pa.int64(), nullable=False),
     pa.field("loss", pa.float64()),
     pa.field("mse", pa.float64()),
+    pa.field("accuracy", pa.float64()),
+    pa.field("test_loss", pa.float64()),
+    pa.field("test_accuracy", pa.float64()),
 ])
 
 STRING = pa.dictionary(pa.int32(), pa.string())

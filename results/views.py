@@ -16,7 +16,7 @@ import pandas as pd
 
 from results.analysis import censored_times, config_columns
 from results.reader import ID_COLUMNS, analysis_view, resolve_column
-from results.schema import METRIC_COLUMNS
+from results.schema import METRIC_COLUMNS, TEST_COLUMNS
 
 
 def survival(df: pd.DataFrame, metric: str = "epoch_acc100", diverged: str = "censor") -> pd.DataFrame:
@@ -35,10 +35,12 @@ def short_names(columns) -> dict[str, str]:
 
 
 def swept(df: pd.DataFrame, short: bool = True) -> pd.DataFrame:
-    """The varying config columns, ids and metrics (short names when ``short``)."""
+    """The varying config columns, ids and metrics (short names when ``short``; the held-out
+    set's only where some run has one)."""
     view = analysis_view(df)
     varying = [c for c in config_columns(view) if view[c].astype(object).map(repr).nunique() > 1]
-    keep = [c for c in ID_COLUMNS if c in view] + varying + [c for c in METRIC_COLUMNS if c in view]
+    metrics = [c for c in METRIC_COLUMNS if c in view and not (c in TEST_COLUMNS and view[c].isna().all())]
+    keep = [c for c in ID_COLUMNS if c in view] + varying + metrics
     out = view[keep]
     return out.rename(columns=short_names(keep)) if short else out
 

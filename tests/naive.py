@@ -247,12 +247,15 @@ def is_one_hot(T) -> bool:
     return bool(np.all((T == 0) | (T == 1)) and np.all(T.sum(axis=1) == 1))
 
 
-def naive_accuracy(Y, T) -> float:
+def naive_accuracy(Y, T, rule="auto") -> float:
+    """Share of patterns right: ``argmax`` (largest output at the target's largest), ``side``
+    (every output on the target's side of 0.5); ``auto``: argmax for one-hot targets of several outputs."""
     Y, T = np.asarray(Y, dtype=np.float64), np.asarray(T, dtype=np.float64)
     n_p, n_out = T.shape
     correct = 0
+    argmax = rule == "argmax" or rule == "auto" and n_out > 1 and is_one_hot(T)
     for p in range(n_p):
-        if n_out > 1 and is_one_hot(T):
+        if argmax:
             ok = int(np.argmax(Y[p])) == int(np.argmax(T[p]))
         else:
             ok = all((Y[p, o] >= 0.5) == (T[p, o] >= 0.5) for o in range(n_out))
@@ -260,7 +263,7 @@ def naive_accuracy(Y, T) -> float:
     return correct / n_p
 
 
-def naive_metrics(sizes, activations, bias, shortcut, loss, theta, X, T, leaky_slope):
+def naive_metrics(sizes, activations, bias, shortcut, loss, theta, X, T, leaky_slope, accuracy="auto"):
     """Everything evaluated after an epoch: dict(loss, mse, tss, accuracy, fahlman, Y)."""
     with np.errstate(all="ignore"):   # a diverging run overflows; that is reported, not warned
         zs, acts = naive_forward_all(sizes, activations, bias, shortcut, theta, X, leaky_slope)
@@ -271,7 +274,7 @@ def naive_metrics(sizes, activations, bias, shortcut, loss, theta, X, T, leaky_s
             loss=naive_loss(loss, Y, zs[-1], T),
             mse=float(np.mean(sq)),
             tss=float(np.sum(sq)),
-            accuracy=naive_accuracy(Y, T),
+            accuracy=naive_accuracy(Y, T, accuracy),
             fahlman=bool(np.all(np.abs(Y - T) < 0.4)),
             Y=Y,
         )
@@ -300,13 +303,15 @@ def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, t
                 shuffle=False, shuffle_key=0, leaky_slope=0.01, early_stop=False, main="acc100",
                 tss_below=0.04, loss_below=0.01, curve_epochs=(), flat_spot=0.0, weight_decay=0.0,
                 eta_plus=1.2, eta_minus=0.5, step_init=0.1, step_min=1e-6, step_max=50.0,
-                quickprop_mu=1.75, X_test=None, T_test=None) -> dict:
+                quickprop_mu=1.75, X_test=None, T_test=None, accuracy="auto") -> dict:
     """Train one run as the spec describes; returns every result of the kernel's ``train``.
 
     ``optimizer`` is sgd, momentum, adam, quickprop, or an rprop variant (rprop+, rprop-, irprop+,
     irprop-), each written from its paper's pseudo-code with plain branches (tests/naive.py is the
     reference, not a copy of kernels/ops). With a held-out set (``X_test``, ``T_test``) it is
-    evaluated after every epoch with the same network, and ``test_*`` entries are added."""
+    evaluated after every epoch with the same network, and ``test_*`` entries are added; ``main``
+    may then be ``test_<milestone>``. ``accuracy``: the rule of :func:`naive_accuracy`; the
+    held-out set's is decided by the training targets, as the kernels do."""
     X = np.asarray(X, dtype=np.float64)
     T = np.asarray(T, dtype=np.float64)
     n_p = X.shape[0]
@@ -317,8 +322,11 @@ def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, t
     rp = dict(step=np.full_like(theta, step_init), g_prev=np.zeros_like(theta), dw_prev=np.zeros_like(theta),
               e_prev=math.inf)
     qp = dict(g_prev=np.zeros_like(theta), dw_prev=np.zeros_like(theta))
+    rule = "argmax" if accuracy == "auto" and T.shape[1] > 1 and is_one_hot(T) else accuracy
+    rule = "side" if rule == "auto" else rule
     first = {name: -1 for name in MILESTONES}
     test_first = {name: -1 for name in MILESTONES}
+    reached_main = lambda: (test_first[main[5:]] if main.startswith("test_") else first[main]) >= 0
     test_best = [-1.0, -1]     # best held-out accuracy, the first epoch it was reached
     test_met = {}
     history = {}               # epoch -> (loss, mse, accuracy, test loss, test accuracy)
@@ -327,9 +335,9 @@ def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, t
 
     def evaluate(epoch):
         nonlocal min_loss, diverged
-        met = naive_metrics(sizes, activations, bias, shortcut, loss, theta, X, T, leaky_slope)
+        met = naive_metrics(sizes, activations, bias, shortcut, loss, theta, X, T, leaky_slope, rule)
         if X_test is not None:
-            tm = naive_metrics(sizes, activations, bias, shortcut, loss, theta, X_test, T_test, leaky_slope)
+            tm = naive_metrics(sizes, activations, bias, shortcut, loss, theta, X_test, T_test, leaky_slope, rule)
             test_met.update(tm)
             if tm["accuracy"] > test_best[0]:
                 test_best[:] = [tm["accuracy"], epoch]
@@ -354,7 +362,7 @@ def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, t
 
     met = evaluate(0)
     epochs_run = 0
-    stop = diverged or (early_stop and first[main] >= 0)
+    stop = diverged or (early_stop and reached_main())
     epoch = 0
     while not stop and epoch < epochs:
         epoch += 1
@@ -385,7 +393,7 @@ def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, t
                 raise ValueError(optimizer)
         met = evaluate(epoch)
         epochs_run = epoch
-        stop = diverged or (early_stop and first[main] >= 0)
+        stop = diverged or (early_stop and reached_main())
 
     curves = np.full((5, len(curve_epochs)), np.nan)
     for i, e in enumerate(curve_epochs):
@@ -412,8 +420,8 @@ def naive_train(sizes, activations, bias, shortcut, loss, optimizer, schedule, t
         epoch_tss=first["tss"],
         epoch_loss=first["loss"],
         diverged=diverged,
-        converged=first[main] >= 0,
-        convergence_epoch=first[main],
+        converged=reached_main(),
+        convergence_epoch=test_first[main[5:]] if main.startswith("test_") else first[main],
         final_params=theta,
         final_outputs=met["Y"],
         curve_loss=curve_loss,

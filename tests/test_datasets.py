@@ -228,13 +228,13 @@ def test_dataset_keys_are_part_of_run_id_and_init_key():
         other = parse_grid(GRID, "<grid>", [override]).columns(0, 2)
         assert not set(other["run_id"]) & set(base["run_id"]), override
         assert not set(other["init_key"]) & set(base["init_key"]), override
-    new = [p.key for p in PARAMS if p.key.startswith("task.") and p.applies and p.applies[1] == GENERATED_TASKS]
+    new = [p.key for p in PARAMS if p.key.startswith("task.") and p.applies and set(GENERATED_TASKS) <= set(p.applies[1])]
     assert {"task.data_seed", "task.noise"} <= set(new) and set(new) <= set(RUN_ID_KEYS) & set(INIT_KEY_KEYS)
     # where a dataset key does not apply (every older task) it adds nothing: older run ids are unchanged
     for p in PARAMS:
         if p.key.startswith("task.") and p.key not in ("task.name", "task.bits", "task.size", "task.targets",
                                                        "task.path", "task.n_outputs"):
-            assert p.neutral is None and value_hash(p.key, None) == 0, p.key
+            assert value_hash(p.key, None) == 0 and value_hash(p.key, p.default if p.neutral is not None else None) == 0, p.key
 
 
 def test_dataset_axes_are_ordinary_axes_grouped_by_dataset():

@@ -35,10 +35,13 @@ CASES = [   # (id, sizes, activations, loss, optimizer, schedule options)
     ("argmax-minibatch-shuffled", (2, 6, 3), ("relu", "sigmoid"), "bce", "sgd",
      dict(schedule="minibatch", batch_size=5, shuffle=True)),
     ("rprop-full", (2, 4, 1), ("sigmoid", "sigmoid"), "mse", "irprop-", dict(schedule="full")),
+    ("side-rule-on-one-hot", (2, 6, 3), ("tanh", "sigmoid"), "mse", "momentum", dict(schedule="full", accuracy="side")),
 ]
+MAINS = ("acc75", "tss")
+TEST_MAINS = ("acc75", "test_acc75", "test_tss", "test_fahlman")
 
 
-def _run(case, specialise=True, held_out=True):
+def _run(case, specialise=True, held_out=True, mains=MAINS):
     _, sizes, acts, loss, opt, sched = case
     rng = np.random.default_rng(len(case[0]))
     n_out = sizes[-1]
@@ -50,23 +53,26 @@ def _run(case, specialise=True, held_out=True):
     n = 64
     theta0 = init_params(net, "torch_default", np.arange(n, dtype=np.uint64))
     hp = dict(lr=np.linspace(0.01, 0.3, n), epochs=np.arange(n) % 41, momentum=0.7, tss_below=0.22 * 20 * n_out,
-              loss_below=0.24, early_stop=np.arange(n) % 4 == 0, main=np.array(["acc75", "tss"] * (n // 2)))
+              loss_below=0.24, early_stop=np.arange(n) % 4 == 0, main=np.array(list(mains) * (n // len(mains))))
     keys = np.arange(n, dtype=np.uint64) * np.uint64(2654435761)
     test = dict(X_test=Xte, T_test=Tte) if held_out else {}
     res = train(net, opts, X, T, theta0, shuffle_keys=keys, specialise=specialise, **test, **hp)
     return res, dict(net=net, opts=opts, X=X, T=T, Xte=Xte, Tte=Tte, theta0=theta0, hp=hp, keys=keys)
 
 
+@pytest.mark.parametrize("mains", [MAINS, TEST_MAINS], ids=["train-main", "test-main"])
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
-def test_held_out_metrics_match_the_numpy_twin(case):
-    res, a = _run(case)
+def test_held_out_metrics_match_the_numpy_twin(case, mains):
+    """Every held-out metric, and with ``main = test_<milestone>`` the early stop and convergence
+    epoch it decides, as the twin computes them."""
+    res, a = _run(case, mains=mains)
     net, opts = a["net"], a["opts"]
     for i in range(a["theta0"].shape[0]):
         hp = {k: (v[i] if np.ndim(v) else v) for k, v in a["hp"].items()}
         ref = naive.naive_train(net.sizes, net.activations, net.bias, net.shortcut, opts.loss, opts.optimizer,
                                 opts.schedule, a["theta0"][i], a["X"], a["T"], batch_size=opts.batch_size,
                                 shuffle=opts.shuffle, shuffle_key=int(a["keys"][i]), curve_epochs=CURVE,
-                                X_test=a["Xte"], T_test=a["Tte"], **hp)
+                                X_test=a["Xte"], T_test=a["Tte"], accuracy=opts.accuracy, **hp)
         msg = f"{case[0]} run {i}"
         for f in ("final_loss", "final_mse", "final_accuracy", "best_accuracy"):
             np.testing.assert_allclose(res.test[f][i], ref[f"test_{f}"], **TOL, err_msg=f"{msg}: test {f}")
@@ -76,6 +82,8 @@ def test_held_out_metrics_match_the_numpy_twin(case):
         for f in ("curve_accuracy", "curve_test_loss", "curve_test_accuracy"):
             np.testing.assert_allclose(getattr(res, f)[i], ref[f], **TOL, err_msg=f"{msg}: {f}")
         assert res.epochs_run[i] == ref["epochs_run"], msg
+        np.testing.assert_allclose(res.final_accuracy[i], ref["final_accuracy"], **TOL, err_msg=msg)
+        assert (res.convergence_epoch[i], res.converged[i]) == (ref["convergence_epoch"], ref["converged"]), msg
     # the comparison covers milestones reached on the held-out set and not, and improving runs
     reached = np.stack([res.test[f"epoch_{name}"] for name in MILESTONES])
     assert (reached > 0).any() and (reached < 0).any()
@@ -94,6 +102,26 @@ def test_held_out_set_changes_no_training_result_and_no_schedule_changes_it(case
     for f, v in with_test.test.items():
         assert v.tobytes() == memory.test[f].tobytes(), f
     assert with_test.curve_test_loss.tobytes() == memory.curve_test_loss.tobytes()
+
+
+def test_accuracy_rules_differ_where_they_should():
+    """On one-hot targets ``side`` asks every output to be on its side of 0.5, ``argmax`` only the
+    largest: a net whose outputs are all below 0.5 is right by argmax and wrong by side."""
+    net = Network((2, 3), ("sigmoid",))
+    X, T = np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([[1.0, 0, 0], [0, 1.0, 0]])
+    theta = np.array([[0.0, -5, -5, 0, -5, -5, -1, -1, -1]])   # w [out][in] then biases: outputs < 0.5
+    acc = {rule: train(net, TrainOptions(accuracy=rule), X, T, theta, epochs=0).final_accuracy[0]
+           for rule in ("auto", "argmax", "side")}
+    assert acc == {"auto": 1.0, "argmax": 1.0, "side": 0.0}
+    with pytest.raises(ValueError, match="argmax' needs several outputs"):
+        train(Network((2, 1), ("sigmoid",)), TrainOptions(accuracy="argmax"), X, T[:, :1], theta[:, :3], epochs=0)
+
+
+def test_a_test_milestone_as_main_needs_a_held_out_set():
+    net = Network((2, 3, 1), ("tanh", "sigmoid"))
+    theta0 = init_params(net, "torch_default", np.arange(2, dtype=np.uint64))
+    with pytest.raises(ValueError, match="needs a held-out set"):
+        train(net, TrainOptions(), np.zeros((4, 2)), np.zeros((4, 1)), theta0, epochs=1, main="test_acc100")
 
 
 def test_held_out_arrays_are_checked():

@@ -9,6 +9,7 @@
   train.step_max`` wherever rprop does, for every pair the grid forms (separate axes pair every value with every value; a zip pairs them by position).
 - ``output.chunk_size`` (and ``--chunk-size``) is 1 .. ``MAX_CHUNK_SIZE`` runs.
 - ``execution.scheduler``, when set, is a Dask address (``tcp://HOST:PORT`` ...).
+- ``criteria.main = "test_<milestone>"`` only where the runs have a held-out set.
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def check_grid(ctx, name: str, fixed: dict, subgrids, groups, execution: dict) -
                         f"supports; split it into several grids, e.g. seeds = {{start = 0, count = ...}} slices",
                         "sweep", "seeds")
     _check_bounds(ctx, fixed, subgrids, groups)
+    _check_test_main(ctx, fixed, subgrids, groups)
     if execution.get("scheduler"):
         problem = scheduler_problem(execution["scheduler"])
         if problem:
@@ -65,6 +67,26 @@ def _check_bounds(ctx, fixed: dict, subgrids, groups) -> None:
                         raise ctx.error_at(f"{lo_key} = {low:g} is above {hi_key} = {high:g}; {why}, "
                                            f"so {lo_key.split('.')[1]} <= {hi_key.split('.')[1]} is required",
                                            lo_key)
+
+
+def has_held_out(config: dict) -> bool:
+    """Whether a (normalised) group config's runs have a held-out set."""
+    return bool(config.get("task.n_test") or config.get("task.test_path") or config.get("task.test_fraction"))
+
+
+def _check_test_main(ctx, fixed: dict, subgrids, groups) -> None:
+    for g in groups:
+        if has_held_out(g.config):
+            continue
+        for si in g.subgrids:
+            axis = next((x for x in subgrids[si].axes if "criteria.main" in x.keys), None)
+            mains = [v[axis.keys.index("criteria.main")] for v in axis.values] if axis else [fixed["criteria.main"]]
+            bad = next((m for m in mains if m.startswith("test_")), None)
+            if bad:
+                where = f" (in the group {g.label})" if len(groups) > 1 else ""
+                raise ctx.error_at(f"criteria.main = {bad!r} is a milestone on the held-out set, but the runs "
+                                   f"have none{where}; set task.n_test (generated tasks), task.test_path or "
+                                   f"task.test_fraction (csv), or choose a training-set milestone", "criteria.main")
 
 
 def _pairs(fixed: dict, sub, a: str, b: str):

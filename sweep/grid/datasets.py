@@ -17,6 +17,11 @@ draws (common random numbers), and a dataset is the same on every machine, threa
 
 Class order: pattern ``i`` of a k-class task is class ``i mod k`` (exactly balanced, interleaved),
 so online training sees the classes in turn.
+
+Held-out sets (``task.n_test``): the same generator with ``n_train = n_test`` and
+``held_out=True``, which moves the drawn streams (``NOISE``, ``INPUTS``) to tags ``+ HELD_OUT``:
+fresh points and noise from the same distribution, with the training set's blob centres and
+teacher (``CENTERS``, ``TEACHER``), never a point of the training set.
 """
 from __future__ import annotations
 
@@ -28,6 +33,8 @@ import numpy as np
 from sweep.grid.hashing import splitmix64, splitmix64_int
 
 NOISE, INPUTS, CENTERS, TEACHER = 1, 2, 3, 4
+HELD_OUT = 16       # a held-out set's NOISE and INPUTS streams: tag + HELD_OUT
+SPLIT = 5           # a CSV file's held-out split (sweep.grid.tasks.split)
 _TWO_M53 = 1.0 / 9007199254740992.0
 XOR_CORNERS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 
@@ -57,8 +64,8 @@ def normal(key: int, shape) -> np.ndarray:
     return (np.sqrt(-2.0 * np.log1p(-u[0::2])) * np.cos(2.0 * np.pi * u[1::2])).reshape(shape)
 
 
-def _noise(key: int, shape, noise: float) -> np.ndarray:
-    return noise * normal(stream(key, NOISE), shape) if noise else np.zeros(shape)
+def _noise(key: int, shape, noise: float, held_out: bool = False) -> np.ndarray:
+    return noise * normal(stream(key, NOISE + HELD_OUT * held_out), shape) if noise else np.zeros(shape)
 
 
 def spirals(density: int = 1, noise: float = 0.0, data_seed: int = 0):
@@ -82,7 +89,7 @@ def _classes(n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return i % k, i // k
 
 
-def moons(n_train: int = 200, noise: float = 0.1, data_seed: int = 0):
+def moons(n_train: int = 200, noise: float = 0.1, data_seed: int = 0, held_out: bool = False):
     """Two interleaving half circles (scikit-learn's ``make_moons``): class 0 (``ceil(n/2)``
     points) at ``(cos t, sin t)``, class 1 (``floor(n/2)``) at ``(1 - cos t, 0.5 - sin t)``, with
     ``t = pi * j/(m-1)`` for the j-th of a class's m points; plus ``noise * N(0, 1)``."""
@@ -90,10 +97,10 @@ def moons(n_train: int = 200, noise: float = 0.1, data_seed: int = 0):
     m = np.where(c == 0, (n_train + 1) // 2, n_train // 2)
     t = np.pi * j / np.maximum(m - 1, 1)
     X = np.where((c == 0)[:, None], np.stack([np.cos(t), np.sin(t)], 1), np.stack([1 - np.cos(t), 0.5 - np.sin(t)], 1))
-    return X + _noise(data_key("moons", data_seed), X.shape, noise), c[:, None].astype(np.float64)
+    return X + _noise(data_key("moons", data_seed), X.shape, noise, held_out), c[:, None].astype(np.float64)
 
 
-def circles(n_train: int = 200, noise: float = 0.05, data_seed: int = 0):
+def circles(n_train: int = 200, noise: float = 0.05, data_seed: int = 0, held_out: bool = False):
     """Two concentric circles: class 0 (``ceil(n/2)`` points) at ``(cos t, sin t)``, class 1
     (``floor(n/2)``) at ``0.5 (cos t, sin t)``, ``t = 2 pi j/m`` for the j-th of m points; plus
     ``noise * N(0, 1)`` (scikit-learn's ``make_circles`` with ``factor = 0.5``)."""
@@ -101,23 +108,24 @@ def circles(n_train: int = 200, noise: float = 0.05, data_seed: int = 0):
     m = np.where(c == 0, (n_train + 1) // 2, n_train // 2)
     t = 2 * np.pi * j / np.maximum(m, 1)
     X = np.where(c == 0, 1.0, 0.5)[:, None] * np.stack([np.cos(t), np.sin(t)], 1)
-    return X + _noise(data_key("circles", data_seed), X.shape, noise), c[:, None].astype(np.float64)
+    return X + _noise(data_key("circles", data_seed), X.shape, noise, held_out), c[:, None].astype(np.float64)
 
 
-def blobs(n_train: int = 200, noise: float = 1.0, classes: int = 3, n_inputs: int = 2, data_seed: int = 0):
+def blobs(n_train: int = 200, noise: float = 1.0, classes: int = 3, n_inputs: int = 2, data_seed: int = 0,
+          held_out: bool = False):
     """k Gaussian classes: centres ``C[j, m] = -5 + 10 u`` (stream CENTERS, counter ``j*d + m``),
     pattern i of class ``c = i mod k`` at ``C[c] + noise * N(0, I)``; one-hot targets (k outputs)."""
     key = data_key("blobs", data_seed)
     centres = -5.0 + 10.0 * uniform(stream(key, CENTERS), classes * n_inputs).reshape(classes, n_inputs)
     c, _ = _classes(n_train, classes)
-    return centres[c] + _noise(key, (n_train, n_inputs), noise), np.eye(classes)[c]
+    return centres[c] + _noise(key, (n_train, n_inputs), noise, held_out), np.eye(classes)[c]
 
 
-def xor_noisy(n_train: int = 200, noise: float = 0.2, data_seed: int = 0):
+def xor_noisy(n_train: int = 200, noise: float = 0.2, data_seed: int = 0, held_out: bool = False):
     """Gaussian clouds on the XOR corners: pattern i at corner ``i mod 4`` of (0,0), (0,1), (1,0),
     (1,1) plus ``noise * N(0, I)``; target the corner's XOR."""
     c, _ = _classes(n_train, 4)
-    X = XOR_CORNERS[c] + _noise(data_key("xor_noisy", data_seed), (n_train, 2), noise)
+    X = XOR_CORNERS[c] + _noise(data_key("xor_noisy", data_seed), (n_train, 2), noise, held_out)
     return X, (c % 3 != 0).astype(np.float64)[:, None]
 
 
@@ -139,34 +147,41 @@ def teacher_weights(n_inputs: int, hidden, data_seed: int = 0) -> list[np.ndarra
 
 
 def teacher(n_train: int = 200, noise: float = 0.0, n_inputs: int = 2, teacher_hidden=(4,),
-            teacher_activation: str = "tanh", targets: str = "sign", data_seed: int = 0):
+            teacher_activation: str = "tanh", targets: str = "sign", data_seed: int = 0, held_out: bool = False):
     """Teacher-student data (Saad & Solla 1995): ``X ~ N(0, I)`` (stream INPUTS, n x n_inputs),
     ``h_0 = x``, ``h_l = f(W_l h_{l-1})`` (f = teacher_activation), ``y = W_L h + noise * N(0, 1)``
     (weights: :func:`teacher_weights`); ``targets = "regression"``: T = y; ``"sign"``: T = [y > 0]."""
     key = data_key("teacher", data_seed)
-    X = normal(stream(key, INPUTS), (n_train, n_inputs))
+    X = normal(stream(key, INPUTS + HELD_OUT * held_out), (n_train, n_inputs))
     *hidden_w, w_out = teacher_weights(n_inputs, list(teacher_hidden), data_seed)
     h = X
     for w in hidden_w:
         h = _ACT[teacher_activation](h @ w.T)
-    y = h @ w_out.T + _noise(key, (n_train, 1), noise)
+    y = h @ w_out.T + _noise(key, (n_train, 1), noise, held_out)
     return X, (y if targets == "regression" else (y > 0).astype(np.float64))
 
 
-def sine(n_train: int = 200, noise: float = 0.1, data_seed: int = 0):
+def sine(n_train: int = 200, noise: float = 0.1, data_seed: int = 0, held_out: bool = False):
     """Regression of the sine: ``x = -pi + 2 pi u`` (stream INPUTS), ``t = sin(x) + noise * N(0, 1)``."""
     key = data_key("sine", data_seed)
-    x = -np.pi + 2.0 * np.pi * uniform(stream(key, INPUTS), n_train)
-    return x[:, None], (np.sin(x) + _noise(key, (n_train,), noise))[:, None]
+    x = -np.pi + 2.0 * np.pi * uniform(stream(key, INPUTS + HELD_OUT * held_out), n_train)
+    return x[:, None], (np.sin(x) + _noise(key, (n_train,), noise, held_out))[:, None]
 
 
 GENERATORS = {"spirals": spirals, "moons": moons, "circles": circles, "blobs": blobs, "xor_noisy": xor_noisy,
               "teacher": teacher, "sine": sine}
 
 
-def generate(config: dict) -> tuple[np.ndarray, np.ndarray]:
-    """``(X, T)`` of a generated task from a config of ``task.*`` keys (missing or None: the default)."""
+#: Generators that draw a held-out set (``task.n_test``); the spirals are a fixed set of points.
+HELD_OUT_TASKS = tuple(name for name, fn in GENERATORS.items() if "held_out" in fn.__code__.co_varnames)
+
+
+def generate(config: dict, held_out: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(X, T)`` of a generated task from a config of ``task.*`` keys (missing or None: the default);
+    ``held_out``: its held-out set of ``task.n_test`` patterns instead."""
     fn = GENERATORS[config["task.name"]]
     names = fn.__code__.co_varnames[:fn.__code__.co_argcount]
     kwargs = {k: config[f"task.{k}"] for k in names if config.get(f"task.{k}") is not None}
+    if held_out:
+        kwargs.update(n_train=int(config["task.n_test"]), held_out=True)
     return fn(**kwargs)

@@ -27,13 +27,16 @@ def applies(key: str, config: dict) -> bool:
 
 def normalise(config: dict) -> dict:
     """A copy of ``config`` with every key whose ``applies`` rule is false set to ``None``, and each
-    unset key with a per-task default (``schema.TASK_DEFAULTS``: ``task.noise``, ``task.targets``) filled."""
+    unset key with a per-task default (``schema.TASK_DEFAULTS``: ``task.noise``, ``task.targets``) filled;
+    ``task.data_seed`` of a CSV task applies only to its ``task.test_fraction`` split."""
     out = dict(config)
     for p in PARAMS:
         if p.applies and out[p.applies[0]] not in p.applies[1]:
             out[p.key] = None
         elif out[p.key] is None and p.key in TASK_DEFAULTS:
             out[p.key] = TASK_DEFAULTS[p.key].get(out["task.name"])
+    if out["task.name"] == "csv" and not out["task.test_fraction"]:
+        out["task.data_seed"] = None     # a CSV file's only random choice is its split
     return out
 
 

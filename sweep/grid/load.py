@@ -93,8 +93,6 @@ __all__ = ["Grid", "Group", "load_grid", "parse_grid", "task_shape"]
 
 NAME_RE = re.compile(r"[A-Za-z0-9_.-]+\Z")
 TOP_KEYS = ("name", "description", *SECTIONS, "sweep", "output", "execution")
-#: Keys of held-out sets (issue 27, not built yet): refused with a message that says so.
-HELD_OUT_KEYS = ("task.n_test", "task.test_path", "task.test_fraction")
 EXECUTION_DEFAULTS = {"backend": "local", "threads": 0, "scheduler": "", "dask_local": 0, "retries": 2}
 
 
@@ -146,9 +144,6 @@ def _apply_overrides(raw: dict, sweep: dict, overrides, ctx: _Context) -> dict[s
             table = section
             if key in PARAM_BY_KEY:
                 fixed[key] = where
-        elif key.removeprefix("sweep.") in HELD_OUT_KEYS:
-            raise GridError(f"unknown key '{key}': held-out sets ({', '.join(HELD_OUT_KEYS)}) are not supported "
-                            f"yet; every metric is on the training set", path=where, key=key)
         else:
             raise GridError(f"unknown key '{key}'{_suggest(key, valid)}", path=where, key=key)
         target = sweep if table == "sweep" else raw if table == "" else raw.setdefault(table, {})
@@ -215,9 +210,6 @@ def parse_grid(text: str, path: str = "<grid>", overrides: list[str] | tuple[str
     for section in SECTIONS:
         for k, v in _table(raw, section, ctx).items():
             key = f"{section}.{k}"
-            if key in HELD_OUT_KEYS:
-                raise ctx.error(f"unknown key '{key}' = {_short(v)}: held-out sets ({', '.join(HELD_OUT_KEYS)}) "
-                                f"are not supported yet; every metric is on the training set", section, k)
             if key not in PARAM_BY_KEY:
                 names = ", ".join(x.split(".", 1)[1] for x in PARAM_BY_KEY if x.startswith(section + "."))
                 raise ctx.error(f"unknown key '{key}' = {_short(v)}{_suggest(key, list(PARAM_BY_KEY))}; "

@@ -41,6 +41,8 @@ INITS = (*INIT_SCHEMES, "numpy_legacy", "explicit")
 #: Tasks drawn from ``task.data_seed`` (``sweep.grid.datasets``); the others are fixed tables or a file.
 GENERATED_TASKS = ("spirals", "moons", "circles", "blobs", "xor_noisy", "teacher", "sine")
 TASKS = ("xor", "and", "or", "nand", "parity", "encoder", "csv", *GENERATED_TASKS)
+#: Generated tasks that draw a held-out set of ``task.n_test`` patterns (``datasets.HELD_OUT_TASKS``).
+HELD_OUT_TASKS = ("moons", "circles", "blobs", "xor_noisy", "teacher", "sine")
 TARGETS = ("binary", "onehot", "regression", "sign")
 #: task.targets allowed per task (teacher: its output as the target, or its sign as a class).
 TASK_TARGETS = {"teacher": ("sign", "regression")}
@@ -52,11 +54,14 @@ TASK_DEFAULTS = {
     "task.noise": {"spirals": 0.0, "moons": 0.1, "circles": 0.05, "blobs": 1.0, "xor_noisy": 0.2,
                    "teacher": 0.0, "sine": 0.1},
 }
+#: Milestones on the training set, then the same on the held-out set (``test_<name>``).
 CRITERIA = _MS.names()
+TEST_CRITERIA = tuple(f"test_{name}" for name in CRITERIA)
+ACCURACY_RULES = ("auto", "argmax", "side")      # kernels.api.ACCURACY_RULES
 DTYPES = ("float64", "float32")
 
 #: Milestone name -> result column holding its first epoch.
-MILESTONE_COLUMNS = {name: f"epoch_{name}" for name in CRITERIA}
+MILESTONE_COLUMNS = {name: f"epoch_{name}" for name in CRITERIA + TEST_CRITERIA}
 
 
 NOT_IN_IDENTITY = object()  # marker: the key always contributes to run_id
@@ -111,8 +116,9 @@ _PARAMS: tuple[Param, ...] = (
     P("task.n_outputs", "int", 1, "group", "number of trailing target columns in the CSV",
       minimum=1, applies=("task.name", ("csv",))),
     # generated tasks (added later: neutral=None keeps every older run id)
-    P("task.data_seed", "int", 0, "group", "which dataset: a generated task is a pure function of its keys",
-      minimum=0, maximum=2**63 - 1, applies=("task.name", GENERATED_TASKS), neutral=None),
+    P("task.data_seed", "int", 0, "group", "which dataset: a generated task is a pure function of its keys "
+      "(csv: the seed of the task.test_fraction split)",
+      minimum=0, maximum=2**63 - 1, applies=("task.name", (*GENERATED_TASKS, "csv")), neutral=None),
     P("task.n_train", "int", 200, "group", "training patterns", minimum=1, maximum=100_000,
       applies=("task.name", ("moons", "circles", "blobs", "xor_noisy", "teacher", "sine")), neutral=None),
     P("task.noise", "float", None, "group", "standard deviation of the Gaussian noise (default per task: "
@@ -128,6 +134,14 @@ _PARAMS: tuple[Param, ...] = (
       applies=("task.name", ("teacher",)), neutral=None),
     P("task.teacher_activation", "str", "tanh", "group", "teacher: the teacher's hidden activation",
       choices=ACTIVATIONS, applies=("task.name", ("teacher",)), neutral=None),
+    # held-out sets (added later: at 0 / "" they add nothing to run_id)
+    P("task.n_test", "int", 0, "group", "held-out patterns: a second draw from the task's distribution (fresh "
+      "inputs and noise; the same classes, blob centres and teacher), evaluated every epoch; 0 = none",
+      minimum=0, maximum=100_000, applies=("task.name", HELD_OUT_TASKS), neutral=0),
+    P("task.test_path", "str", "", "group", "csv: a second CSV file with the same columns, held out (relative "
+      "to the grid file)", applies=("task.name", ("csv",)), neutral=""),
+    P("task.test_fraction", "float", 0.0, "group", "csv: hold out this fraction of the file's rows, a split "
+      "drawn from task.data_seed", minimum=0.0, maximum=0.95, applies=("task.name", ("csv",)), neutral=0.0),
     # --- model: the network ------------------------------------------------------
     P("model.hidden", "int_list", [2], "group", "hidden layer widths; [] = no hidden layer"),
     P("model.activation", "str_or_list", "sigmoid", "group",
@@ -193,7 +207,12 @@ _PARAMS: tuple[Param, ...] = (
     P("train.early_stop", "bool", False, "lane", "stop a run once the main criterion is met"),
     P("train.dtype", "str", "float64", "group", "floating-point precision", choices=DTYPES),
     # --- criteria: convergence milestones -----------------------------------------
-    P("criteria.main", "str", "acc100", "lane", "the milestone that defines 'converged'", choices=CRITERIA),
+    P("criteria.main", "str", "acc100", "lane", "the milestone that defines 'converged' (test_<name>: on the "
+      "held-out set)", choices=CRITERIA + TEST_CRITERIA),
+    P("criteria.accuracy", "str", "auto", "group", "which outputs are right: side = every output on its "
+      "target's side of 0.5 (the 1986-1993 papers), argmax = the largest output at the target's largest "
+      "(several outputs); auto = argmax for one-hot targets of several outputs, else side",
+      choices=ACCURACY_RULES, neutral="auto"),
     P("criteria.tss_below", "float", HYPER["tss_below"], "lane", "tss milestone: total squared error below this", minimum=0.0),
     P("criteria.loss_below", "float", HYPER["loss_below"], "lane", "loss milestone: loss below this", minimum=0.0),
     # --- record: optional outputs -------------------------------------------------

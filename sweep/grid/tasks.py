@@ -8,6 +8,10 @@
 - spirals, moons, circles, blobs, xor_noisy, teacher, sine: generated from ``task.data_seed`` and
   their keys (``sweep.grid.datasets``, formulas in docs/conventions.md); the two-class ones take
   ``targets = "onehot"`` too.
+
+Held-out sets (:func:`make_datasets`): ``task.n_test`` patterns of a generated task (a second
+draw from its distribution), or for a CSV task a second file (``task.test_path``) or a split of
+the file (``task.test_fraction``, drawn from ``task.data_seed``: :func:`split`).
 """
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from sweep.errors import GridError
-from sweep.grid.datasets import generate
+from sweep.grid.datasets import SPLIT, data_key, generate, stream, uniform
 from sweep.grid.schema import GENERATED_TASKS
 
 _GATES = {
@@ -30,7 +34,54 @@ _GATES = {
 
 
 def make_task(config: dict, base_dir: str | Path = ".") -> tuple[np.ndarray, np.ndarray]:
-    """(X, T) float64 for a run config with ``task.*`` keys (dotted keys)."""
+    """(X, T) float64, the training set of a run config with ``task.*`` keys (dotted keys)."""
+    return make_datasets(config, base_dir)[:2]
+
+
+def make_datasets(config: dict, base_dir: str | Path = ".") -> tuple:
+    """``(X, T, X_test, T_test)`` float64: the training set and the held-out set (``None, None``
+    when the config has none)."""
+    name = config["task.name"]
+    if name == "csv":
+        X, T = load_csv(Path(base_dir) / config["task.path"], int(config["task.n_outputs"]))
+        if config.get("task.test_path"):
+            Xte, Tte = load_csv(Path(base_dir) / config["task.test_path"], int(config["task.n_outputs"]),
+                                key="task.test_path")
+            if Xte.shape[1] != X.shape[1]:
+                raise GridError(f"task.test_path: {config['task.test_path']!r} has {Xte.shape[1] + Tte.shape[1]} "
+                                f"columns but task.path has {X.shape[1] + T.shape[1]}; the held-out file needs "
+                                f"the same columns", key="task.test_path")
+            return X, T, Xte, Tte
+        if config.get("task.test_fraction"):
+            return split(X, T, float(config["task.test_fraction"]), int(config.get("task.data_seed") or 0))
+        return X, T, None, None
+    X, T = _make_train(config, base_dir)
+    if name in GENERATED_TASKS and config.get("task.n_test"):
+        Xte, Tte = generate(config, held_out=True)
+        return X, T, Xte, _targets(config, Tte)
+    return X, T, None, None
+
+
+def split(X, T, fraction: float, data_seed: int) -> tuple:
+    """A CSV file's held-out split: ``round(fraction * n)`` rows held out, the rows with the
+    smallest ``uniform(stream(data_key("csv", data_seed), SPLIT), i)`` (row i; ties by row), both
+    parts in file order; ``(X, T, X_test, T_test)``."""
+    n = X.shape[0]
+    n_test = int(round(fraction * n))
+    if not 1 <= n_test < n:
+        raise GridError(f"task.test_fraction = {fraction:g} of {n} rows holds out {n_test}; it must leave at "
+                        f"least one row in each set", key="task.test_fraction")
+    u = uniform(stream(data_key("csv", data_seed), SPLIT), n)
+    held = np.zeros(n, bool)
+    held[np.argsort(u, kind="stable")[:n_test]] = True
+    return X[~held], T[~held], X[held], T[held]
+
+
+def _targets(config: dict, T: np.ndarray) -> np.ndarray:
+    return np.concatenate([1 - T, T], axis=1) if config.get("task.targets") == "onehot" else T
+
+
+def _make_train(config: dict, base_dir) -> tuple[np.ndarray, np.ndarray]:
     name = config["task.name"]
     if name in _GATES:
         bits = np.array(list(itertools.product((0, 1), repeat=2)), dtype=np.int64)
@@ -41,13 +92,9 @@ def make_task(config: dict, base_dir: str | Path = ".") -> tuple[np.ndarray, np.
     elif name == "encoder":
         eye = np.eye(int(config["task.size"]))
         return eye, eye.copy()
-    elif name == "csv":
-        return load_csv(Path(base_dir) / config["task.path"], int(config["task.n_outputs"]))
     elif name in GENERATED_TASKS:
         X, T = generate(config)
-        if config.get("task.targets") == "onehot":
-            T = np.concatenate([1 - T, T], axis=1)
-        return X, T
+        return X, _targets(config, T)
     else:
         raise GridError(f"task.name = {name!r} is not a known task")
     X = bits.astype(np.float64)
@@ -58,22 +105,23 @@ def make_task(config: dict, base_dir: str | Path = ".") -> tuple[np.ndarray, np.
     return X, T
 
 
-def load_csv(path: Path, n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
-    """Read a header-less numeric CSV; clear GridError for a missing, ragged or non-numeric file."""
+def load_csv(path: Path, n_outputs: int, key: str = "task.path") -> tuple[np.ndarray, np.ndarray]:
+    """Read a header-less numeric CSV; clear GridError (naming ``key``) for a missing, ragged or
+    non-numeric file."""
     path = Path(path)
     if not path.exists():
-        raise GridError(f"task.path: no such file {str(path)!r}", key="task.path")
+        raise GridError(f"{key}: no such file {str(path)!r}", key=key)
     if not path.is_file():  # a FIFO would block, /dev/zero never end
-        raise GridError(f"task.path: {str(path)!r} is not a regular file (a directory, FIFO or device); "
-                        f"a header-less CSV file of numbers is expected", key="task.path")
+        raise GridError(f"{key}: {str(path)!r} is not a regular file (a directory, FIFO or device); "
+                        f"a header-less CSV file of numbers is expected", key=key)
     try:
         with path.open(encoding="utf-8") as fh:
-            rows = _read_rows(path, fh)
+            rows = _read_rows(path, fh, key)
     except UnicodeDecodeError as exc:
         raise GridError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start} of a line); a header-less "
-                        f"CSV of numbers in UTF-8 (or ASCII) is expected", key="task.path") from None
+                        f"CSV of numbers in UTF-8 (or ASCII) is expected", key=key) from None
     if not rows:
-        raise GridError(f"{path}: the CSV file is empty", key="task.path")
+        raise GridError(f"{path}: the CSV file is empty", key=key)
     data = np.array(rows)
     if data.shape[1] <= n_outputs:
         raise GridError(f"{path}: {data.shape[1]} columns leave no inputs for task.n_outputs = {n_outputs}",
@@ -81,7 +129,7 @@ def load_csv(path: Path, n_outputs: int) -> tuple[np.ndarray, np.ndarray]:
     return data[:, :-n_outputs].copy(), data[:, -n_outputs:].copy()
 
 
-def _read_rows(path: Path, fh) -> list[list[float]]:
+def _read_rows(path: Path, fh, key: str) -> list[list[float]]:
     """The rows of numbers; the first line that is not numbers, finite, or as long as the first raises."""
     rows: list[list[float]] = []
     for lineno, line in enumerate(fh, 1):
@@ -93,13 +141,13 @@ def _read_rows(path: Path, fh) -> list[list[float]]:
         except ValueError:  # the file's text is not echoed: task.path may name any file
             col = next(i for i, v in enumerate(cells, 1) if not _is_float(v))
             raise GridError(f"{path}:{lineno}: column {col} is not a number (a header-less CSV of "
-                            f"numbers is expected)", key="task.path") from None
+                            f"numbers is expected)", key=key) from None
         bad = [i for i, v in enumerate(rows[-1], 1) if not math.isfinite(v)]
         if bad:
             raise GridError(f"{path}:{lineno}: column {bad[0]} is {cells[bad[0] - 1].strip()!r}, not a finite "
-                            f"number; NaN and inf would make every run diverge", key="task.path")
+                            f"number; NaN and inf would make every run diverge", key=key)
         if len(rows[-1]) != len(rows[0]):
-            raise GridError(f"{path}:{lineno}: {len(rows[-1])} columns, expected {len(rows[0])}", key="task.path")
+            raise GridError(f"{path}:{lineno}: {len(rows[-1])} columns, expected {len(rows[0])}", key=key)
     return rows
 
 

@@ -245,7 +245,7 @@ def kernel_info(plan) -> dict:
 
     net, opts = plan.network, plan.options
     st = call_static(net, opts, plan.X, plan.T)
-    info = cache_state(net, st, plan.X.shape[0], opts.dtype)
+    info = cache_state(net, st, plan.X.shape[0], opts.dtype, n_test=0 if plan.X_test is None else plan.X_test.shape[0])
     info["expected_s"] = CACHED_S if info["cached"] else COLD_BASE_S + COLD_PER_INSTR_S * info["instructions"]
     return info
 

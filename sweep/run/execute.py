@@ -15,12 +15,15 @@ import pyarrow as pa
 
 import kernels
 from kernels import Network, TrainOptions, log_spaced_epochs
-from kernels.ops import HYPER, MILESTONES, kernel_optimizer
+from kernels.api import milestone_code
+from kernels.ops import HYPER, kernel_optimizer
 from results.schema import CURVE_SCHEMA
 from sweep.run.arrow_columns import all_none, codes_of
 from sweep.grid.columns import CONFIG_COLUMNS, config_arrays, config_segments, run_schema
-from sweep.grid.schema import HYPER_KEYS, PARAM_BY_KEY
-from sweep.grid.tasks import make_task
+from sweep.grid.schema import CRITERIA, HYPER_KEYS, PARAM_BY_KEY, TEST_CRITERIA
+
+MAIN_CODES = {name: milestone_code(name) for name in CRITERIA + TEST_CRITERIA}
+from sweep.grid.tasks import make_datasets
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,13 @@ class GroupPlan:
     T: np.ndarray
     explicit_theta: np.ndarray | None
     record: dict
+    X_test: np.ndarray | None = None     # the held-out set, evaluated every epoch (None: none)
+    T_test: np.ndarray | None = None
+
+    @property
+    def held_out(self) -> dict:
+        """``kernels.train``'s held-out arguments (none without a held-out set)."""
+        return {} if self.X_test is None else dict(X_test=self.X_test, T_test=self.T_test)
 
 
 @dataclass(frozen=True)
@@ -81,7 +91,7 @@ def network_for(cfg: dict, n_in: int, n_out: int) -> Network:
 def plan_group(index: int, group, base_dir: str | Path, max_epochs: int) -> GroupPlan:
     """Build the shared part of a group's kernel calls from its (normalised) config."""
     cfg = group.config
-    X, T = make_task(cfg, base_dir)
+    X, T, X_test, T_test = make_datasets(cfg, base_dir)
     net = network_for(cfg, X.shape[1], T.shape[1])
     record = {k: bool(cfg[f"record.{k}"]) for k in ("initial_params", "final_params", "final_outputs")}
     opts = TrainOptions(
@@ -89,12 +99,12 @@ def plan_group(index: int, group, base_dir: str | Path, max_epochs: int) -> Grou
         schedule=cfg["train.schedule"], flat_spot=float(cfg["train.flat_spot"]),
         weight_decay=float(cfg["train.weight_decay"]),
         batch_size=int(cfg["train.batch_size"] or 1), shuffle=bool(cfg["train.shuffle"]),
-        dtype=cfg["train.dtype"], curve_epochs=log_spaced_epochs(max_epochs, int(cfg["record.curve_points"])),
+        dtype=cfg["train.dtype"], accuracy=cfg["criteria.accuracy"] or "auto", curve_epochs=log_spaced_epochs(max_epochs, int(cfg["record.curve_points"])),
         record_final_params=record["final_params"], record_final_outputs=record["final_outputs"])
     explicit = None
     if cfg["init.scheme"] == "explicit":
         explicit = net.flatten(cfg["init.weights"], cfg["init.biases"], cfg["init.shortcut_weights"])
-    return GroupPlan(index, group.key, group.label, dict(cfg), net, opts, X, T, explicit, record)
+    return GroupPlan(index, group.key, group.label, dict(cfg), net, opts, X, T, explicit, record, X_test, T_test)
 
 
 def _filled(cols: dict, key: str, default: float) -> np.ndarray:
@@ -145,8 +155,8 @@ def execute_chunk(grid, plan: GroupPlan, chunk: Chunk) -> ChunkResult:
     t1 = time.perf_counter()
     res = kernels.train(
         net, plan.options, plan.X, plan.T, theta0, epochs=epochs,
-        early_stop=cols["train.early_stop"].astype(np.int64), main=codes_of(cols["criteria.main"], MILESTONES.codes()),
-        shuffle_keys=cols["shuffle_key"], **_hyper(cols))
+        early_stop=cols["train.early_stop"].astype(np.int64), main=codes_of(cols["criteria.main"], MAIN_CODES),
+        shuffle_keys=cols["shuffle_key"], **plan.held_out, **_hyper(cols))
     kernel_s = time.perf_counter() - t1
     table = _run_table(cols, res, plan, theta0, grid)
     curves = _curve_table(cols["run_id"], res, plan.options.curve_epochs) if plan.options.curve_epochs else None
@@ -185,6 +195,11 @@ def _run_table(cols: dict, res, plan: GroupPlan, theta0: np.ndarray, grid) -> pa
         "epoch_fahlman": _nullable_epoch(res.epoch_fahlman), "epoch_tss": _nullable_epoch(res.epoch_tss),
         "epoch_loss": _nullable_epoch(res.epoch_loss), "diverged": pa.array(res.diverged),
     })
+    if res.test is not None:
+        t = res.test
+        arrays.update({f"test_{k}": _nullable_epoch(v) if "epoch" in k else pa.array(v) for k, v in t.items()})
+        arrays["gap_accuracy"] = pa.array(res.final_accuracy - t["final_accuracy"])
+        arrays["gap_loss"] = pa.array(t["final_loss"] - res.final_loss)
     if plan.record["initial_params"]:
         arrays["initial_params"] = _list_column(theta0)
     if plan.record["final_params"]:
@@ -198,11 +213,14 @@ def _run_table(cols: dict, res, plan: GroupPlan, theta0: np.ndarray, grid) -> pa
 
 
 def _curve_table(run_ids: np.ndarray, res, curve_epochs) -> pa.Table:
+    """The curves' rows (the epochs each run reached); test columns null without a held-out set."""
     n, k = res.curve_loss.shape
     keep = ~np.isnan(res.curve_loss).reshape(-1)
+    test = res.test is not None
+    values = [res.curve_loss, res.curve_mse, res.curve_accuracy, res.curve_test_loss, res.curve_test_accuracy]
     return pa.Table.from_arrays([
         pa.array(np.repeat(run_ids, k)[keep], pa.uint64()),
         pa.array(np.tile(np.asarray(curve_epochs, np.int64), n)[keep]),
-        pa.array(res.curve_loss.reshape(-1)[keep]),
-        pa.array(res.curve_mse.reshape(-1)[keep]),
+        *(pa.array(v.reshape(-1)[keep]) if test or i < 3 else pa.nulls(int(keep.sum()), pa.float64())
+          for i, v in enumerate(values)),
     ], schema=CURVE_SCHEMA)

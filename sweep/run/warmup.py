@@ -49,7 +49,7 @@ def warm_group(plan: GroupPlan) -> float:
         theta0 = np.zeros((1, net.n_params))
     kernels.train(net, plan.options, plan.X, plan.T, theta0, epochs=np.zeros(1, np.int64),
                   early_stop=np.zeros(1, np.int64), main=np.array(["acc100"]), shuffle_keys=one,
-                  lr=np.zeros(1))
+                  lr=np.zeros(1), **plan.held_out)
     return time.perf_counter() - t0
 
 
