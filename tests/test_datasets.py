@@ -23,7 +23,7 @@ from sweep.grid import datasets
 from sweep.grid.hashing import INIT_KEY_KEYS, RUN_ID_KEYS, value_hash
 from sweep.grid.load import parse_grid
 from sweep.grid.schema import GENERATED_TASKS, PARAMS
-from sweep.grid.tasks import make_task
+from sweep.grid.tasks import make_datasets, make_task
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -255,12 +255,37 @@ def test_per_task_defaults_fill_the_columns():
     assert cols["task.targets"].tolist() == ["binary"] and cols["task.noise"].tolist() == [None]
 
 
-def test_per_run_is_one_clear_exit_2(tmp_path, capsys):
+def test_a_bad_data_seed_word_is_one_clear_exit_2(tmp_path, capsys):
     grid = tmp_path / "g.toml"
     grid.write_text(GRID)
-    assert main(["run", str(grid), "--no-progress", "--set", "task.data_seed=per_run"]) == 2
+    assert main(["run", str(grid), "--no-progress", "--set", "task.data_seed=each"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "not supported yet" in err and "Traceback" not in err
+    assert err.count("\n") == 1 and "'per_run'" in err and "Traceback" not in err
+
+
+def test_per_run_draws_each_runs_dataset_with_its_seed(tmp_path):
+    """``data_seed = "per_run"``: run with seed s trains on the dataset of data_seed s (the kernels
+    on that dataset give its row), cells are paired by seed, and the column says which dataset."""
+    import kernels
+    text = GRID.replace('"spirals"', '"moons"\nn_train = 24\nn_test = 16\nnoise = 0.3\ndata_seed = "per_run"')
+    text = text.replace("seeds = 2", 'seeds = 5\n"train.lr" = [0.1, 0.5]').replace("[5, 5]", "[4]")
+    (tmp_path / "g.toml").write_text(text)
+    assert main(["run", str(tmp_path / "g.toml"), "--no-progress", "--out", str(tmp_path / "o")]) == 0
+    df = pd.read_parquet(tmp_path / "o").sort_values("run_index")
+    assert (df["task.data_seed"] == df["seed"]).all() and df["test_final_loss"].notna().all()
+    cols = parse_grid(text).columns(0, 10)
+    net = kernels.Network((2, 4, 1), ("tanh", "sigmoid"))
+    for i in range(10):
+        cfg = {"task.name": "moons", "task.n_train": 24, "task.n_test": 16, "task.noise": 0.3,
+               "task.data_seed": int(cols["seed"][i])}
+        X, T, Xte, Tte = make_datasets(cfg)
+        theta0 = kernels.init_params(net, "torch_default", cols["init_key"][i:i + 1])
+        ref = kernels.train(net, kernels.TrainOptions(), X, T, theta0, epochs=1000, lr=cols["train.lr"][i],
+                            X_test=Xte, T_test=Tte)
+        row = df.iloc[i]
+        assert row["final_loss"] == ref.final_loss[0] and row["test_final_loss"] == ref.test["final_loss"][0], i
+    by_seed = df.groupby("seed")["test_final_loss"].nunique()
+    assert (by_seed == 2).all()         # the two lr cells of a seed: one dataset, two results
 
 
 # ------------------------------------------------------------------------------------------

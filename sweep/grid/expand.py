@@ -74,7 +74,9 @@ class _Piece:
         self.base = sub.offset + f * sub.block
         lane_keys = {k for a in sub.lane_axes for k in a.keys if applies(k, norm)}
         const = [k for k in PARAM_BY_KEY if k not in lane_keys]
-        self.consts = [(k, column_value(k, norm[k]), None if norm[k] is None else _DTYPES.get(PARAM_BY_KEY[k].kind))
+        # object columns where the value is None, or a word in a number key (data_seed "per_run")
+        self.consts = [(k, column_value(k, norm[k]), None if norm[k] is None or isinstance(norm[k], str)
+                        else _DTYPES.get(PARAM_BY_KEY[k].kind))
                        for k in const]
         self.run_sum = sum(value_hash(k, norm[k]) for k in const if k in _RUN_SET) & MASK64
         self.init_sum = sum(value_hash(k, norm[k]) for k in const if k in _INIT_SET) & MASK64

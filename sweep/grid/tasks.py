@@ -9,6 +9,10 @@
   their keys (``sweep.grid.datasets``, formulas in docs/conventions.md); the two-class ones take
   ``targets = "onehot"`` too.
 
+``task.data_seed = "per_run"``: each run's dataset is drawn with its own seed as ``data_seed``
+(:func:`run_config`), so cells that differ in other keys see the same datasets seed by seed (a
+paired design) and a cell's seeds see as many datasets.
+
 Held-out sets (:func:`make_datasets`): ``task.n_test`` patterns of a generated task (a second
 draw from its distribution), or for a CSV task a second file (``task.test_path``) or a split of
 the file (``task.test_fraction``, drawn from ``task.data_seed``: :func:`split`).
@@ -24,6 +28,24 @@ import numpy as np
 from sweep.errors import GridError
 from sweep.grid.datasets import SPLIT, data_key, generate, stream, uniform
 from sweep.grid.schema import GENERATED_TASKS
+
+PER_RUN = "per_run"
+
+
+def per_run(config: dict) -> bool:
+    """Whether ``config``'s runs each draw their own dataset (``task.data_seed = "per_run"``)."""
+    return config.get("task.data_seed") == PER_RUN
+
+
+def run_config(config: dict, seed: int) -> dict:
+    """The task config of the run with ``seed``: ``"per_run"`` becomes ``data_seed = seed``."""
+    return {**config, "task.data_seed": int(seed)} if per_run(config) else config
+
+
+def shape_config(config: dict) -> dict:
+    """A config whose dataset has the shapes of every run's (``"per_run"``: the dataset of seed 0)."""
+    return run_config(config, 0)
+
 
 _GATES = {
     "xor": lambda a, b: a ^ b,

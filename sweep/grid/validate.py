@@ -18,7 +18,7 @@ from sweep.grid.hashing import canonical_json
 from sweep.grid.locate import _Context, _short
 from sweep.grid.schema import (BINARY_TASKS, FULL_BATCH_OPTIMIZERS, OPTIMIZERS, PARAM_BY_KEY, TASK_TARGETS,
                                Param)
-from sweep.grid.tasks import make_task
+from sweep.grid.tasks import PER_RUN, make_task, shape_config
 
 TASK_KEYS = tuple(k for k in PARAM_BY_KEY if k.startswith("task."))
 
@@ -50,9 +50,11 @@ def _value(p: Param, v: Any, ctx: _Context, table: str, key: str) -> Any:
         return ctx.error(f"{p.key} = {_short(v)} {what}", table, key)
 
     kind = p.kind
-    if p.key == "task.data_seed" and v == "per_run":
-        raise bad("is not supported yet (a dataset per run is planned); allowed: an integer >= 0 (one "
-                  "dataset shared by every seed of a cell), or a [sweep] axis of them")
+    if p.key == "task.data_seed" and v == PER_RUN:
+        return v
+    if p.key == "task.data_seed" and isinstance(v, str):
+        raise bad(f"is not allowed; use an integer >= 0 (one dataset shared by every seed of a cell) or "
+                  f"{PER_RUN!r} (each run's dataset drawn with its seed as data_seed)")
     if kind == "int" and type(v) is not int:
         raise bad(f"must be {_KIND_TEXT[kind]}")
     if kind == "float":
@@ -103,6 +105,7 @@ def task_shape(config: dict, base_dir: str = ".", _cache: dict | None = None) ->
     """
     if config["task.name"] == "csv" and not config["task.path"]:
         raise GridError("task.name = 'csv' needs task.path (a CSV file, relative to the grid file)")
+    config = shape_config(config)
     key = canonical_json([base_dir] + [config.get(k) for k in TASK_KEYS])
     cache = {} if _cache is None else _cache
     if key not in cache:

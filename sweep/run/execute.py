@@ -5,6 +5,7 @@ indices, so any backend (local threads, a Dask worker, a retry) computes the sam
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from sweep.grid.columns import CONFIG_COLUMNS, config_arrays, config_segments, r
 from sweep.grid.schema import CRITERIA, HYPER_KEYS, PARAM_BY_KEY, TEST_CRITERIA
 
 MAIN_CODES = {name: milestone_code(name) for name in CRITERIA + TEST_CRITERIA}
-from sweep.grid.tasks import make_datasets
+from sweep.grid.tasks import make_datasets, per_run, run_config, shape_config
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class GroupPlan:
     record: dict
     X_test: np.ndarray | None = None     # the held-out set, evaluated every epoch (None: none)
     T_test: np.ndarray | None = None
+    base_dir: str = "."                  # a CSV task's files are relative to it
 
     @property
     def held_out(self) -> dict:
@@ -91,7 +93,7 @@ def network_for(cfg: dict, n_in: int, n_out: int) -> Network:
 def plan_group(index: int, group, base_dir: str | Path, max_epochs: int) -> GroupPlan:
     """Build the shared part of a group's kernel calls from its (normalised) config."""
     cfg = group.config
-    X, T, X_test, T_test = make_datasets(cfg, base_dir)
+    X, T, X_test, T_test = make_datasets(shape_config(cfg), base_dir)   # "per_run": every run's shapes
     net = network_for(cfg, X.shape[1], T.shape[1])
     record = {k: bool(cfg[f"record.{k}"]) for k in ("initial_params", "final_params", "final_outputs")}
     opts = TrainOptions(
@@ -104,7 +106,8 @@ def plan_group(index: int, group, base_dir: str | Path, max_epochs: int) -> Grou
     explicit = None
     if cfg["init.scheme"] == "explicit":
         explicit = net.flatten(cfg["init.weights"], cfg["init.biases"], cfg["init.shortcut_weights"])
-    return GroupPlan(index, group.key, group.label, dict(cfg), net, opts, X, T, explicit, record, X_test, T_test)
+    return GroupPlan(index, group.key, group.label, dict(cfg), net, opts, X, T, explicit, record, X_test, T_test,
+                     str(base_dir))
 
 
 def _filled(cols: dict, key: str, default: float) -> np.ndarray:
@@ -151,17 +154,58 @@ def execute_chunk(grid, plan: GroupPlan, chunk: Chunk) -> ChunkResult:
         theta0 = kernels.init_params(
             net, plan.config["init.scheme"], cols["init_key"], seeds=cols["seed"],
             **{k: _filled(cols, f"init.{k}", PARAM_BY_KEY[f"init.{k}"].default) for k in ("low", "high", "std", "scale")})
-    epochs = cols["train.epochs"].astype(np.int64)
     t1 = time.perf_counter()
-    res = kernels.train(
-        net, plan.options, plan.X, plan.T, theta0, epochs=epochs,
-        early_stop=cols["train.early_stop"].astype(np.int64), main=codes_of(cols["criteria.main"], MAIN_CODES),
-        shuffle_keys=cols["shuffle_key"], **plan.held_out, **_hyper(cols))
+    if per_run(plan.config):
+        res = _train_per_run(plan, cols, theta0)
+        cols = {**cols, "task.data_seed": cols["seed"]}     # the dataset each run drew
+    else:
+        res = _train(plan, (plan.X, plan.T, plan.X_test, plan.T_test), cols, theta0, slice(None))
     kernel_s = time.perf_counter() - t1
     table = _run_table(cols, res, plan, theta0, grid)
     curves = _curve_table(cols["run_id"], res, plan.options.curve_epochs) if plan.options.curve_epochs else None
     return ChunkResult(chunk, table, curves, kernel_s, time.perf_counter() - t0,
                        int(res.epochs_run.sum()))
+
+
+def _train(plan: GroupPlan, data: tuple, cols: dict, theta0: np.ndarray, idx):
+    """``kernels.train`` on the runs ``idx`` of the chunk with ``data = (X, T, X_test, T_test)``."""
+    X, T, X_test, T_test = data
+    held = {} if X_test is None else dict(X_test=X_test, T_test=T_test)
+    return kernels.train(
+        plan.network, plan.options, X, T, theta0[idx], epochs=cols["train.epochs"][idx].astype(np.int64),
+        early_stop=cols["train.early_stop"][idx].astype(np.int64),
+        main=codes_of(cols["criteria.main"][idx], MAIN_CODES), shuffle_keys=cols["shuffle_key"][idx],
+        **held, **{k: v[idx] for k, v in _hyper(cols).items()})
+
+
+def _train_per_run(plan: GroupPlan, cols: dict, theta0: np.ndarray):
+    """``task.data_seed = "per_run"``: one kernel call per dataset (the runs of a seed share
+    one), every call the same compiled kernel; the results in the chunk's run order."""
+    seeds = cols["seed"]
+    parts = []
+    for seed in np.unique(seeds):
+        idx = np.flatnonzero(seeds == seed)
+        data = make_datasets(run_config(plan.config, int(seed)), plan.base_dir)
+        parts.append((idx, _train(plan, data, cols, theta0, idx)))
+    return _merged(parts, len(seeds))
+
+
+def _merged(parts: list, n: int):
+    """One ``TrainResult`` of ``n`` runs from ``(run positions, result)`` parts."""
+    def merge(values):
+        first = values[0]
+        if isinstance(first, dict):
+            return {k: merge([v[k] for v in values]) for k in first}
+        if not isinstance(first, np.ndarray):
+            return first
+        out = np.empty((n, *first.shape[1:]), first.dtype)
+        for (idx, _), v in zip(parts, values):
+            out[idx] = v
+        return out
+
+    first = parts[0][1]
+    return dataclasses.replace(first, **{f.name: merge([getattr(r, f.name) for _, r in parts])
+                                         for f in dataclasses.fields(first)})
 
 
 def _nullable_epoch(a: np.ndarray) -> pa.Array:
@@ -180,7 +224,8 @@ def _run_table(cols: dict, res, plan: GroupPlan, theta0: np.ndarray, grid) -> pa
         "run_index": pa.array(cols["run_index"], pa.int64()),
         "seed": pa.array(cols["seed"], pa.int64()),
     }
-    segments = config_segments(grid, cols["run_index"])  # runs of equal config: built once each
+    # runs of equal config: built once each ("per_run": every run its own data_seed)
+    segments = None if per_run(plan.config) else config_segments(grid, cols["run_index"])
     if segments is None:
         arrays.update(config_arrays(cols, grid))
     else:
