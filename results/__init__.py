@@ -18,6 +18,9 @@ _EXPORTS = {
     "resolve_column": "results.reader", "write_report": "results.report",
     "compare_rules": "results.rules", "survival": "results.views", "swept": "results.views",
     "analysis_view": "results.reader",
+    "fits_train_not_test": "results.held_out", "generalisation": "results.held_out",
+    "held_out_convergence": "results.held_out", "value_summary": "results.held_out",
+    "with_test_set": "results.held_out", "train_test_figure": "results.train_test_plot",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -18,13 +18,15 @@ from results.reader import analysis_view, resolve_columns
 from results.styles import Styles, epoch_axis, plt, short_names
 
 
-def curve_quantiles(curves: pd.DataFrame, run_ids, value: str = "loss") -> pd.DataFrame:
-    """Per epoch over the runs ``run_ids``: ``n``, ``p10``, ``median``, ``p90`` of ``value``."""
+def curve_quantiles(curves: pd.DataFrame, run_ids, value: str = "loss", band=(0.10, 0.90)) -> pd.DataFrame:
+    """Per epoch over the runs ``run_ids``: ``n``, ``p10``, ``median``, ``p90`` of ``value`` (the
+    band's quantiles named ``p<percent>``: ``band=(0.25, 0.75)`` gives ``p25`` and ``p75``)."""
     c = curves[curves["run_id"].isin(np.asarray(run_ids, dtype=np.uint64))]
-    c = c[np.isfinite(c[value].to_numpy(np.float64))]
+    c = c[np.isfinite(c[value].to_numpy(np.float64, na_value=np.nan))]
     g = c.groupby("epoch")[value]
-    return pd.DataFrame({"n": g.size(), "p10": g.quantile(0.10), "median": g.median(),
-                         "p90": g.quantile(0.90)}).reset_index()
+    lo, hi = band
+    return pd.DataFrame({"n": g.size(), f"p{100 * lo:g}": g.quantile(lo), "median": g.median(),
+                         f"p{100 * hi:g}": g.quantile(hi)}).reset_index()
 
 
 def _panel(ax, df, curves, idx_all, by, styles, value, band: bool, log: bool) -> bool:

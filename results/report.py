@@ -6,7 +6,8 @@ figures in ``report_files/*.png`` beside it. The ``_`` prefix keeps the report o
 Parquet scan. Both hold the same blocks: the manifest's title and description, the
 convergence table (Wilson shares, Kaplan-Meier quantiles), plain-language claims for the
 epochs in ``at``, Kaplan-Meier curves, a heatmap of converged share over two swept axes, the
-histogram of convergence epochs, the final-MSE distribution, and epoch_acc75 vs epoch_acc100.
+histogram of convergence epochs, the final-MSE distribution, and epoch_acc75 vs epoch_acc100;
+where the runs have a held-out set, its section (``results.held_out_report``).
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from results import analysis, plots, rules
+from results import analysis, held_out_report, plots, rules
 from results.curve_plot import loss_curve_figure
 from results.errors import OutputError
 from results.km_plot import km_figure, pooled_note
@@ -37,11 +38,14 @@ MANIFEST_FACTS = ("status", "main_criterion", "grid_path", "grid_hash", "started
 
 
 def default_metric(df: pd.DataFrame) -> str:
-    """The manifest's ``main_criterion`` column, else the runs' single ``criteria.main``, else epoch_acc100."""
+    """The manifest's ``main_criterion`` column (``test_<milestone>``: its ``test_epoch_*`` column), else the
+    runs' single ``criteria.main``, else epoch_acc100."""
     main = df.attrs.get("manifest", {}).get("main_criterion")
     if main is None and "criteria.main" in df and df["criteria.main"].nunique() == 1:
         main = str(df["criteria.main"].dropna().iloc[0])
     col = MILESTONE_COLUMNS.get(main, main) if main else "epoch_acc100"
+    if main and main.startswith("test_"):  # a milestone on the held-out set: test_acc100 -> test_epoch_acc100
+        col = "test_" + MILESTONE_COLUMNS.get(main[len("test_"):], main[len("test_"):])
     return col if col in df else "epoch_acc100"
 
 
@@ -186,6 +190,7 @@ def _blocks(df: pd.DataFrame, path, by: list[str], metric: str, at, conf: float)
     if curves is not None:
         blocks += [("h2", "Loss curves"),
                    ("img", "loss_curves.png", loss_curve_figure(df, curves, by), "loss curves")]
+    blocks += held_out_report.report_blocks(df, curves, by, metric, at=at, conf=conf)  # held-out set only
     axes = by[:2] if len(by) >= 2 else analysis.varying_columns(df, max_columns=2)
     if len(axes) == 2:
         blocks += [("h2", "Converged share over two swept axes"),

@@ -21,6 +21,9 @@ drop: it says "not by this epoch", and every estimate here uses it that way.
   band. A quantile (or its upper limit) that is never reached is ``+inf``: with fewer than
   ``q`` of the runs converging, the median is "not reached".
 - Log-rank test of two samples with ``scipy.stats.logrank``.
+- Uncensored samples (a final metric such as the test accuracy): ``sample_quantile`` (the
+  quantile with the band above, nothing censored: an order-statistic interval) and
+  ``mean_interval`` (Student's t).
 """
 from __future__ import annotations
 
@@ -218,6 +221,31 @@ def km_quantile(times, observed, q: float = 0.5, conf: float = 0.95) -> tuple[fl
 def prob_by(times, observed, k, conf: float = 0.95) -> tuple[float, float, float]:
     """``(F(k), lo, hi)``: KM estimate of ``P(T <= k)``, the share converged by epoch ``k``."""
     return km_fit(times, observed, conf).prob_by(k)
+
+
+def sample_quantile(values, q: float = 0.5, conf: float = 0.95) -> tuple[float, float, float]:
+    """``(x_q, lo, hi)``: the ``q``-quantile ``min{x : share of values <= x >= q}`` of an uncensored
+    sample (a metric such as the test accuracy), with the distribution-free interval ``km_fit``
+    gives when no value is censored (its Wilson band of the empirical CDF inverted, which lands on
+    order statistics). NaN values are dropped; no value left gives NaN."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[~np.isnan(v)]
+    return km_fit(v, np.ones(v.size, bool), conf).quantile(q)
+
+
+def mean_interval(values, conf: float = 0.95) -> tuple[float, float, float]:
+    """``(mean, lo, hi)`` of a sample with Student's t interval ``mean ± t s / sqrt(n)``; NaN values
+    are dropped; the interval is NaN with fewer than two values (the mean too with none)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[~np.isnan(v)]
+    if v.size == 0:
+        return math.nan, math.nan, math.nan
+    m = float(v.mean())
+    if v.size < 2:
+        return m, math.nan, math.nan
+    _z(conf)  # checks conf
+    half = float(stats.t.ppf(0.5 + conf / 2.0, v.size - 1) * v.std(ddof=1) / math.sqrt(v.size))
+    return m, m - half, m + half
 
 
 @dataclass(frozen=True)
