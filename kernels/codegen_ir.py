@@ -17,6 +17,8 @@ generic kernel's order, so every schedule gives its bits. Data: scalars, ``!inva
 """
 from __future__ import annotations
 
+import functools
+
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -345,12 +347,9 @@ class _Body:
             self.store_i(layout.MS + k, new)
             ms.append(new)
         mc = self.load_i(layout.MAIN)
-        met = None
-        for k in range(N_MILESTONES):
-            t = mc.eq(k) & (ms[k] >= 0)
-            met = t if met is None else met | t
-        for k in range(N_MILESTONES if spec.n_test else 0):   # code N_MILESTONES + k: on the held-out set
-            met = met | (mc.eq(N_MILESTONES + k) & (self.load_i(layout.TMS + k) >= 0))
+        # code N_MILESTONES + k: milestone k on the held-out set (its rows TMS, stored by start())
+        firsts = ms + ([self.load_i(layout.TMS + k) for k in range(N_MILESTONES)] if spec.n_test else [])
+        met = functools.reduce(lambda a, b: a | b, [mc.eq(k) & (f >= 0) for k, f in enumerate(firsts)])
         kf, ki = (lambda row: g.opaque(self.load_f(row))), (lambda row: g.opaque(self.load_i(row)))
         self.store_f(layout.FLOSS, g.sel(act, ls, kf(layout.FLOSS)))
         self.store_f(layout.FMSE, g.sel(act, mse, kf(layout.FMSE)))
