@@ -142,12 +142,21 @@ def _check_group(g: Group, grid_subs, ctx: _Context, base_dir: str, cache: dict,
     if isinstance(act, list) and len(act) != len(hidden):
         raise fail(f"model.activation = {act} has {len(act)} names but model.hidden = {hidden} has "
                    f"{len(hidden)} hidden layers; give one name per layer, or one name for all", "model.activation")
+    if c["task.test_path"] and c["task.test_fraction"]:
+        raise fail(f"task.test_path = {c['task.test_path']!r} and task.test_fraction = {c['task.test_fraction']:g} "
+                   f"both name a held-out set; give one", "task.test_fraction")
     try:
         n_in, n_out = task_shape(c, base_dir, cache)
     except GridError as exc:
-        text = str(exc).removeprefix("<grid>: ").removeprefix("task.path: ")  # make_task's: no location
-        raise fail(f"task.path = {c['task.path']!r}: {text}" if c["task.path"] else text,
-                   "task.path" if c["task.path"] else "task.name") from None
+        text = str(exc).removeprefix("<grid>: ")   # make_task's: no location
+        key = exc.key if exc.key in ("task.test_path", "task.test_fraction", "task.n_outputs") else (
+            "task.path" if c["task.path"] else "task.name")
+        text = text.removeprefix(f"{key}: ")
+        raise fail(f"{key} = {c[key]!r}: {text}" if key != "task.name" and not text.startswith(key) else text,
+                   key) from None
+    if c["criteria.accuracy"] == "argmax" and n_out < 2:
+        raise fail(f"criteria.accuracy = 'argmax' needs several outputs but the task has {n_out}; use 'side' "
+                   f"(or 'auto'), or task.targets = 'onehot'", "criteria.accuracy")
     scheme = c["init.scheme"]
     if scheme == "numpy_legacy":
         if c["model.shortcut"]:
