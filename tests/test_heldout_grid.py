@@ -9,6 +9,11 @@ columns against ``kernels.train`` on the same data (itself checked against the N
 """
 from __future__ import annotations
 
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -164,3 +169,16 @@ def test_an_older_grid_keeps_its_run_ids():
     same = parse_grid(GRID.replace("n_test = 30\n", "n_test = 0\n"), "<grid>", ["criteria.accuracy=auto"])
     assert list(same.columns(0, 3)["run_id"]) == list(base)
     assert not set(parse_grid(GRID).columns(0, 3)["run_id"]) & set(base)
+
+
+def held_out_digest(name: str) -> str:
+    _, _, Xte, Tte = sets(name, n_train=30, n_test=40, noise=0.2, data_seed=9)
+    return hashlib.sha256(Xte.tobytes() + Tte.tobytes()).hexdigest()
+
+
+def test_same_held_out_set_in_a_fresh_process():
+    code = ("import json; from tests.test_heldout_grid import held_out_digest, HELD_OUT_TASKS; "
+            "print(json.dumps([held_out_digest(n) for n in HELD_OUT_TASKS]))")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[" + ", ".join(f'"{held_out_digest(n)}"' for n in HELD_OUT_TASKS) + "]"
