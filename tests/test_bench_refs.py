@@ -23,20 +23,28 @@ TASKS = {
     "xor": {"task.name": "xor"},
     "parity4": {"task.name": "parity", "task.bits": 4},
     "encoder8": {"task.name": "encoder", "task.size": 8},
+    # the generated datasets of sweep.bench.workloads (issue 27 item 5)
+    "spirals": {"task.name": "spirals", "task.density": 1, "task.noise": 0.0},
+    "moons1000": {"task.name": "moons", "task.n_train": 1000},
+    "teacher50": {"task.name": "teacher", "task.n_inputs": 50},
 }
+#: the bench rows on generated datasets: (task, hidden, schedule, batch size, hidden activation)
+GENERATED = [("spirals", (20, 20), "full", 1, "tanh"), ("moons1000", (32,), "minibatch", 32, "sigmoid"),
+             ("teacher50", (4,), "online", 1, "sigmoid")]
 
 
-def setup(task: str, hidden: tuple[int, ...], n: int = N_RUNS):
+def setup(task: str, hidden: tuple[int, ...], n: int = N_RUNS, act: str = "sigmoid"):
     X, T = make_task(TASKS[task])
     sizes = (X.shape[1], *hidden, T.shape[1])
-    net = Network(sizes, ("sigmoid",) * (len(sizes) - 1))
+    net = Network(sizes, (act,) * len(hidden) + ("sigmoid",))
     theta0 = kernels.init_params(net, "torch_default", np.arange(n, dtype=np.uint64))
     lr = np.linspace(0.1, 2.0, n)  # per-run learning rates: the lanes differ
     return net, X, T, theta0, lr
 
 
-def kernel_params(net, X, T, theta0, lr, schedule, dtype="float64", epochs=EPOCHS):
-    opts = TrainOptions(loss="mse", optimizer="sgd", schedule=schedule, dtype=dtype, record_final_params=True)
+def kernel_params(net, X, T, theta0, lr, schedule, dtype="float64", epochs=EPOCHS, batch_size=1):
+    opts = TrainOptions(loss="mse", optimizer="sgd", schedule=schedule, batch_size=batch_size, dtype=dtype,
+                        record_final_params=True)
     res = kernels.train(net, opts, X, T, theta0, lr=lr, epochs=epochs)
     assert not res.diverged.any() and (res.epochs_run == epochs).all()
     return res.final_params
@@ -53,6 +61,26 @@ def test_numpy_reference_matches_kernels(task, hidden, schedule):
     assert got.shape == theta0.shape
     assert np.abs(want - theta0).max() > 0.05  # it did train
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("task, hidden, schedule, batch, act", GENERATED)
+def test_references_match_kernels_on_generated_rows(task, hidden, schedule, batch, act):
+    """The rows of hundreds of patterns: tanh, minibatch (1,000 = 31 x 32 + 8) and online."""
+    from sweep.bench.workloads import WORKLOADS
+
+    assert any(w.task == tuple(TASKS[task].items()) and w.hidden == hidden and w.schedule == schedule
+               and w.batch_size == batch and w.activation == act for w in WORKLOADS)
+    net, X, T, theta0, lr = setup(task, hidden, act=act)
+    lr = lr / 4                                   # per-run rates 0.025-0.5
+    epochs = 10
+    want = kernel_params(net, X, T, theta0, lr, schedule, epochs=epochs, batch_size=batch)
+    assert np.abs(want - theta0).max() > 0.05     # it did train
+    got = R.numpy_vectorised_train(net.sizes, theta0, X, T, lr, epochs, schedule, batch_size=batch,
+                                   acts=net.activations)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+    if R.jax_available():
+        got = R.jax_train(net.sizes, theta0, X, T, lr, epochs, schedule, batch_size=batch, acts=net.activations)
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
 def test_numpy_online_variant_and_layout():

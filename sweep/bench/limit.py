@@ -1,6 +1,6 @@
 """The machine's estimated limit for a workload (``sweep bench``'s "limit" columns).
 
-Per network-epoch a sigmoid MLP trained by plain SGD costs, per run (one SIMD lane):
+Per network-epoch a sigmoid (or tanh) MLP trained by plain SGD costs, per run (one SIMD lane):
 
 - ``S`` sigmoids: ``passes * n_patterns * units`` (units = hidden + output; ``passes`` is 1 for
   full batch, whose evaluation pass is also the training pass, 2 for online and minibatch);
@@ -19,7 +19,8 @@ limit, whatever width the kernels chose), ``lanes`` the lanes of one register at
 ``pipes`` the FP pipes (``kernels.isa.FMA_PIPES``, plus ``kernels.isa.add_pipes``: AMD Zen's
 two FADD pipes, which take the adds while the FMA pipes take the muls). The clock is measured too: a dependent
 chain of integer add and xor (one cycle each). Loads, stores, selects and the loop are not
-counted, so a kernel can at best approach the limit.
+counted, so a kernel can at best approach the limit. A tanh unit costs the measured cycles of the
+kernels' vectorised tanh (``tanh_cycles``, measured the same way) instead of the sigmoid's.
 """
 from __future__ import annotations
 
@@ -35,18 +36,20 @@ _CHAIN = 1 << 20   # ~1 ms: short enough to fit between other processes' time sl
 
 
 @njit(cache=True)
-def _chain(n, k):
+def _chain(n, k, j):
     x = 0
     for _ in range(n):
-        x = (x + 1) ^ k   # two 1-cycle ops on the critical path
+        x = (x + j) ^ k   # two 1-cycle ops on the critical path, both on registers
     return x
 
 
 def measure_clock_hz(repeats: int = 50) -> float:
     """Cycles per second of one core, from a dependent chain of 2 * _CHAIN one-cycle ops (best of
-    many short tries: on a shared machine the best one ran without being descheduled)."""
-    _chain(10, 3)
-    best = min(_timed(lambda: _chain(_CHAIN, 12345)) for _ in range(repeats))
+    many short tries: on a shared machine the best one ran without being descheduled). The add's
+    operand is a register: Intel's Golden Cove and later cores execute an add of an immediate at
+    rename, in no cycle, so ``x + 1`` measured twice the clock there (6.9 GHz on a 3.5 GHz Xeon)."""
+    _chain(10, 3, 1)
+    best = min(_timed(lambda: _chain(_CHAIN, 12345, 1)) for _ in range(repeats))
     return 2 * _CHAIN / best
 
 
@@ -56,11 +59,11 @@ def _timed(fn) -> float:
     return time.perf_counter() - t
 
 
-def _sigmoid_kernel(dtype: str, width: int):
+def _sigmoid_kernel(dtype: str, width: int, activation: str = "sigmoid"):
     from kernels.codegen_llvm import F, _Gen
     from kernels.ops import ACTIVATIONS
 
-    sig = ACTIVATIONS["sigmoid"]
+    sig = ACTIVATIONS[activation]
 
     @intrinsic
     def sig_block(typingctx, buf, i):
@@ -83,12 +86,13 @@ def _sigmoid_kernel(dtype: str, width: int):
     return run
 
 
-def measure_sigmoid_cycles(dtype: str, clock_hz: float, width: int | None = None, repeats: int = 50) -> float:
-    """Cycles per lane of the kernels' vectorised sigmoid (in L1: 2,048 values, updated in place),
-    at ``width`` lanes per vector, or the least over one, two and four registers a value."""
+def measure_sigmoid_cycles(dtype: str, clock_hz: float, width: int | None = None, repeats: int = 50,
+                           activation: str = "sigmoid") -> float:
+    """Cycles per lane of the kernels' vectorised sigmoid (or ``activation``; in L1: 2,048 values,
+    updated in place), at ``width`` lanes per vector, or the least over one, two and four registers."""
     if width is None:
-        return min(measure_sigmoid_cycles(dtype, clock_hz, w, repeats) for w in _widths(dtype))
-    run = _sigmoid_kernel(dtype, width)
+        return min(measure_sigmoid_cycles(dtype, clock_hz, w, repeats, activation) for w in _widths(dtype))
+    run = _sigmoid_kernel(dtype, width, activation)
     buf = np.linspace(-4, 4, 2048).astype(dtype)
     run(buf, 1)
     reps = 200
@@ -113,7 +117,8 @@ def measure_machine() -> dict:
     return {"isa": kind, "isa_text": isa.describe(), "clock_hz": clock, "fma_pipes": isa.FMA_PIPES[kind],
             "add_pipes": isa.add_pipes(isa.target()[0]),
             "doubles_per_register": isa.doubles_per_register(kind),
-            "sigmoid_cycles": {dt: measure_sigmoid_cycles(dt, clock) for dt in ("float64", "float32")}}
+            "sigmoid_cycles": {dt: measure_sigmoid_cycles(dt, clock) for dt in ("float64", "float32")},
+            "tanh_cycles": {dt: measure_sigmoid_cycles(dt, clock, activation="tanh") for dt in ("float64", "float32")}}
 
 
 def cost_per_network_epoch(sizes, n_patterns: int, schedule: str, batch_size: int = 1) -> tuple[int, int]:
@@ -131,10 +136,15 @@ def cost_per_network_epoch(sizes, n_patterns: int, schedule: str, batch_size: in
 
 
 def limit(machine: dict, sizes, n_patterns: int, schedule: str, dtype: str, threads: int,
-          batch_size: int = 1) -> float:
-    """Estimated network-epochs per second this machine can reach on this workload."""
+          batch_size: int = 1, acts=None) -> float:
+    """Estimated network-epochs per second this machine can reach on this workload (``acts``: each
+    layer's activation, sigmoid or tanh; default every layer a sigmoid)."""
     sigmoids, flops = cost_per_network_epoch(sizes, n_patterns, schedule, batch_size)
     lanes = machine["doubles_per_register"] * (2 if dtype == "float32" else 1)
     pipes = machine["fma_pipes"] + machine.get("add_pipes", 0)
-    cycles = sigmoids * machine["sigmoid_cycles"][dtype] + flops / (lanes * pipes)
+    per_unit = machine["sigmoid_cycles"][dtype]
+    if acts is not None and any(a != "sigmoid" for a in acts):   # the units' mean cost
+        cost = {"sigmoid": per_unit, "tanh": machine["tanh_cycles"][dtype]}
+        per_unit = sum(n * cost[a] for n, a in zip(sizes[1:], acts)) / sum(sizes[1:])
+    cycles = sigmoids * per_unit + flops / (lanes * pipes)
     return threads * machine["clock_hz"] / cycles

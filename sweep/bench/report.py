@@ -73,7 +73,10 @@ def markdown(report: dict) -> str:
     lm = m.get("limit_model")
     isa_line = (f"**ISA**: {lm['isa_text']}; measured clock {lm['clock_hz'] / 1e9:.2f} GHz; the kernels' vectorised"
                 f" sigmoid {lm['sigmoid_cycles']['float64']:.2f} (float64) / {lm['sigmoid_cycles']['float32']:.2f}"
-                f" (float32) cycles per lane (at its cheapest width); limit = threads × clock / (sigmoids × those cycles + other flops /"
+                f" (float32) cycles per lane (at its cheapest width)"
+                + (f", tanh {lm['tanh_cycles']['float64']:.2f} / {lm['tanh_cycles']['float32']:.2f}"
+                   if "tanh_cycles" in lm else "")
+                + f"; limit = threads × clock / (sigmoids × those cycles + other flops /"
                 f" ({lm['doubles_per_register']} doubles × {_pipes(lm)})) per network-epoch"
                 f" (sweep/bench/limit.py)") if lm else "**ISA**: not measured"
     lines = [
@@ -84,7 +87,7 @@ def markdown(report: dict) -> str:
         f" Numba {v['numba']}, JAX {jax_v}",
         f"**Method**: `sweep bench{report['flags']}`, best of {report['repeats']} repeat(s);"
         f" throughput in network-epochs/s (runs × epochs / s), sizes as runs×epochs;"
-        f" XOR-style sigmoid MLPs, mse, plain SGD, lr 0.5, float64 unless noted; ratio = mlp-sweep / reference."
+        f" sigmoid MLPs (tanh hidden units where a row says so), mse, plain SGD, lr 0.5, float64 unless noted; ratio = mlp-sweep / reference."
         f" NumPy runs on one thread. 1-min load average {load.get('start', '?')} → {load.get('end', '?')}.",
         "",
         "| Workload | mlp-sweep | NumPy vectorised | ratio | JAX | ratio | limit (est.) | of limit | notes |",

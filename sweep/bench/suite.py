@@ -11,7 +11,9 @@ only train. Further rows: thread scaling, the JIT compile time of a fresh proces
 an empty cache directory, and cached), and an end-to-end ``sweep run`` of 100,000 runs.
 
 ``--quick`` shrinks every size (< 60 s; it gives up on the cold compile after 30 s); the
-hidden ``--tiny`` (seconds, no cold compile) is for the test suite only.
+hidden ``--tiny`` (seconds, no cold compile) is for the test suite only. ``--rows KEY,...``
+measures only those throughput rows (``sweep.bench.workloads.WORKLOADS``' keys), without the
+thread scaling, compile and ``sweep run`` rows.
 """
 from __future__ import annotations
 
@@ -23,82 +25,18 @@ import sys
 import tempfile
 import textwrap
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from sweep.bench.report import json_default, load_average, fmt_rate, machine_info, markdown
+from sweep.bench.workloads import SCALING, WORKLOADS, XOR, Workload, scaled  # noqa: F401 (re-exported)
 
 MODES = ("full", "quick", "tiny")
 REPEATS = {"full": 5, "quick": 2, "tiny": 1}
 SWEEP_RUNS = {"full": 100_000, "quick": 100_000, "tiny": 2_000}
 SWEEP_EPOCHS = {"full": 2_000, "quick": 20, "tiny": 3}
 COLD_TIMEOUT_S = {"full": 1800.0, "quick": 30.0}
-
-
-@dataclass(frozen=True)
-class Workload:
-    """One table row: a task, an architecture and a schedule, with full-mode sizes
-    ``(n_runs, epochs)`` for the kernels and for each reference."""
-
-    key: str
-    label: str
-    task: tuple  # (("task.name", "xor"), ...): sweep.grid.tasks.make_task's config
-    hidden: tuple[int, ...]
-    schedule: str = "full"
-    dtype: str = "float64"
-    lr: float = 0.5
-    kernel: tuple[int, int] = (10_000, 2_000)
-    numpy: tuple[int, int] = (1_000, 1_000)
-    jax: tuple[int, int] = (1_000, 5_000)
-
-
-XOR = (("task.name", "xor"),)
-PARITY4 = (("task.name", "parity"), ("task.bits", 4))
-ENCODER8 = (("task.name", "encoder"), ("task.size", 8))
-
-WORKLOADS = (
-    Workload("xor_2_2_1_full", "XOR 2-2-1, full batch", XOR, (2,), "full",
-             kernel=(10_000, 2_000), numpy=(1_000, 1_000), jax=(1_000, 5_000)),
-    Workload("xor_2_2_1_full_f32", "XOR 2-2-1, full batch, float32", XOR, (2,), "full", "float32",
-             kernel=(10_000, 8_000), numpy=(1_000, 1_000), jax=(1_000, 10_000)),
-    Workload("xor_2_2_1_online", "XOR 2-2-1, online", XOR, (2,), "online",
-             kernel=(10_000, 2_000), numpy=(1_000, 1_000), jax=(1_000, 5_000)),
-    Workload("xor_2_16_1_full", "XOR 2-16-1, full batch", XOR, (16,), "full",
-             kernel=(10_000, 1_000), numpy=(1_000, 500), jax=(1_000, 1_000)),
-    Workload("xor_2_16_1_online", "XOR 2-16-1, online", XOR, (16,), "online",
-             kernel=(4_000, 1_000), numpy=(1_000, 200), jax=(1_000, 300)),
-    Workload("xor_2_64_1_full", "XOR 2-64-1, full batch", XOR, (64,), "full",
-             kernel=(2_000, 500), numpy=(1_000, 200), jax=(1_000, 200)),
-    Workload("xor_2_64_1_online", "XOR 2-64-1, online", XOR, (64,), "online",
-             kernel=(2_000, 300), numpy=(1_000, 50), jax=(1_000, 100)),
-    Workload("parity4_4_4_1_full", "4-bit parity 4-4-1, full batch", PARITY4, (4,), "full",
-             kernel=(4_000, 1_000), numpy=(1_000, 300), jax=(1_000, 2_000)),
-    Workload("encoder_8_3_8_full", "8-3-8 encoder, full batch, one-hot targets", ENCODER8, (3,), "full",
-             kernel=(4_000, 1_000), numpy=(1_000, 600), jax=(1_000, 1_000)),
-    # the memory schedule (kernels/codegen_memory.py): what the generic kernel ran before
-    Workload("xor_2_40_40_40_1_online", "XOR 2-40-40-40-1, online", XOR, (40, 40, 40), "online",
-             kernel=(1_000, 200), numpy=(1_000, 10), jax=(1_000, 30)),
-    Workload("parity4_4_64_64_1_full", "4-bit parity 4-64-64-1, full batch", PARITY4, (64, 64), "full",
-             kernel=(1_000, 200), numpy=(1_000, 30), jax=(1_000, 60)),
-)
-
-#: thread scaling 1 -> N on these (full batch): (key, label, hidden, (n_runs, epochs))
-SCALING = (
-    ("threads_xor_2_2_1", "Thread scaling, XOR 2-2-1", (2,), (10_000, 2_000)),
-    ("threads_xor_2_16_1", "Thread scaling, XOR 2-16-1", (16,), (4_000, 1_000)),
-)
-
-
-def scaled(size: tuple[int, int], mode: str, ref: bool = False) -> tuple[int, int]:
-    """Full-mode ``(n_runs, epochs)`` shrunk for --quick / --tiny."""
-    n, ep = size
-    if mode == "quick":
-        return (max(256, n // 2), max(5, ep // 5)) if ref else (max(256, n // 2), max(10, ep // 4))
-    if mode == "tiny":
-        return (16, 2) if ref else (48, 3)
-    return n, ep
 
 
 # ----------------------------------------------------------------------------------------------
@@ -120,7 +58,7 @@ def _problem(w: Workload):
 
     X, T = make_task(dict(w.task))
     sizes = (X.shape[1], *w.hidden, T.shape[1])
-    net = Network(sizes, ("sigmoid",) * (len(sizes) - 1))
+    net = Network(sizes, (w.activation,) * len(w.hidden) + ("sigmoid",))
     return net, X, T
 
 
@@ -134,11 +72,12 @@ def _figure(n: int, ep: int, best: float, times: list[float], network_epochs: in
             "times_s": times, "network_epochs_per_s": network_epochs / best if best > 0 else math.nan}
 
 
-def time_kernel(net, X, T, schedule: str, dtype: str, lr: float, n: int, ep: int, repeats: int) -> dict:
+def time_kernel(net, X, T, schedule: str, dtype: str, lr: float, n: int, ep: int, repeats: int,
+                batch_size: int = 1) -> dict:
     import kernels
     from kernels import TrainOptions
 
-    opts = TrainOptions(loss="mse", optimizer="sgd", schedule=schedule, dtype=dtype)
+    opts = TrainOptions(loss="mse", optimizer="sgd", schedule=schedule, batch_size=batch_size, dtype=dtype)
     theta0 = _theta0(net, n)
     t = time.perf_counter()
     kernels.train(net, opts, X, T, theta0[:1], lr=lr, epochs=1)  # JIT compile or cache load, untimed
@@ -149,23 +88,26 @@ def time_kernel(net, X, T, schedule: str, dtype: str, lr: float, n: int, ep: int
     return fig
 
 
-def time_numpy(net, X, T, schedule: str, dtype: str, lr: float, n: int, ep: int, repeats: int) -> dict:
+def time_numpy(net, X, T, schedule: str, dtype: str, lr: float, n: int, ep: int, repeats: int,
+               batch_size: int = 1) -> dict:
     from sweep.bench.refs import numpy_vectorised_train
 
     theta0 = _theta0(net, n)
-    best, times, _ = best_of(
-        lambda: numpy_vectorised_train(net.sizes, theta0, X, T, lr, ep, schedule, dtype), repeats)
+    best, times, _ = best_of(lambda: numpy_vectorised_train(
+        net.sizes, theta0, X, T, lr, ep, schedule, dtype, batch_size, net.activations), repeats)
     return _figure(n, ep, best, times, n * ep)
 
 
-def time_jax(net, X, T, schedule: str, dtype: str, lr: float, n: int, ep: int, repeats: int) -> dict:
+def time_jax(net, X, T, schedule: str, dtype: str, lr: float, n: int, ep: int, repeats: int,
+             batch_size: int = 1) -> dict:
     from sweep.bench.refs import jax_train
 
     theta0 = _theta0(net, n)
     t = time.perf_counter()
-    jax_train(net.sizes, theta0, X, T, lr, 1, schedule, dtype)  # compile for these shapes
+    jax_train(net.sizes, theta0, X, T, lr, 1, schedule, dtype, batch_size, net.activations)  # compile
     compile_s = time.perf_counter() - t
-    best, times, _ = best_of(lambda: jax_train(net.sizes, theta0, X, T, lr, ep, schedule, dtype), repeats)
+    best, times, _ = best_of(lambda: jax_train(
+        net.sizes, theta0, X, T, lr, ep, schedule, dtype, batch_size, net.activations), repeats)
     fig = _figure(n, ep, best, times, n * ep)
     fig["compile_s"] = compile_s
     return fig
@@ -272,8 +214,20 @@ def _log(msg: str) -> None:
     print(f"bench: {msg}", file=sys.stderr, flush=True)
 
 
-def run_bench(mode: str = "full", threads: int | None = None, use_jax: bool = True) -> dict:
-    """Measure every row; returns the report (``markdown(report)`` renders it)."""
+def select(rows) -> tuple[Workload, ...]:
+    """The workloads named in ``rows`` (keys, in the table's order); every one when ``rows`` is empty."""
+    if not rows:
+        return WORKLOADS
+    keys = {w.key for w in WORKLOADS}
+    unknown = [r for r in rows if r not in keys]
+    if unknown:
+        raise ValueError(f"unknown bench rows {unknown}; the rows are {sorted(keys)}")
+    return tuple(w for w in WORKLOADS if w.key in set(rows))
+
+
+def run_bench(mode: str = "full", threads: int | None = None, use_jax: bool = True, rows=None) -> dict:
+    """Measure every row (``rows``: only those throughput rows, nothing else); returns the report
+    (``markdown(report)`` renders it)."""
     import numba
 
     import kernels
@@ -282,6 +236,7 @@ def run_bench(mode: str = "full", threads: int | None = None, use_jax: bool = Tr
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}")
+    chosen = select(rows)
     max_threads = numba.config.NUMBA_NUM_THREADS
     if threads:
         numba.set_num_threads(max(1, min(int(threads), max_threads)))
@@ -305,24 +260,29 @@ def run_bench(mode: str = "full", threads: int | None = None, use_jax: bool = Tr
          f"{machine['sigmoid_cycles']['float64']:.2f} / {machine['sigmoid_cycles']['float32']:.2f} cycles per lane "
          f"(float64 / float32)")
 
-    for w in WORKLOADS:
+    for w in chosen:
         net, X, T = _problem(w)
         args = (net, X, T, w.schedule, w.dtype, w.lr)
         row = {"kind": "throughput", "label": w.label, "sizes": list(net.sizes), "schedule": w.schedule,
-               "dtype": w.dtype, "threads": n_threads}
-        row["kernel"] = time_kernel(*args, *scaled(w.kernel, mode), repeats)
-        row["numpy"] = time_numpy(*args, *scaled(w.numpy, mode, ref=True), repeats)
-        row["jax"] = time_jax(*args, *scaled(w.jax, mode, ref=True), repeats) if use_jax else None
+               "dtype": w.dtype, "threads": n_threads, "activations": list(net.activations),
+               "batch_size": w.batch_size, "n_patterns": int(X.shape[0])}
+        row["kernel"] = time_kernel(*args, *scaled(w.kernel, mode), repeats, w.batch_size)
+        row["numpy"] = time_numpy(*args, *scaled(w.numpy, mode, ref=True), repeats, w.batch_size)
+        row["jax"] = (time_jax(*args, *scaled(w.jax, mode, ref=True), repeats, w.batch_size)
+                      if use_jax else None)
         k = row["kernel"]["network_epochs_per_s"]
         row["ratio_numpy"] = k / row["numpy"]["network_epochs_per_s"]
         row["ratio_jax"] = k / row["jax"]["network_epochs_per_s"] if row["jax"] else None
-        row["limit"] = limit(machine, net.sizes, X.shape[0], w.schedule, w.dtype, n_threads)
+        row["limit"] = limit(machine, net.sizes, X.shape[0], w.schedule, w.dtype, n_threads, w.batch_size,
+                             net.activations)
         row["of_limit"] = k / row["limit"]
         workloads[w.key] = row
         _log(f"{w.label}: mlp-sweep {fmt_rate(k)}, NumPy {fmt_rate(row['numpy']['network_epochs_per_s'])}"
              + (f", JAX {fmt_rate(row['jax']['network_epochs_per_s'])}" if row["jax"] else "")
              + f" network-epochs/s (first kernel call {row['kernel']['first_call_s']:.1f} s)")
 
+    if rows:
+        return _report(mode, repeats, machine, warmup_s, load_start, workloads)
     hi = n_threads
     for key, label, hidden, size in SCALING:
         row = {"kind": "scaling", "label": label}
@@ -377,6 +337,10 @@ def run_bench(mode: str = "full", threads: int | None = None, use_jax: bool = Tr
     workloads["sweep_run"] = {"kind": "sweep", "label": "End-to-end `sweep run` (XOR 2-2-1)", **sw}
     _log(f"sweep run: {sw['runs_per_s']:,.0f} runs/s, {100 * sw['outside_kernels_share']:.1f}% outside kernels")
 
+    return _report(mode, repeats, machine, warmup_s, load_start, workloads)
+
+
+def _report(mode, repeats, machine, warmup_s, load_start, workloads) -> dict:
     info = machine_info()
     info["limit_model"] = machine
     return {"mode": mode, "repeats": repeats, "machine": info, "warmup_s": warmup_s,
@@ -385,10 +349,14 @@ def run_bench(mode: str = "full", threads: int | None = None, use_jax: bool = Tr
 
 def main(args) -> int:
     mode = "tiny" if getattr(args, "tiny", False) else ("quick" if getattr(args, "quick", False) else "full")
-    report = run_bench(mode, threads=getattr(args, "threads", None), use_jax=not getattr(args, "no_jax", False))
+    rows = [r.strip() for r in (getattr(args, "rows", None) or "").split(",") if r.strip()]
+    report = run_bench(mode, threads=getattr(args, "threads", None), use_jax=not getattr(args, "no_jax", False),
+                       rows=rows)
     flags = "".join(f" {f}" for f, on in (("--quick", mode == "quick"), ("--tiny", mode == "tiny")) if on)
     if getattr(args, "threads", None):
         flags += f" --threads {args.threads}"
+    if rows:
+        flags += f" --rows {','.join(rows)}"
     report["flags"] = flags
     print(markdown(report))
     if getattr(args, "json", None):

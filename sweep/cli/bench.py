@@ -1,4 +1,4 @@
-"""``sweep bench [--quick] [--threads N] [--json FILE] [--no-jax]``: the benchmark table (sweep.bench.suite)."""
+"""``sweep bench [--quick] [--threads N] [--json FILE] [--no-jax] [--rows KEY,...]``: the benchmark table (sweep.bench.suite)."""
 from __future__ import annotations
 
 import argparse
@@ -15,5 +15,8 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, metavar="N", help="Numba threads for the kernels (default: all cores)")
     p.add_argument("--json", metavar="FILE", help="also write every figure to FILE as JSON")
     p.add_argument("--no-jax", action="store_true", help="skip the JAX reference even if jax is installed")
+    p.add_argument("--rows", metavar="KEY,...",
+                   help="only these throughput rows (comma-separated keys of sweep.bench.workloads.WORKLOADS, "
+                        "e.g. spirals_2_20_20_1_full), without the scaling, compile and sweep-run rows")
     p.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # test suite: seconds, not minutes
     p.set_defaults(func=lambda args: __import__("sweep.bench.suite", fromlist=["main"]).main(args))
