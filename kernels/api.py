@@ -120,9 +120,17 @@ def pack_hyper(values: dict, n_runs: int, dtype) -> np.ndarray:
     return np.ascontiguousarray(np.stack(rows, axis=1))
 
 
+def _no_dense_skips(net: Network, what: str) -> None:
+    # gradient.py's hand-written pass knows the input-to-output shortcut only
+    if any(k > 0 or m < net.n_layers for m, k in net.skips):
+        raise ValueError(f"{what} does not support skip connections into or out of hidden levels (dense); "
+                         f"train() does (record_final_outputs gives the outputs)")
+
+
 def loss_and_grad(net: Network, loss: str, theta, X, T, leaky_slope=0.01, dtype="float64", flat_spot=0.0):
     """Full-batch loss E (n_runs,) and gradient dE/dtheta (n_runs, P), without training
     (``flat_spot``: the backward pass of Fahlman's modified derivative)."""
+    _no_dense_skips(net, "loss_and_grad")
     dt = _DTYPES[dtype]
     theta = _theta(net, theta)
     data, acc_mode = _dataset(net, X, T, dt)
@@ -140,6 +148,7 @@ def loss_and_grad(net: Network, loss: str, theta, X, T, leaky_slope=0.01, dtype=
 
 def forward(net: Network, theta, X, leaky_slope=0.01, dtype="float64") -> np.ndarray:
     """Network outputs Y (n_runs, n_patterns, n_out) for parameters theta (n_runs, P)."""
+    _no_dense_skips(net, "forward")
     dt = _DTYPES[dtype]
     theta = _theta(net, theta)
     X = np.require(X, dt, requirements="CW")
@@ -167,8 +176,8 @@ def init_params(net: Network, scheme: str, init_keys, low=0.0, high=1.0, std=1.0
     if scheme == "numpy_legacy":
         if seeds is None:
             raise ValueError("init scheme 'numpy_legacy' needs seeds")
-        if net.shortcut:
-            raise ValueError("init scheme 'numpy_legacy' does not support a shortcut")
+        if net.skips:
+            raise ValueError("init scheme 'numpy_legacy' does not support a shortcut or dense skips")
         return _legacy(net, np.broadcast_to(seeds, (n,)), f64(low), f64(high), f64(scale))
     code = INIT_SCHEMES.get(scheme)
     if code is None:

@@ -42,7 +42,7 @@ from kernels.numba_cache import cache_dir as numba_cache_dir
 GENERATOR_VERSION = 3
 
 
-_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_loops.py", "codegen_memory.py", "codegen_heldout.py",
+_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_loops.py", "codegen_memory.py", "codegen_tiles.py", "codegen_heldout.py",
                  "codegen_plan.py", "codegen_size.py", "codegen_state.py", "codegen_tuning.py", "codegen_units.py",
                  "rng.py", "config.py", "isa.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
                      (Path(__file__).parent / "ops").glob("*.py"))))
@@ -73,11 +73,15 @@ def make_spec(net, st, n_patterns: int, dtype: str, memory: bool = False, n_test
     """The static configuration of a call (``st``: its ``kernels.bundles.Static``), normalised so
     equivalent calls share one kernel; ``memory``: the memory schedule whatever the size (also
     with ``$MLP_SWEEP_SPECIALISE=0``); ``n_test``: the held-out set's patterns."""
-    memory = memory or os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0"
+    # dense over two hidden levels or more has skips into hidden levels, which only the memory
+    # schedule renders; over one it is the shortcut, over none nothing (``network.skip_pairs``)
+    dense = net.dense and len(net.sizes) > 3
+    shortcut = (net.shortcut or net.dense and len(net.sizes) == 3) and not dense
+    memory = memory or dense or os.environ.get("MLP_SWEEP_SPECIALISE", "1") == "0"
     full = st.schedule == FULL
     spec = Spec(
         sizes=tuple(int(s) for s in net.sizes), acts=tuple(int(a) for a in net.layout["acts"]),
-        bias=bool(net.bias), shortcut=bool(net.shortcut), loss=int(st.loss), opt=int(st.opt),
+        bias=bool(net.bias), shortcut=bool(shortcut), dense=bool(dense), loss=int(st.loss), opt=int(st.opt),
         schedule=int(st.schedule),
         batch_size=int(n_patterns) if full else max(1, min(int(st.batch_size), int(n_patterns))),
         shuffle=bool(st.shuffle) and not full, acc_mode=int(st.acc_mode), n_patterns=int(n_patterns),

@@ -33,7 +33,7 @@ import numpy as np
 
 from kernels.bundles import FIN_ACC, FIN_LOSS, FIN_MIN, FIN_MSE, FULL, TEST_ACC, TEST_BEST, TEST_LOSS, TEST_MSE
 from kernels.config import LANES, MEMORY_UNITS, UNITS_MAX_PATTERNS
-from kernels.network import param_offsets
+from kernels.network import param_offsets, skip_offsets, skip_pairs
 from kernels.ops import LOSSES, N_HYPER, N_MILESTONES, OPTIMIZERS
 from kernels.ops.hyper import IROW, ROW
 
@@ -60,6 +60,7 @@ class Spec:
     decay: bool = False  # weight decay
     memory: bool = False  # the memory schedule whatever the size (``codegen_tuning.memory_units``)
     n_test: int = 0      # patterns of the held-out set, evaluated every epoch (``codegen_memory.evaluate_test``)
+    dense: bool = False  # every level feeds every later one (``network.skip_pairs``): the memory schedule
 
     @property
     def n_layers(self):
@@ -67,7 +68,12 @@ class Spec:
 
     def layout(self):
         """(w_off, b_off, s_off, n_params) exactly as ``Network.layout``."""
-        return param_offsets(self.sizes, self.bias, self.shortcut)
+        return param_offsets(self.sizes, self.bias, self.shortcut, self.dense)
+
+    @property
+    def skips(self):
+        """The skip connections ``(m, k)``, level k feeding level m (``network.skip_pairs``)."""
+        return skip_pairs(self.sizes, self.shortcut, self.dense)
 
     def cost(self):
         """A rough size of the unrolled lane body, cheap to compute (``codegen_size.body_size``
@@ -96,6 +102,7 @@ class Layout:
     def __init__(self, spec: Spec, plan=None):
         self.spec = spec
         self.w_off, self.b_off, self.s_off, self.P = spec.layout()
+        self.skip_off = skip_offsets(spec.sizes, self.s_off, spec.skips)     # (m, k) -> its matrix's offset
         self.n_in, self.n_out, self.nl = spec.sizes[0], spec.sizes[-1], spec.n_layers
         self.opt = OPTIMIZERS.by_code(spec.opt)
         self.loss = LOSSES.by_code(spec.loss)

@@ -9,7 +9,8 @@ milestone ops).
 """
 from __future__ import annotations
 
-from kernels.codegen_memory import _blocks, _Pass, forward
+from kernels.codegen_memory import forward
+from kernels.codegen_tiles import _blocks, _Pass
 from kernels.ops import MILESTONES
 
 

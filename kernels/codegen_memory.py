@@ -9,9 +9,10 @@ of a layer's three products is a loop of T x T tiles of SSA accumulators, each r
 generic kernel's order, ``TERMS_PER_ITER`` terms per loop iteration:
 
 - forward, patterns x units: ``z[k][j] = b_j + sum_i W[j, i] a[k][i]`` (``0.0 + ...`` without a
-  bias), then the shortcut's terms; ``a = f(z)`` (``_Body.grouped``);
-- deltas of level l, patterns x units: ``f'(a[k][i]) * (0.0 + sum_j W[j, i] d[k][j])``, through
-  the weights of the batch's start;
+  bias), then each skip connection's terms into the level (the shortcut; a dense net's
+  ``S_(m,k)``, by source k); ``a = f(z)`` (``_Body.grouped``);
+- deltas of level l, patterns x units: ``f'(a[k][i]) * (0.0 + sum_j W[j, i] d[k][j] + the skips
+  out of level l, sum_j S_(m,l)[j, i] d_m[k][j] by target m)``, through the weights of the batch's start;
 - gradients, units x inputs: ``0.0 + sum_k d[k][j] a[k][i]`` over the batch's patterns in order,
   in registers for a batch of one block (then each parameter's update at once), else added to
   ``GR`` block by block and updated in one pass (kept where ``still``).
@@ -20,138 +21,14 @@ The metrics, bookkeeping and every op are ``_Body``'s, so every schedule gives t
 """
 from __future__ import annotations
 
-from llvmlite import ir
-
 from kernels.bundles import FULL
-from kernels.codegen_llvm import I64
-from kernels.ops import ACC_ARGMAX
+from kernels.codegen_tiles import _blocks, _chunks, _ix, _pairs, _Pass, _tiles
 
 #: Parameters per iteration of the in-order parameter sum (a diverged run's is not finite).
 PARAMS_PER_ITER = 8
 #: Terms of a reduction (a unit's fan-in, a delta's fan-out) per loop iteration: longer ones are
 #: a loop (its accumulators in phis), so a body stays a few thousand instructions however wide.
 TERMS_PER_ITER = 8
-
-
-def _c(v):
-    return ir.Constant(I64, v)
-
-
-def _ix(b, base, *terms):
-    """``base + sum(index * stride)``: an int when every index is one, else int64 IR (``base``
-    too may be either)."""
-    if not isinstance(base, int):
-        return _ix(b, 0, (base, 1), *terms)
-    if all(isinstance(i, int) for i, _ in terms):
-        return base + sum(i * s for i, s in terms)
-    v, const = None, base
-    for i, s in terms:
-        if isinstance(i, int):
-            const += i * s
-        else:
-            t = i if s == 1 else b.mul(i, _c(s))
-            v = t if v is None else b.add(v, t)
-    return b.add(v, _c(const)) if const else v
-
-
-def _chunks(body, n, per_iter, step, state=()):
-    """``state = step(idx, state)`` over ``0 .. n-1``, ``per_iter`` indices at a time: an LLVM
-    loop (``idx`` int64 SSA values) while it runs at least twice, the rest unrolled (ints)."""
-    g = body.g
-    n_iter = n // per_iter
-    state, first = list(state), 0
-    if n_iter >= 2:
-        state = g.loop(state, 0, n_iter, lambda it, cur: step([_ix(g.b, u, (it, per_iter)) for u in range(per_iter)], cur))
-        first = n_iter * per_iter
-    rest = list(range(first, n))
-    for s in range(0, len(rest), per_iter):
-        state = step(rest[s:s + per_iter], state)
-    return state
-
-
-def _tiles(body, n_rows, n_cols, step):
-    """``step(rows, cols)`` over a grid of T x T tiles (rows outer), each dimension ``_chunks``."""
-    T = body.plan.memory
-
-    def row(rows, state):
-        return _chunks(body, n_cols, T, lambda cols, st: step(rows, cols) or st, state)
-
-    _chunks(body, n_rows, T, row)
-
-
-class _Pass:
-    """A pass over ``n`` patterns, pattern ``s`` of the pass being pattern ``first + s`` of the
-    dataset (natural order) or of the epoch's shuffled copy (``shuffled``), run a block of up to T
-    patterns at a time: the block's pattern in slot ``u`` has its activations in rows
-    ``AM + u * UA + unit`` and its deltas in ``DL + u * UA + unit``. Indices are ints or int64
-    SSA values."""
-
-    def __init__(self, body, n, first=0, shuffled=False, held_out=False):
-        self.body, self.b, self.lay, self.sizes = body, body.g.b, body.layout, body.spec.sizes
-        self.n, self.first, self.shuffled = n, first, shuffled
-        self.uoff = self.lay.level_offsets()
-        self.tile = self.lay.TILE           # patterns per block, units per tile
-        args = body.args
-        self.data = (args.xte, args.tte, args.tidxte) if held_out else (args.x, args.t, args.tidx)
-
-    def w_row(self, l, j, i):
-        return _ix(self.b, self.lay.TH + self.lay.w_off[l], (j, self.sizes[l]), (i, 1))
-
-    def bias_row(self, l, j):
-        return _ix(self.b, self.lay.TH + self.lay.b_off[l], (j, 1))
-
-    def sc_row(self, j, i):
-        return _ix(self.b, self.lay.TH + self.lay.s_off, (j, self.lay.n_in), (i, 1))
-
-    def a_row(self, u, l, i):
-        return _ix(self.b, self.lay.AM + self.uoff[l], (u, self.lay.UA), (i, 1))
-
-    def d_row(self, u, l, i):
-        return _ix(self.b, self.lay.DL + self.uoff[l], (u, self.lay.UA), (i, 1))
-
-    def zo_row(self, u, j):
-        return _ix(self.b, self.lay.ZO, (u, self.lay.n_out), (j, 1))
-
-    def outputs(self, u):
-        """The outputs and logits of the block's pattern in slot ``u`` (``forward`` stored them)."""
-        n_out = self.lay.n_out
-        return ([self.body.load_f(self.a_row(u, self.lay.nl, j)) for j in range(n_out)],
-                [self.body.load_f(self.zo_row(u, j)) for j in range(n_out)])
-
-    def k(self, s):
-        """The pattern's index in the dataset (or in the shuffled copy)."""
-        return _ix(self.b, 0, (self.first, 1), (s, 1))
-
-    def x(self, s, i):
-        body, lay = self.body, self.lay
-        if self.shuffled:
-            return body.load_f(_ix(self.b, lay.XS, (i, 1), (self.k(s), lay.n_in)))
-        return body.load_data(self.data[0], _ix(self.b, 0, (i, 1), (self.k(s), lay.n_in)), "f")
-
-    def t(self, s, j):
-        body, lay = self.body, self.lay
-        if self.shuffled:
-            return body.load_f(_ix(self.b, lay.TS, (j, 1), (self.k(s), lay.n_out)))
-        return body.load_data(self.data[1], _ix(self.b, 0, (j, 1), (self.k(s), lay.n_out)), "f")
-
-    def cls(self, s):
-        """The pattern's class (argmax accuracy), else None."""
-        return self.body.load_data(self.data[2], self.k(s), "i") if self.body.spec.acc_mode == ACC_ARGMAX else None
-
-    def a(self, ss, u, l, i):
-        """Activation ``i`` of level ``l`` of the block's pattern in slot ``u`` (level 0: its
-        input; ``ss``: the block's patterns)."""
-        return self.x(ss[u], i) if l == 0 else self.body.load_f(self.a_row(u, l, i))
-
-    def d(self, u, l, j):
-        return self.body.load_f(self.d_row(u, l, j))
-
-    def w(self, l, j, i):
-        return self.body.load_f(self.w_row(l, j, i))
-
-
-def _pairs(n, m):    # the (row, column) positions of an n x m tile, row-major
-    return [(u, v) for u in range(n) for v in range(m)]
 
 
 def forward(body, ps: _Pass, ss):
@@ -172,17 +49,17 @@ def forward(body, ps: _Pass, ss):
                     z = [zk + w[v] * a[u] for zk, (u, v) in zip(z, pairs)]
                 return z
 
-            def shortcut(is_, z):
+            def skip(is_, z, pair):
                 for i in is_:
-                    x = [ps.x(s, i) for s in ss]
-                    w = [body.load_f(ps.sc_row(j, i)) for j in js]
-                    z = [zk + w[v] * x[u] for zk, (u, v) in zip(z, pairs)]
+                    a = [ps.a(ss, u, pair[1], i) for u in range(len(ss))]
+                    w = [body.load_f(ps.skip_row(pair, j, i)) for j in js]
+                    z = [zk + w[v] * a[u] for zk, (u, v) in zip(z, pairs)]
                 return z
 
             z = [body.load_f(ps.bias_row(l, js[v])) if spec.bias else g.c(0.0) for _, v in pairs]
             z = _chunks(body, n_i, TERMS_PER_ITER, terms, z)
-            if last and spec.shortcut:
-                z = _chunks(body, body.layout.n_in, TERMS_PER_ITER, shortcut, z)
+            for pair in (p for p in spec.skips if p[0] == l + 1):     # then each skip's terms, by source
+                z = _chunks(body, spec.sizes[pair[1]], TERMS_PER_ITER, lambda is_, z, pair=pair: skip(is_, z, pair), z)
             acts = body.grouped(body.acts[l].forward, z, body.hyper.slope)
             for (u, v), a, zk in zip(pairs, acts, z):
                 body.store_f(ps.a_row(u, l + 1, js[v]), a)
@@ -215,7 +92,16 @@ def deltas(body, ps: _Pass, ss, scale):
                     acc = [ak + w[v] * d[u] for ak, (u, v) in zip(acc, pairs)]
                 return acc
 
+            def skip(js, acc, m):
+                for j in js:
+                    d = [ps.d(u, m, j) for u in range(len(ss))]
+                    w = [body.load_f(ps.skip_row((m, l), j, i)) for i in is_]
+                    acc = [ak + w[v] * d[u] for ak, (u, v) in zip(acc, pairs)]
+                return acc
+
             acc = _chunks(body, n_o, TERMS_PER_ITER, terms, [g.c(0.0)] * len(pairs))
+            for m in (p[0] for p in spec.skips if p[1] == l):     # then the skips out of level l, by target
+                acc = _chunks(body, spec.sizes[m], TERMS_PER_ITER, lambda js, acc, m=m: skip(js, acc, m), acc)
             for (u, v), ak in zip(pairs, acc):
                 body.store_f(ps.d_row(u, l, is_[v]), body.derive(l - 1, ak, ps.a(ss, u, l, is_[v])))
             return state
@@ -242,13 +128,13 @@ def _gradient_tiles(body, ps: _Pass, ss, tile):
                 return st
 
             _chunks(body, spec.sizes[l + 1], T, biases)
-    if spec.shortcut:
-        def shortcut(js, is_):
-            d = [[ps.d(u, lay.nl, j) for j in js] for u in range(len(ss))]
-            x = [[ps.x(s, i) for i in is_] for s in ss]
-            tile(js, is_, lambda u, v, w: d[u][v] * x[u][w], ps.sc_row)
+    for pair in spec.skips:
+        def skip(js, is_, pair=pair):
+            d = [[ps.d(u, pair[0], j) for j in js] for u in range(len(ss))]
+            a = [[ps.a(ss, u, pair[1], i) for i in is_] for u in range(len(ss))]
+            tile(js, is_, lambda u, v, w: d[u][v] * a[u][w], lambda j, i: ps.skip_row(pair, j, i))
 
-        _tiles(body, lay.n_out, lay.n_in, shortcut)
+        _tiles(body, spec.sizes[pair[0]], spec.sizes[pair[1]], skip)
 
 
 def _apply(body, still, h, c):
@@ -327,11 +213,6 @@ def param_sum(body):
         return [s]
 
     return _chunks(body, lay.P, PARAMS_PER_ITER, step, [g.c(0.0)])[0]
-
-
-def _blocks(body, ps: _Pass, step, state=()):
-    """``state = step(ss, state)`` over the pass's patterns, blocks of T in order."""
-    return _chunks(body, ps.n, ps.tile, step, state)
 
 
 def emit_memory(body, m, act):

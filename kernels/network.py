@@ -1,8 +1,11 @@
 """Architecture description and parameter layout of a dense MLP (immutable values).
 
 ``theta`` (P,) of one run holds, for each layer l: W_l row-major (sizes[l+1], sizes[l]),
-then b_l (sizes[l+1],) when ``bias``; then the shortcut S row-major (n_out, n_in) when
-``shortcut``. See docs/conventions.md.
+then b_l (sizes[l+1],) when ``bias``; then the skip connections: the shortcut S row-major
+(n_out, n_in) when ``shortcut``, or with ``dense`` (every level connected to every later one, Lang
+& Witbrock 1988) one matrix S_(m,k) row-major (sizes[m], sizes[k]) per pair of levels
+``k <= m - 2`` (:func:`skip_pairs`: by target level m, then source level k; level 0 is the input).
+See docs/conventions.md.
 """
 from __future__ import annotations
 
@@ -14,8 +17,26 @@ import numpy as np
 from kernels.ops import ACTIVATIONS
 
 
-def param_offsets(sizes, bias: bool, shortcut: bool) -> tuple[list[int], list[int], int, int]:
-    """(w_off, b_off, s_off, n_params) of the flat layout; -1 marks an absent bias/shortcut."""
+def skip_pairs(sizes, shortcut: bool, dense: bool = False) -> tuple[tuple[int, int], ...]:
+    """The skip connections ``(m, k)``, level k feeding level m (level 0 the input, the output
+    ``L = len(sizes) - 1``): ``dense``: every ``k <= m - 2``, by m then k; ``shortcut``: ``(L, 0)``."""
+    L = len(sizes) - 1
+    if dense:
+        return tuple((m, k) for m in range(2, L + 1) for k in range(m - 1))
+    return ((L, 0),) if shortcut else ()
+
+
+def skip_offsets(sizes, s_off: int, pairs) -> dict:
+    """``{(m, k): offset}`` of each skip matrix (sizes[m], sizes[k]), consecutive from ``s_off``."""
+    out, off = {}, s_off
+    for m, k in pairs:
+        out[(m, k)] = off
+        off += sizes[m] * sizes[k]
+    return out
+
+
+def param_offsets(sizes, bias: bool, shortcut: bool, dense: bool = False) -> tuple[list[int], list[int], int, int]:
+    """(w_off, b_off, s_off, n_params) of the flat layout; -1 marks an absent bias/skip block."""
     w_off, b_off, off = [], [], 0
     for l in range(len(sizes) - 1):
         n_i, n_o = sizes[l], sizes[l + 1]
@@ -23,8 +44,9 @@ def param_offsets(sizes, bias: bool, shortcut: bool) -> tuple[list[int], list[in
         off += n_i * n_o
         b_off.append(off if bias else -1)
         off += n_o if bias else 0
-    s_off = off if shortcut else -1
-    off += sizes[0] * sizes[-1] if shortcut else 0
+    pairs = skip_pairs(sizes, shortcut, dense)
+    s_off = off if pairs else -1
+    off += sum(sizes[m] * sizes[k] for m, k in pairs)
     return w_off, b_off, s_off, off
 
 
@@ -37,6 +59,7 @@ class Network:
     activations: tuple[str, ...]
     bias: bool = True
     shortcut: bool = False
+    dense: bool = False       # every level feeds every later one (``skip_pairs``); implies the shortcut
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", tuple(int(s) for s in self.sizes))
@@ -63,7 +86,7 @@ class Network:
     @cached_property
     def layout(self) -> dict[str, np.ndarray]:
         """Offsets the kernels index with: w_off, b_off (-1: none), s_off, unit_off, sizes, acts."""
-        w_off, b_off, s_off, off = param_offsets(self.sizes, self.bias, self.shortcut)
+        w_off, b_off, s_off, off = param_offsets(self.sizes, self.bias, self.shortcut, self.dense)
         return {
             "sizes": np.array(self.sizes, np.int64),
             "acts": np.array([ACTIVATIONS.code(a) for a in self.activations], np.int64),
@@ -73,6 +96,11 @@ class Network:
             "unit_off": np.concatenate([[0], np.cumsum(self.sizes[:-1])]).astype(np.int64),
             "n_params": off,
         }
+
+    @property
+    def skips(self) -> tuple[tuple[int, int], ...]:
+        """The skip connections ``(m, k)`` (:func:`skip_pairs`)."""
+        return skip_pairs(self.sizes, self.shortcut, self.dense)
 
     @property
     def n_params(self) -> int:
@@ -87,15 +115,16 @@ class Network:
             fan_in += [n_i] * (n_i * n_o + (n_o if self.bias else 0))
             fan_out += [n_o] * (n_i * n_o + (n_o if self.bias else 0))
             is_bias += [False] * (n_i * n_o) + [True] * (n_o if self.bias else 0)
-        if self.shortcut:
-            k = self.n_in * self.n_out
-            fan_in += [self.n_in] * k
-            fan_out += [self.n_out] * k
-            is_bias += [False] * k
+        for m, k in self.skips:     # each skip matrix its own block, as the shortcut (fan-in: its source)
+            n = self.sizes[m] * self.sizes[k]
+            fan_in += [self.sizes[k]] * n
+            fan_out += [self.sizes[m]] * n
+            is_bias += [False] * n
         return np.array(fan_in, np.int64), np.array(fan_out, np.int64), np.array(is_bias, bool)
 
     def flatten(self, weights, biases=None, shortcut=None) -> np.ndarray:
-        """theta (P,) from per-layer ``weights[l]`` (out, in), ``biases[l]`` (out,), ``shortcut`` (n_out, n_in)."""
+        """theta (P,) from per-layer ``weights[l]`` (out, in), ``biases[l]`` (out,), ``shortcut`` (n_out, n_in)
+        (``dense``: a list of the skip matrices, in ``skips`` order)."""
         if len(weights) != self.n_layers:
             raise ValueError(f"expected {self.n_layers} weight matrices, got {len(weights)}")
         if self.bias and (biases is None or len(biases) != self.n_layers):
@@ -111,15 +140,18 @@ class Network:
                 if bvec.shape != (self.sizes[l + 1],):
                     raise ValueError(f"layer {l + 1} biases have shape {bvec.shape}, expected {(self.sizes[l + 1],)}")
                 parts.append(bvec)
-        if self.shortcut:
-            s = np.asarray(shortcut, np.float64)
-            if s.shape != (self.n_out, self.n_in):
-                raise ValueError(f"shortcut weights have shape {s.shape}, expected {(self.n_out, self.n_in)}")
+        skips = list(shortcut) if self.dense else [shortcut] if self.shortcut else []
+        if len(skips) != len(self.skips):
+            raise ValueError(f"expected {len(self.skips)} skip matrices, got {len(skips)}")
+        for (m, k), s in zip(self.skips, skips):
+            s = np.asarray(s, np.float64)
+            if s.shape != (self.sizes[m], self.sizes[k]):
+                raise ValueError(f"skip weights {k}->{m} have shape {s.shape}, expected {(self.sizes[m], self.sizes[k])}")
             parts.append(s.ravel())
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def unflatten(self, theta):
-        """Inverse of ``flatten``: (weights, biases or None, shortcut or None)."""
+        """Inverse of ``flatten``: (weights, biases or None, shortcut or None; ``dense``: the skip matrices)."""
         theta = np.asarray(theta)
         lay = self.layout
         weights, biases = [], []
@@ -128,9 +160,10 @@ class Network:
             weights.append(theta[lay["w_off"][l]: lay["w_off"][l] + n_i * n_o].reshape(n_o, n_i))
             if self.bias:
                 biases.append(theta[lay["b_off"][l]: lay["b_off"][l] + n_o])
-        s = None
-        if self.shortcut:
-            s = theta[lay["s_off"]: lay["s_off"] + self.n_in * self.n_out].reshape(self.n_out, self.n_in)
+        offs = skip_offsets(self.sizes, lay["s_off"], self.skips)
+        skips = [theta[o: o + self.sizes[m] * self.sizes[k]].reshape(self.sizes[m], self.sizes[k])
+                 for (m, k), o in offs.items()]
+        s = skips if self.dense else skips[0] if skips else None
         return weights, (biases if self.bias else None), s
 
 

@@ -59,15 +59,25 @@ def shuffle_key_of(init_key: int) -> int:
 # --------------------------------------------------------------------------------------------
 # Parameter layout
 # --------------------------------------------------------------------------------------------
+def skip_pairs(sizes, shortcut):
+    """``shortcut = "dense"`` (Lang & Witbrock 1988: every level feeds every later one): the pairs
+    (m, k), level k into level m, k <= m - 2, by m then k; else the input-to-output shortcut or none."""
+    L = len(sizes) - 1
+    if shortcut == "dense":
+        return [(m, k) for m in range(2, L + 1) for k in range(m - 1)]
+    return [(L, 0)] if shortcut else []
+
+
 def layer_shapes(sizes, bias, shortcut):
-    """The blocks of theta in order: list of (kind, layer, shape); kind in {"W", "b", "S"}."""
+    """The blocks of theta in order: list of (kind, layer, shape); kind in {"W", "b", "S"} (S: its
+    (m, k) pair)."""
     blocks = []
     for l in range(1, len(sizes)):
         blocks.append(("W", l, (sizes[l], sizes[l - 1])))
         if bias:
             blocks.append(("b", l, (sizes[l],)))
-    if shortcut:
-        blocks.append(("S", 0, (sizes[-1], sizes[0])))
+    for m, k in skip_pairs(sizes, shortcut):
+        blocks.append(("S", (m, k), (sizes[m], sizes[k])))
     return blocks
 
 
@@ -86,20 +96,22 @@ def flatten(sizes, bias, shortcut, weights, biases=None, shortcut_weights=None) 
             b = np.asarray(biases[l - 1], dtype=np.float64).reshape(-1)
             assert b.shape == (sizes[l],)
             parts.extend(b.tolist())
-    if shortcut:
-        S = np.asarray(shortcut_weights, dtype=np.float64)
-        assert S.shape == (sizes[-1], sizes[0])
+    pairs = skip_pairs(sizes, shortcut)
+    skips = [shortcut_weights[p] for p in pairs] if shortcut == "dense" else [shortcut_weights] if shortcut else []
+    for (m, k), S in zip(pairs, skips):
+        S = np.asarray(S, dtype=np.float64)
+        assert S.shape == (sizes[m], sizes[k])
         parts.extend(S.reshape(-1).tolist())
     return np.array(parts, dtype=np.float64)
 
 
 def unflatten(sizes, bias, shortcut, theta):
-    """Inverse of :func:`flatten`: (weights, biases or None, S or None), copies."""
+    """Inverse of :func:`flatten`: (weights, biases or None, S or None; dense: {(m, k): S}), copies."""
     theta = np.asarray(theta, dtype=np.float64)
     assert theta.shape == (n_params(sizes, bias, shortcut),)
-    weights, biases, S = [], [] if bias else None, None
+    weights, biases, S = [], [] if bias else None, {} if shortcut == "dense" else None
     pos = 0
-    for kind, _, shape in layer_shapes(sizes, bias, shortcut):
+    for kind, where, shape in layer_shapes(sizes, bias, shortcut):
         size = int(np.prod(shape))
         block = theta[pos:pos + size].reshape(shape).copy()
         pos += size
@@ -107,6 +119,8 @@ def unflatten(sizes, bias, shortcut, theta):
             weights.append(block)
         elif kind == "b":
             biases.append(block)
+        elif shortcut == "dense":
+            S[where] = block
         else:
             S = block
     return weights, biases, S
@@ -167,7 +181,10 @@ def naive_forward_all(sizes, activations, bias, shortcut, theta, X, leaky_slope=
             z = weights[l - 1] @ a
             if bias:
                 z = z + biases[l - 1]
-            if l == L and shortcut:
+            if shortcut == "dense":
+                for k in range(l - 1):
+                    z = z + S[(l, k)] @ acts[k][p]
+            elif l == L and shortcut:
                 z = z + S @ X[p]
             a = activate(activations[l - 1], z, leaky_slope)
             zs[l][p] = z
@@ -215,7 +232,8 @@ def naive_loss_and_grad(sizes, activations, bias, shortcut, loss, theta, X, T, l
 
     gW = [np.zeros_like(W) for W in weights]
     gb = [np.zeros(sizes[l]) for l in range(1, L + 1)]
-    gS = np.zeros((sizes[-1], sizes[0]))
+    dense = shortcut == "dense"
+    gS = {pair: np.zeros_like(S[pair]) for pair in S} if dense else np.zeros((sizes[-1], sizes[0]))
     for p in range(n_b):
         y, t, z = acts[L][p], T[p], zs[L][p]
         # delta = dE/dz of the output layer for this pattern
@@ -226,14 +244,21 @@ def naive_loss_and_grad(sizes, activations, bias, shortcut, loss, theta, X, T, l
                                                      + flat_spot)
         else:  # bce, directly on the logit
             delta = (1.0 / (1.0 + np.exp(-z)) - t) / (n_b * n_out)
+        deltas = {L: delta}
         for l in range(L, 0, -1):
+            delta = deltas[l]
             gW[l - 1] += np.outer(delta, acts[l - 1][p])
             gb[l - 1] += delta
-            if l == L and shortcut:
+            if dense:
+                for k in range(l - 1):
+                    gS[(l, k)] += np.outer(delta, acts[k][p])
+            elif l == L and shortcut:
                 gS += np.outer(delta, X[p])
             if l > 1:
                 back = weights[l - 1].T @ delta
-                delta = back * (activation_derivative(activations[l - 2], zs[l - 1][p], acts[l - 1][p], leaky_slope)
+                for m in range(l + 1, L + 1) if dense else ():    # the skips out of level l - 1
+                    back = back + S[(m, l - 1)].T @ deltas[m]
+                deltas[l - 1] = back * (activation_derivative(activations[l - 2], zs[l - 1][p], acts[l - 1][p], leaky_slope)
                                 + flat_spot)
     g = flatten(sizes, bias, shortcut, gW, gb if bias else None, gS if shortcut else None)
     return E, g
@@ -496,7 +521,8 @@ def naive_init(sizes, bias, shortcut, scheme, init_key=0, low=0.0, high=1.0, std
     theta = np.zeros(n_params(sizes, bias, shortcut))
     j = 0
     for kind, l, shape in layer_shapes(sizes, bias, shortcut):
-        fan_in, fan_out = (sizes[0], sizes[-1]) if kind == "S" else (sizes[l - 1], sizes[l])
+        # a skip matrix (m, k) is a block of its own: fan-in its source level's width
+        fan_in, fan_out = (sizes[l[1]], sizes[l[0]]) if kind == "S" else (sizes[l - 1], sizes[l])
         for _ in range(int(np.prod(shape))):
             if scheme == "uniform":
                 value = low + (high - low) * uniform(init_key, j)

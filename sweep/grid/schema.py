@@ -150,6 +150,8 @@ _PARAMS: tuple[Param, ...] = (
     P("model.output", "str", "sigmoid", "group", "output activation", choices=ACTIVATIONS),
     P("model.bias", "bool", True, "group", "a bias on every unit"),
     P("model.shortcut", "bool", False, "group", "direct input-to-output connections (RHW 1986 2-1-1 XOR)"),
+    P("model.dense", "bool", False, "group", "every layer connected to every later layer (Lang & Witbrock 1988's "
+      "two-spirals net); with one hidden layer it is the shortcut", neutral=False),
     P("model.leaky_slope", "float", HYPER["leaky_slope"], "lane", "negative-side slope of leaky_relu", minimum=0.0),
     # --- init: initial parameters ------------------------------------------------
     P("init.scheme", "str", "torch_default", "group", "how initial parameters are drawn", choices=INITS),

@@ -159,12 +159,16 @@ def _check_group(g: Group, grid_subs, ctx: _Context, base_dir: str, cache: dict,
                    f"(or 'auto'), or task.targets = 'onehot'", "criteria.accuracy")
     scheme = c["init.scheme"]
     if scheme == "numpy_legacy":
-        if c["model.shortcut"]:
-            raise fail("init.scheme = 'numpy_legacy' requires model.shortcut = false", "init.scheme")
+        if c["model.shortcut"] or c["model.dense"]:
+            raise fail("init.scheme = 'numpy_legacy' requires model.shortcut = false and model.dense = false",
+                       "init.scheme")
         if max(grid_subs[s].seeds.max() for s in g.subgrids) >= 2**32:
             raise fail("init.scheme = 'numpy_legacy' seeds np.random, which needs seeds < 2**32", "init.scheme")
     if scheme != "explicit":
         return
+    if c["model.dense"]:
+        raise fail("init.scheme = 'explicit' does not support model.dense (its skip matrices have no grid key); "
+                   "use a drawn scheme such as 'uniform'", "init.scheme")
     sizes = [n_in, *hidden, n_out]
     arch = "-".join(map(str, sizes))
     weights = c["init.weights"]

@@ -87,7 +87,7 @@ def network_for(cfg: dict, n_in: int, n_out: int) -> Network:
     act = cfg["model.activation"]
     acts = list(act) if isinstance(act, (list, tuple)) else [act] * len(hidden)
     return Network(sizes=(n_in, *hidden, n_out), activations=(*acts, cfg["model.output"]),
-                   bias=bool(cfg["model.bias"]), shortcut=bool(cfg["model.shortcut"]))
+                   bias=bool(cfg["model.bias"]), shortcut=bool(cfg["model.shortcut"]), dense=bool(cfg["model.dense"]))
 
 
 def plan_group(index: int, group, base_dir: str | Path, max_epochs: int) -> GroupPlan:
