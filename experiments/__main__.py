@@ -36,6 +36,8 @@ STUDIES = {
     "kolen_pollack1990": ("kolen_pollack1990_study.py", ("kolen_pollack1990.md",)),
     "schmidhuber_guessing": ("schmidhuber_guessing_study.py", ("schmidhuber_guessing.md",)),
     "fahlman1988": ("fahlman1988_study.py", ("fahlman1988.md",)),
+    "spirals": ("spirals_study.py", ("spirals.md",)),
+    "moons_generalisation": ("moons_generalisation_study.py", ("moons_generalisation.md",)),
 }
 QUICK_SEEDS = 20
 OUT_NAME = {"xor169": "xor-169", "xor169_sequential": "xor-169-sequential"}
