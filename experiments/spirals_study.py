@@ -2,7 +2,8 @@
 
     python experiments/spirals_study.py     # 1,800 runs of up to 50,000 epochs
 
-Lang & Witbrock's two spirals, 2-5-5-5-1 tanh with the input-to-output shortcut: backprop with
+Lang & Witbrock's two spirals, their 2-5-5-5-1 tanh net (every layer connected to every later layer,
+``model.dense``): backprop with
 momentum and Quickprop, epochs to fit the training set (40-20-40). Runs ``sweep run`` on
 experiments/spirals.toml (resuming), then writes every number of the findings document from the
 runs: Kaplan-Meier percentiles of the epochs to fit with their intervals, the share fitted by
@@ -115,13 +116,21 @@ def findings(main: pd.DataFrame, scan: pd.DataFrame, epochs: int, curves: pd.Dat
     acc = S.results.value_summary(main, "final_accuracy", by=BY)
     best = acc.loc[acc["median"].idxmax()]
     worst = acc.loc[acc["median"].idxmin()]
-    out.append(f"**Where the runs end**: the median final training accuracy is highest for "
-               f"{RULE[best['train.optimizer']]} lr {best['train.lr']:g} ({S.pct(best['median'])}, "
-               f"{S.ci(best['median_lo'], best['median_hi'])}) and lowest for {RULE[worst['train.optimizer']]} "
-               f"lr {worst['train.lr']:g} ({S.pct(worst['median'])}); the best single run of all "
-               f"{len(main) + len(scan):,} ends at {S.pct(float(pd.concat([main, scan])['final_accuracy'].max()))} of "
-               f"the {int(round(1 / np.diff(np.unique(main['final_accuracy'])).min())) if main['final_accuracy'].nunique() > 1 else '?'} "
-               "points right (chance is 50%).")
+    if best["median"] == worst["median"]:      # every cell's median run ends the same (all right, when most fit)
+        unfit = main[main[METRIC].isna()]["final_accuracy"].to_numpy(np.float64)
+        tail = (f"; the {len(unfit):,} runs that never fitted end at a median of "
+                f"{S.pct(S.stats.sample_quantile(unfit, 0.5)[0])} right (p10 "
+                f"{S.pct(np.quantile(unfit, 0.1))})" if len(unfit) else "")
+        out.append(f"**Where the runs end**: the median final training accuracy is {S.pct(best['median'])} in every "
+                   f"main cell{tail}.")
+    else:
+        out.append(f"**Where the runs end**: the median final training accuracy is highest for "
+                   f"{RULE[best['train.optimizer']]} lr {best['train.lr']:g} ({S.pct(best['median'])}, "
+                   f"{S.ci(best['median_lo'], best['median_hi'])}) and lowest for {RULE[worst['train.optimizer']]} "
+                   f"lr {worst['train.lr']:g} ({S.pct(worst['median'])}); the best single run of all "
+                   f"{len(main) + len(scan):,} ends at {S.pct(float(pd.concat([main, scan])['final_accuracy'].max()))} of "
+                   f"the {int(round(1 / np.diff(np.unique(main['final_accuracy'])).min())) if main['final_accuracy'].nunique() > 1 else '?'} "
+                   "points right (chance is 50%).")
     a75 = S.km(main, "epoch_acc75")
     out.append(f"**Reaching 75% right**: {S.pct(a75.n_events / a75.n)} of the main cells' runs reach 75% training "
                f"accuracy within {epochs:,} epochs (KM median pooled over the main cells "
@@ -219,10 +228,9 @@ run that never fitted was counted, so the settings below are the tool's choices.
 
 ## Settings of the grid, and why
 
-- **The net is weaker than theirs.** `model.shortcut` adds only direct input-to-output connections; it
-  does not connect every layer to every later layer. This grid's 2-{'-'.join(map(str, hidden))}-1 tanh net
-  with the input-to-output shortcut has {ours} weights and biases; Lang & Witbrock's fully
-  cascaded net has {theirs}. Every number below is for the tool's net, not for theirs.
+- **Their net.** `model.dense = true` connects every layer to every later layer: the 2-{'-'.join(map(str, hidden))}-1
+  tanh net has {theirs} weights and biases, as Lang & Witbrock's (the layered net with only an
+  input-to-output shortcut would have {ours}).
 - Lang & Witbrock's points exactly ({n_pts} = 2 × {n_pts // 2}, three turns, no noise), targets 0/1 on a
   sigmoid output, hidden units tanh with biases, weights and biases uniform in
   [{df['init.low'].iloc[0]:g}, {df['init.high'].iloc[0]:g}], sse loss summed over the patterns, full batch.
@@ -230,7 +238,7 @@ run that never fitted was counted, so the settings below are the tool's choices.
   there, or at {epochs:,} epochs.
 - Backprop with momentum 0.9 at lr {lrs['momentum']}; Quickprop (mu 1.75, weight decay 1e-4, no
   flat-spot offset) at epsilon {lrs['quickprop']}: the best two learning rates of each rule in a small pilot
-  (not shipped; no pilot run fitted); {n_main:,} seeds per cell.{scan_text}
+  (24 seeds a setting, 30,000 epochs; not shipped); {n_main:,} seeds per cell.{scan_text}
 - A run that never fits costs all {epochs:,} epochs, hence {n_main:,} seeds per cell rather than
   thousands. Training loss and accuracy are recorded at {curves['epoch'].nunique() - 1} log-spaced epochs
   (`record.curve_points`).

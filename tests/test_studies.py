@@ -20,7 +20,7 @@ import _study as S  # noqa: E402
 import fahlman1988_study as F  # noqa: E402
 
 STUDY_GRIDS = ["rhw1986.toml", "kolen_pollack1990.toml", "schmidhuber_guessing.toml", "xor-169.toml",
-               "fahlman1988.toml"]
+               "fahlman1988.toml", "spirals.toml", "moons_generalisation.toml"]
 ISSUE10_RULES = ("rprop", "quickprop")
 ISSUE10_KEYS = ("train.rprop_variant", "train.eta_plus", "train.eta_minus", "train.step_init", "train.step_min",
                 "train.step_max", "train.quickprop_mu", "train.flat_spot", "train.weight_decay")
