@@ -104,7 +104,8 @@ def test_curves_table_read_natively_from_its_own_path(sweep_dir):
     curves = layout_of(sweep_dir).curves
     runs = pd.read_parquet(sweep_dir)
     c = pd.read_parquet(curves)
-    assert list(c.columns) == ["run_id", "epoch", "loss", "mse"]
+    assert list(c.columns) == ["run_id", "epoch", "loss", "mse", "accuracy", "test_loss", "test_accuracy"]
+    assert c["accuracy"].between(0, 1).all() and c["test_loss"].isna().all()   # no held-out set here
     assert set(c["run_id"]) == set(runs["run_id"])
     assert c.groupby("run_id").size().eq(len(log_spaced_epochs(200, 6))).all()
     assert pl.read_parquet(curves).height == len(c) == pl.scan_parquet(curves).collect().height
