@@ -48,7 +48,8 @@ def chunk_sizes(grid, plans, chunk_size: int | None = None) -> list[int]:
         return [int(grid.output.get("chunk_size") or DEFAULT_CHUNK)] * len(plans)
     sizes = []
     for plan, group in zip(plans, grid.groups()):
-        sizes.append(DEFAULT_CHUNK * auto_factor(_max_epochs(grid, group), plan.X.shape[0]))
+        n_test = 0 if plan.X_test is None else plan.X_test.shape[0]     # evaluated every epoch too
+        sizes.append(DEFAULT_CHUNK * auto_factor(_max_epochs(grid, group), plan.X.shape[0] + n_test))
     return sizes
 
 
