@@ -106,7 +106,10 @@ MAX_BODY = 9_000
 MEMORY_ENV = "MLP_SWEEP_MEMORY"
 #: Tiles of the memory schedule (``codegen_memory``: T patterns x T units, T x T independent sums
 #: in flight), largest first: the largest whose body is at most MEMORY_MAX_BODY instructions.
-MEMORY_UNITS = (4, 2, 1)
+#: T = 4 was measured slower than T = 2 on every row that runs this schedule (idle Golden Cove
+#: Xeon, AVX-512, one process per setting: moons 2-32-1 minibatch 32 +29%, teacher 50-4-1 online
+#: +9%, spirals 2-20-20-1 full +5%, XOR 2-40-40-40-1 online +6%; docs/benchmarks.md).
+MEMORY_UNITS = (2, 1)
 MEMORY_MAX_BODY = 8_000
 
 #: Lane bodies above this many instructions compile without the post-RA scheduler, on the CPUs

@@ -105,7 +105,7 @@ def test_dense_training_matches_the_twin(case):
         assert res.epoch_acc75[i] == ref["epoch_acc75"], msg
 
 
-@pytest.mark.parametrize("tile", ["1", "2", "8"])
+@pytest.mark.parametrize("tile", ["1", "4", "8"])
 def test_every_tile_of_the_memory_schedule_gives_the_same_bits(tile, monkeypatch):
     rng = np.random.default_rng(3)
     sizes = (2, 5, 5, 5, 1)
