@@ -22,9 +22,14 @@ from results.schema import CURVE_SCHEMA
 from sweep.run.arrow_columns import all_none, codes_of
 from sweep.grid.columns import CONFIG_COLUMNS, config_arrays, config_segments, run_schema
 from sweep.grid.schema import CRITERIA, HYPER_KEYS, PARAM_BY_KEY, TEST_CRITERIA
+from sweep.grid.tasks import make_datasets, per_run, run_config, shape_config
 
 MAIN_CODES = {name: milestone_code(name) for name in CRITERIA + TEST_CRITERIA}
-from sweep.grid.tasks import make_datasets, per_run, run_config, shape_config
+
+
+def held_out_args(X_test, T_test) -> dict:
+    """``kernels.train``'s held-out arguments (none without a held-out set)."""
+    return {} if X_test is None else dict(X_test=X_test, T_test=T_test)
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class GroupPlan:
     @property
     def held_out(self) -> dict:
         """``kernels.train``'s held-out arguments (none without a held-out set)."""
-        return {} if self.X_test is None else dict(X_test=self.X_test, T_test=self.T_test)
+        return held_out_args(self.X_test, self.T_test)
 
 
 @dataclass(frozen=True)
@@ -159,7 +164,7 @@ def execute_chunk(grid, plan: GroupPlan, chunk: Chunk) -> ChunkResult:
         res = _train_per_run(plan, cols, theta0)
         cols = {**cols, "task.data_seed": cols["seed"]}     # the dataset each run drew
     else:
-        res = _train(plan, (plan.X, plan.T, plan.X_test, plan.T_test), cols, theta0, slice(None))
+        res = _train(plan, (plan.X, plan.T, plan.X_test, plan.T_test), cols, _hyper(cols), theta0, slice(None))
     kernel_s = time.perf_counter() - t1
     table = _run_table(cols, res, plan, theta0, grid)
     curves = _curve_table(cols["run_id"], res, plan.options.curve_epochs) if plan.options.curve_epochs else None
@@ -167,26 +172,26 @@ def execute_chunk(grid, plan: GroupPlan, chunk: Chunk) -> ChunkResult:
                        int(res.epochs_run.sum()))
 
 
-def _train(plan: GroupPlan, data: tuple, cols: dict, theta0: np.ndarray, idx):
-    """``kernels.train`` on the runs ``idx`` of the chunk with ``data = (X, T, X_test, T_test)``."""
+def _train(plan: GroupPlan, data: tuple, cols: dict, hyper: dict, theta0: np.ndarray, idx):
+    """``kernels.train`` on the runs ``idx`` of the chunk with ``data = (X, T, X_test, T_test)``
+    (``hyper``: the chunk's ``_hyper(cols)``)."""
     X, T, X_test, T_test = data
-    held = {} if X_test is None else dict(X_test=X_test, T_test=T_test)
     return kernels.train(
         plan.network, plan.options, X, T, theta0[idx], epochs=cols["train.epochs"][idx].astype(np.int64),
         early_stop=cols["train.early_stop"][idx].astype(np.int64),
         main=codes_of(cols["criteria.main"][idx], MAIN_CODES), shuffle_keys=cols["shuffle_key"][idx],
-        **held, **{k: v[idx] for k, v in _hyper(cols).items()})
+        **held_out_args(X_test, T_test), **{k: v[idx] for k, v in hyper.items()})
 
 
 def _train_per_run(plan: GroupPlan, cols: dict, theta0: np.ndarray):
     """``task.data_seed = "per_run"``: one kernel call per dataset (the runs of a seed share
     one), every call the same compiled kernel; the results in the chunk's run order."""
-    seeds = cols["seed"]
+    seeds, hyper = cols["seed"], _hyper(cols)       # the chunk's hyper-parameters: built once
     parts = []
     for seed in np.unique(seeds):
         idx = np.flatnonzero(seeds == seed)
         data = make_datasets(run_config(plan.config, int(seed)), plan.base_dir)
-        parts.append((idx, _train(plan, data, cols, theta0, idx)))
+        parts.append((idx, _train(plan, data, cols, hyper, theta0, idx)))
     return _merged(parts, len(seeds))
 
 
