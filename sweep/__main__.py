@@ -13,7 +13,16 @@ eight before these fixes):
   in CPython or an extension the interrupt is re-raised is not pinned down): the exit code is
   made final with ``os._exit`` once everything is flushed (the backends are closed by then);
 - an extension module whose initialisation is interrupted raises ImportError ("initialization
-  failed"): an error after a Ctrl-C counts as the interruption (``sigint_received``).
+  failed"): an error after a Ctrl-C counts as the interruption (``sigint_received``). Such an
+  ImportError can also be *caught*: numba._dispatcher's initialisation turns a Ctrl-C in its
+  import of numba._devicearray into ImportError (printing the KeyboardInterrupt's traceback with
+  ``PyErr_Print``), and ``kernels.numba_cache`` imports Numba first, under a fallback for an older
+  Numba (``except ImportError``): the run went on with Numba half-imported (a fresh ``numba``
+  module without ``.core``), its chunks failed, exit 1. So Numba is imported here first, where
+  such an error is seen; the hook below keeps ``PyErr_Print`` quiet about a KeyboardInterrupt;
+  and a Ctrl-C that reached the handler but whose KeyboardInterrupt some fallback swallowed is
+  raised again at the next check (``raise_if_interrupted``: after the imports, before the
+  training, at each chunk), so a half-imported module is never used.
 """
 import os
 import signal
@@ -35,6 +44,27 @@ def sigint_received() -> bool:
 def _on_sigint(signum, frame):
     _SIGINTS.append(signum)
     raise KeyboardInterrupt
+
+
+def raise_if_interrupted() -> None:
+    """Raise KeyboardInterrupt if a Ctrl-C reached this process: a check at points where any
+    KeyboardInterrupt of it would have ended the work, so one that a library swallowed (an
+    ImportError caught as "not installed", a failure taken as data) still ends it."""
+    if _SIGINTS:
+        raise KeyboardInterrupt
+
+
+def _quiet_printed_interrupts() -> None:
+    """An extension that prints a KeyboardInterrupt, or any error after a Ctrl-C (the ImportError
+    of a nested extension whose initialisation it interrupted), with ``PyErr_Print`` (which calls
+    ``sys.excepthook``) before raising its own error prints nothing: the Ctrl-C is reported once,
+    as "interrupted"."""
+    default = sys.excepthook
+
+    def hook(kind, value, tb):
+        if not (issubclass(kind, KeyboardInterrupt) or _SIGINTS):
+            default(kind, value, tb)
+    sys.excepthook = hook
 
 
 def _redeliver_interrupts() -> None:
@@ -78,8 +108,12 @@ def exit_interrupted(code: int) -> None:
 
 def main() -> None:
     _redeliver_interrupts()
+    _quiet_printed_interrupts()
     try:
+        import numba  # noqa: F401  first here, not under a library's `except ImportError` (see above)
+
         from sweep.cli import entrypoint
+        raise_if_interrupted()
     except BaseException as exc:
         if not (isinstance(exc, KeyboardInterrupt) or sigint_received()):
             raise

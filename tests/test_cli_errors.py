@@ -264,6 +264,75 @@ def test_a_ctrl_c_dropped_by_a_c_callback_is_delivered_again():
     assert "Exception ignored" not in res.stderr and "Traceback" not in res.stderr, res.stderr
 
 
+CHILD_INTERRUPTED_INIT = r"""
+import os, pathlib, runpy, signal, sys, time
+target, how, marker = sys.argv.pop(1), sys.argv.pop(1), pathlib.Path(sys.argv.pop(1))
+
+class CtrlC:   # a Ctrl-C that lands exactly while ``target`` is being imported
+    def find_spec(self, name, path=None, target_=None):
+        if name == target:
+            sys.meta_path.remove(self)
+            marker.write_text(name)
+            if how == "raise":   # the KeyboardInterrupt goes on into the importer (numba's C code)
+                os.kill(os.getpid(), signal.SIGINT)
+            try:                 # "convert": an extension whose initialisation was interrupted
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(5)
+            except KeyboardInterrupt:
+                raise ImportError(f"{name} failed to import") from None
+        return None
+
+sys.meta_path.insert(0, CtrlC())
+sys.argv[0] = "sweep"
+runpy.run_module("sweep", run_name="__main__", alter_sys=True)   # as python -m sweep
+"""
+
+
+@pytest.mark.parametrize("target, how", [("numba._devicearray", "raise"), ("numba._devicearray", "convert"),
+                                         ("numba.core.caching", "convert")])
+def test_ctrl_c_turned_into_an_import_error_inside_numba_ends_with_130(tmp_path, target, how):
+    # the flake: numba._dispatcher's initialisation turns a KeyboardInterrupt in its import of
+    # numba._devicearray into ImportError (printing the interrupt, or a nested extension's error,
+    # with PyErr_Print), which kernels.numba_cache's fallback for an older Numba (``except
+    # ImportError``) took for "no such module": the run went on with numba half-imported (a fresh
+    # ``numba`` without ``.core``), every chunk failed, exit 1 (numba.core.caching: exit 0)
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GOOD)
+    marker, out_dir = tmp_path / "hit", tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    res = subprocess.run([sys.executable, "-c", CHILD_INTERRUPTED_INIT, target, how, str(marker), "run", str(grid),
+                          "--no-progress", "--out", str(out_dir)], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=300, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    assert marker.read_text() == target, "the Ctrl-C never landed in the import"
+    assert res.returncode == 130, res.stderr[-3000:]
+    assert res.stderr.strip() == "interrupted" and res.stdout == "", res.stderr[-3000:]
+    assert not list(out_dir.glob("part-*.parquet"))
+
+
+def test_a_chunk_failure_after_a_swallowed_ctrl_c_ends_interrupted_and_keeps_the_parts(tmp_path, monkeypatch, capsys):
+    # a Ctrl-C whose KeyboardInterrupt a library turned into an error of the chunk (a failure is
+    # data to the backend) is the interruption: the finished chunks stay, exit 130, one line
+    import sweep.__main__ as entry
+    from sweep.run.backends import local
+    real, calls = local.execute_chunk, []
+
+    def swallowed(grid, plan, chunk):
+        calls.append(chunk)
+        if len(calls) == 2:
+            entry._SIGINTS.append(signal.SIGINT)   # the handler ran; an import turned it into ImportError
+            raise ImportError("numba._devicearray failed to import")
+        return real(grid, plan, chunk)
+    monkeypatch.setattr(entry, "_SIGINTS", [])
+    monkeypatch.setattr(local, "execute_chunk", swallowed)
+    grid = tmp_path / "grid.toml"
+    grid.write_text(GOOD.replace("seeds = 8", "seeds = 40"))
+    out = tmp_path / "out"
+    assert main(["run", str(grid), "--out", str(out), "--no-progress", "--chunk-size", "8"]) == 130
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("interrupted: 8 of 40 runs are saved"), lines
+    assert len(pd.read_parquet(out)) == 8 and len(calls) == 2
+
+
 @pytest.mark.slow
 def test_ctrl_c_at_random_moments_of_the_start_ends_with_130_and_one_line(tmp_path):
     # imports, grid checks, kernel compile or load, the first chunks: before the fixes in

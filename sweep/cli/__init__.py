@@ -61,9 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from sweep.__main__ import raise_if_interrupted
     try:
         parser = build_parser()
         args, extra = parser.parse_known_args(argv)
+        raise_if_interrupted()   # a Ctrl-C during the command modules' imports that a fallback swallowed
     except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
         return int(exc.code or 0)
     except KeyboardInterrupt:  # while importing the command modules
@@ -118,5 +120,9 @@ def entrypoint() -> None:
         if not sigint_received():   # e.g. ImportError: an extension's initialisation interrupted
             raise
         print("\ninterrupted", file=sys.stderr)
+        code = 130
+    if code != 130 and sigint_received():   # a Ctrl-C swallowed where no check saw it: still 130
+        if code != 2:                        # (2: an error's one line already ended it)
+            print("\ninterrupted", file=sys.stderr)
         code = 130
     exit_interrupted(code)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sweep.__main__ import raise_if_interrupted
 from sweep.run.backends import make_backend
 from sweep.grid.load import load_grid
 from sweep.grid.overrides import normalise
@@ -63,6 +64,7 @@ def run(args) -> int:
                                dask_local=args.dask_local)
         if not args.no_progress and hasattr(backend, "compile_stream"):
             backend.compile_stream = sys.stderr   # "compiling the ... kernel for 2-2-1 ...... 7.9 s"
+        raise_if_interrupted()   # one a fallback swallowed in the grid's checks or the backend's imports
         if grid.stopping is not None:
             return run_sequential_cmd(grid, out_dir, backend, args, cmd)
         try:

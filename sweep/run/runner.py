@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from results.writer import OutputDir, os_error_text
+from sweep.__main__ import raise_if_interrupted
 from sweep.errors import OutputError
 from sweep.run.backends.base import ChunkFailure
 from sweep.run.chunking import DEFAULT_CHUNK, chunk_sizes  # noqa: F401  (DEFAULT_CHUNK: re-export)
@@ -128,9 +129,14 @@ def run_sweep(grid, out_dir=None, backend=None, chunk_size=None, progress=True,
 
 def _train(backend, grid, plan: SweepPlan, stats: RunStats, writer: PartWriter, bar: Progress, stream) -> None:
     """Run the plan's chunks on ``backend``, each finished one to ``writer``; a failed chunk is
-    recorded in ``stats`` and the others go on; stops at the first write error."""
+    recorded in ``stats`` and the others go on; stops at the first write error. A failure after a
+    Ctrl-C whose KeyboardInterrupt was swallowed (an import of the chunk's turned into ImportError)
+    is that Ctrl-C: the finished chunks are written and the run ends interrupted. Checked before
+    the first chunk too (one swallowed while the kernels compiled), and after each."""
+    raise_if_interrupted()
     for item in backend.map_chunks(grid, plan.plans, plan.chunks):
         if isinstance(item, ChunkFailure):
+            raise_if_interrupted()
             stats.n_failed += item.chunk.n_runs
             stats.failures.append({"chunk": item.chunk.name, "error": item.error,
                                    "traceback": item.traceback})
@@ -143,3 +149,4 @@ def _train(backend, grid, plan: SweepPlan, stats: RunStats, writer: PartWriter, 
         if writer.errors:
             break
         bar.update(item.table.num_rows, item.network_epochs)
+        raise_if_interrupted()
