@@ -240,7 +240,7 @@ def train(net: Network, opts: TrainOptions, X, T, theta0, *, epochs, early_stop=
 
     Runs the kernel generated for this configuration (``kernels.codegen``), laid out as its plan
     says (``kernels.codegen_tuning.plan``); ``specialise=False`` forces the memory schedule
-    (``kernels.codegen_memory``: every dimension a loop), the rendering whatever the size. Both
+    (``kernels.codegen_epoch``: every dimension a loop), the rendering whatever the size. Both
     compute the same numbers; the choice depends on the configuration only, never on the
     number of runs.
     """

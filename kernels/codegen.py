@@ -39,11 +39,11 @@ from kernels.driver import block_driver
 from kernels.numba_cache import cache_dir as numba_cache_dir
 
 #: Bump when the generated code changes meaning (the source hash below catches most edits).
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 
 
-_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_loops.py", "codegen_memory.py", "codegen_tiles.py", "codegen_heldout.py",
-                 "codegen_plan.py", "codegen_size.py", "codegen_state.py", "codegen_tuning.py", "codegen_units.py",
+_DEPENDENCIES = ("codegen.py", "codegen_emit.py", "codegen_ir.py", "codegen_llvm.py", "codegen_epoch.py", "codegen_tiles.py", "codegen_heldout.py",
+                 "codegen_plan.py", "codegen_size.py", "codegen_state.py", "codegen_tuning.py", "codegen_registers.py",
                  "rng.py", "config.py", "isa.py", "bundles.py", "network.py", *(f"ops/{p.name}" for p in sorted(
                      (Path(__file__).parent / "ops").glob("*.py"))))
 _lock = threading.Lock()
@@ -101,7 +101,7 @@ def kernel_name(spec: Spec) -> str:
 
 def eligible(spec: Spec) -> bool:
     """Whether ``spec`` compiles to a specialised kernel: every configuration with patterns does
-    (the memory schedule, ``kernels.codegen_memory``, holds any size)."""
+    (the memory schedule, ``kernels.codegen_epoch``, holds any size)."""
     return spec.n_patterns >= 1
 
 

@@ -6,14 +6,12 @@ schedule of the epoch computes the same operations in the same order (same expre
 order of every sum: the order of the hand-written generic kernel this replaced, frozen in
 tests/fixtures/generic_matrix.parquet), so they agree to the last bit. The shape of the code:
 
-- the lanes are the vector dimension: the body is straight-line code for one run
+- the lanes are the vector dimension: the body is the code of one run's epoch
   (``kernels.codegen_ir.make_lane_loop``, emitted as LLVM IR whose every value is a vector
-  of W lanes, i.e. W runs at once): parameters are loaded into registers, every pattern and
-  unit is unrolled with compile-time constants, activations, deltas and gradients stay in
-  registers, and the parameters, optimizer state and metric accumulators are written back
-  at the end of the epoch (large epochs: parts as loops, ``kernels.codegen_loops``; nets of
-  one hidden layer: a loop over its units, the parameters and activations kept in ``sf``,
-  ``kernels.codegen_units``).
+  of W lanes, i.e. W runs at once), its passes written once (``kernels.codegen_epoch``) and
+  scheduled by the plan: small nets with the parameters in registers and every pattern and
+  unit unrolled, large epochs with parts as loops, one-hidden-layer nets with a loop over the
+  hidden units, any size with every dimension a loop and the state in ``sf``.
 - all per-lane state of a block (parameters, optimizer state, hyper-parameters, milestones,
   metrics) lives in two block-local arrays ``sf (NF, L)`` (float) and ``si (NI, L)`` (int64),
   copied in at the start and out at the end; the lane body touches only these and the
@@ -32,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kernels.bundles import FIN_ACC, FIN_LOSS, FIN_MIN, FIN_MSE, FULL, TEST_ACC, TEST_BEST, TEST_LOSS, TEST_MSE
-from kernels.config import LANES, MEMORY_UNITS, UNITS_MAX_PATTERNS
+from kernels.config import LANES, MEMORY_UNITS
 from kernels.network import param_offsets, skip_offsets, skip_pairs
 from kernels.ops import LOSSES, N_HYPER, N_MILESTONES, OPTIMIZERS
 from kernels.ops.hyper import IROW, ROW
@@ -59,7 +57,7 @@ class Spec:
     flat: bool = False   # Fahlman's flat-spot offset
     decay: bool = False  # weight decay
     memory: bool = False  # the memory schedule whatever the size (``codegen_tuning.memory_units``)
-    n_test: int = 0      # patterns of the held-out set, evaluated every epoch (``codegen_memory.evaluate_test``)
+    n_test: int = 0      # patterns of the held-out set, evaluated every epoch (``codegen_epoch.evaluate_test``)
     dense: bool = False  # every level feeds every later one (``network.skip_pairs``): the memory schedule
 
     @property
@@ -116,30 +114,58 @@ class Layout:
         self.OUT = rows.take(n_p * self.n_out) if spec.rec_out else -1
         self.XS = rows.take(n_p * self.n_in) if spec.shuffle else -1
         self.TS = rows.take(n_p * self.n_out) if spec.shuffle else -1
-        # the hidden activations of the unit loop (kernels.codegen_units), row k * H + j
-        self.HA = rows.take(n_p * spec.sizes[1]) if self.nl == 2 and n_p <= UNITS_MAX_PATTERNS else -1
-        # the memory schedule (kernels.codegen_memory), a block of T = plan.memory patterns at a
+        # the memory schedule (kernels.codegen_epoch), a block of T = plan.memory patterns at a
         # time: their activations of levels 1..nl (row AM + u * UA + unit), their deltas (DL + ...), logits (ZO)
-        # and, for batches of more than one block, the gradient sums (GR + p)
+        # and, for batches of more than one block, the gradient sums (GR + p). Under the register
+        # schedule (plan.registers) these rows are SSA values (codegen_registers), numbered past NF.
         self.UA = sum(spec.sizes[1:])
         T = plan.memory if plan is not None else 0
-        self.TILE = T or (TEST_TILE if spec.n_test else 0)      # the held-out set's pass too
-        self.AM = rows.take(self.TILE * self.UA) if self.TILE else -1
-        self.ZO = rows.take(self.TILE * self.n_out) if self.TILE else -1
-        self.DL = rows.take(T * self.UA) if T else -1
-        self.GR = rows.take(P) if T and spec.batch_size > T else -1
-        # the held-out set (codegen_memory.evaluate_test): its loss and mse at the last epoch run
-        # (and so at each curve epoch), in si its correct count, best count and its first epoch,
-        # and the first epoch of each milestone on it
+        registers = plan is not None and plan.registers
         held = spec.n_test > 0
-        self.TLOSS, self.TMSE = (rows.take() if held else -1 for _ in range(2))
-        self.NF = rows.n
+        if registers:
+            self.TILE = plan.chunk or n_p       # patterns per block of the evaluation
+            self.TEST_TILE = TEST_TILE
+            self.TLOSS, self.TMSE = (rows.take() if held else -1 for _ in range(2))
+            self.NF = rows.n
+            slots = max(n_p, TEST_TILE)
+            self.AM, self.ZO, self.DL = rows.take(slots * self.UA), rows.take(slots * self.n_out), rows.take(slots * self.UA)
+            self.GR = rows.take(P)
+        elif plan is not None and plan.units:       # every pattern a block, the hidden units a loop
+            self.TILE, self.TEST_TILE = n_p, TEST_TILE
+            slots = max(n_p, TEST_TILE)
+            self.AM, self.ZO, self.DL = rows.take(slots * self.UA), rows.take(slots * self.n_out), rows.take(n_p * self.UA)
+            self.GR = -1
+            self.TLOSS, self.TMSE = (rows.take() if held else -1 for _ in range(2))
+            self.NF = rows.n
+        else:
+            self.TILE = self.TEST_TILE = T or (TEST_TILE if spec.n_test else 0)      # the held-out set's pass too
+            self.AM = rows.take(self.TILE * self.UA) if self.TILE else -1
+            self.ZO = rows.take(self.TILE * self.n_out) if self.TILE else -1
+            self.DL = rows.take(T * self.UA) if T else -1
+            self.GR = rows.take(P) if T and spec.batch_size > T else -1
+            # the held-out set (codegen_epoch.evaluate_test): its loss and mse at the last epoch run
+            # (and so at each curve epoch)
+            self.TLOSS, self.TMSE = (rows.take() if held else -1 for _ in range(2))
+            self.NF = rows.n
+        # in si the held-out set's correct count, best count and its first epoch, and the first
+        # epoch of each milestone on it
         irows = _Rows()
         self.MS = irows.take(N_MILESTONES)
         self.RUN, self.DIV, self.ACT, self.EP, self.MAIN, self.ESTOP, self.CORR = (irows.take() for _ in range(7))
         self.TCORR, self.TBEST, self.TBESTE = (irows.take() if held else -1 for _ in range(3))
         self.TMS = irows.take(N_MILESTONES) if held else -1
         self.NI = irows.n
+
+    def output_rows(self) -> frozenset:
+        """The rows of the output level's activations, logits and deltas of every slot of a
+        block (the unit loop keeps them in registers: ``codegen_registers``)."""
+        top, n_out = self.level_offsets()[self.nl], self.n_out
+        rows = set()
+        for u in range(self.TILE):
+            rows.update(range(self.AM + u * self.UA + top, self.AM + u * self.UA + top + n_out))
+            rows.update(range(self.DL + u * self.UA + top, self.DL + u * self.UA + top + n_out))
+            rows.update(range(self.ZO + u * n_out, self.ZO + (u + 1) * n_out))
+        return frozenset(rows)
 
     def level_offsets(self):
         """``off[l]``: the first unit of level ``l`` (1..nl) among a pattern's ``UA`` units."""

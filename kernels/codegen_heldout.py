@@ -2,14 +2,14 @@
 
 ``evaluate_test(body, act)`` runs, at the start of every epoch's lane body and whatever the
 schedule of the training pass (``codegen_ir._Body.emit``), the forward pass of
-``kernels.codegen_memory`` over the held-out patterns in blocks, with the parameters in rows
+``kernels.codegen_epoch`` over the held-out patterns in blocks, with the parameters in rows
 ``TH`` of ``sf`` (the epoch's starting network, the one the training set's evaluation sees),
 and its metrics with the training set's ops (``_Body.metrics``, the loss op's value, the
 milestone ops).
 """
 from __future__ import annotations
 
-from kernels.codegen_memory import forward
+from kernels.codegen_epoch import forward
 from kernels.codegen_tiles import _blocks, _Pass
 from kernels.ops import MILESTONES
 

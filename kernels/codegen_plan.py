@@ -1,7 +1,7 @@
 """The plan of a specialised kernel: how its one epoch is laid out as code.
 
 Tuning (``kernels.codegen_tuning``) computes a ``Plan`` from a ``Spec``; emission
-(``kernels.codegen_ir``, ``codegen_loops``, ``codegen_units``) and size counting
+(``kernels.codegen_ir``, ``codegen_epoch``) and size counting
 (``kernels.codegen_size``) take it as given. So the modules import one way: tuning -> size ->
 emission -> plan. No field changes a result bit, only speed and compile time; all of them are
 part of a kernel's cache key (``kernels.codegen.kernel_name``) and are written into its
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: The shapes of the epoch's batches of updates (``kernels.codegen_loops.train_batches``).
+#: The shapes of the epoch's batches of updates (``kernels.codegen_epoch``).
 MODES = ("unroll", "peel", "loop")
 
 
@@ -23,12 +23,14 @@ class Plan:
     - ``group``: values per grouped op (``codegen_ir._Body.grouped``);
     - ``mode``: the epoch's batches unrolled, a loop after the first, or a loop (``MODES``);
     - ``chunk``: patterns per iteration of the evaluation loop, 0 for an unrolled evaluation;
-    - ``units``: hidden units per iteration of the unit loop (``codegen_units``), 0 for the
+    - ``units``: hidden units per iteration of the unit loop (``codegen_epoch``), 0 for the
       parameters in registers. With a unit loop ``chunk`` is 0 and ``mode`` "loop"
       (``Plan.of`` normalises them).
-    - ``memory``: hidden units per iteration of the memory schedule (``codegen_memory``: every
+    - ``memory``: hidden units per iteration of the memory schedule (``codegen_epoch``: every
       state that grows in memory, every dimension a loop), 0 for the register schedules above
       (then ``mode``, ``chunk`` and ``units`` are unused: "loop", 0, 0).
+
+    Neither ``memory`` nor ``units``: the register schedule (``registers``).
     """
 
     width: int
@@ -44,6 +46,13 @@ class Plan:
         if units:
             return cls(width, group, "loop", 0, units)
         return cls(width, group, mode, chunk, 0)
+
+    @property
+    def registers(self) -> bool:
+        """The parameters, the optimizer's slots, the activations, deltas and gradient sums in SSA
+        values (``codegen_registers``), every dimension unrolled but the evaluation's patterns
+        (``chunk``) and the batches (``mode``)."""
+        return not self.memory and not self.units
 
     def loops(self) -> tuple:
         """The loop choices as the kernel's cache key spells them."""

@@ -1,8 +1,7 @@
 """The named values a specialised kernel's lane body (``kernels.codegen_ir._Body``) works on.
 
-``Args``: what the body is given (pointers and the epoch); ``Patterns``: the dataset as the
-evaluation reads it; ``Hyper``: the per-run hyper-parameters every epoch reads. Values are
-``kernels.codegen_llvm`` vectors (``F``, ``I``) of the body's W lanes, or llvmlite IR values.
+``Args``: what the body is given (pointers and the epoch); ``Hyper``: the per-run
+hyper-parameters every epoch reads. Values are ``kernels.codegen_llvm`` vectors (``F``, ``I``) of the body's W lanes, or llvmlite IR values.
 """
 from __future__ import annotations
 
@@ -27,15 +26,6 @@ class Args(NamedTuple):
     tidxte: ir.Value    # its classes, (n_test,)
     ln0: ir.Value       # int64: the first of the body's W lanes
     epoch: I            # the epoch, in every lane
-
-
-class Patterns(NamedTuple):
-    """The dataset as the evaluation reads it, one entry per pattern: ``x[k]`` (n_in F values),
-    ``t[k]`` (n_out F values), ``tidx[k]`` (an I value, or None without argmax accuracy)."""
-
-    x: list
-    t: list
-    tidx: list
 
 
 class Hyper(NamedTuple):

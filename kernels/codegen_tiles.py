@@ -1,4 +1,4 @@
-"""The memory schedule's addressing and loops (``kernels.codegen_memory``): loops of index chunks,
+"""The memory schedule's addressing and loops (``kernels.codegen_epoch``): loops of index chunks,
 grids of T x T tiles, and ``_Pass``, the rows of ``sf`` and the dataset a pass over patterns
 reads and writes (parameters, skip matrices, a block's activations, logits and deltas).
 """
@@ -33,12 +33,13 @@ def _ix(b, base, *terms):
 
 def _chunks(body, n, per_iter, step, state=()):
     """``state = step(idx, state)`` over ``0 .. n-1``, ``per_iter`` indices at a time: an LLVM
-    loop (``idx`` int64 SSA values) while it runs at least twice, the rest unrolled (ints)."""
+    loop (``idx`` int64 SSA values) while it runs at least twice, the rest unrolled (ints).
+    ``per_iter`` at least ``n`` (``ALL``): the whole dimension unrolled."""
     g = body.g
     n_iter = n // per_iter
     state, first = list(state), 0
     if n_iter >= 2:
-        state = g.loop(state, 0, n_iter, lambda it, cur: step([_ix(g.b, u, (it, per_iter)) for u in range(per_iter)], cur))
+        state = body.loop(state, 0, n_iter, lambda it, cur: step([_ix(g.b, u, (it, per_iter)) for u in range(per_iter)], cur))
         first = n_iter * per_iter
     rest = list(range(first, n))
     for s in range(0, len(rest), per_iter):
@@ -46,14 +47,13 @@ def _chunks(body, n, per_iter, step, state=()):
     return state
 
 
-def _tiles(body, n_rows, n_cols, step):
-    """``step(rows, cols)`` over a grid of T x T tiles (rows outer), each dimension ``_chunks``."""
-    T = body.plan.memory
+def _tiles(body, n_rows, n_cols, t_rows, t_cols, step):
+    """``step(rows, cols)`` over a grid of ``t_rows`` x ``t_cols`` tiles (rows outer), each dimension ``_chunks``."""
 
     def row(rows, state):
-        return _chunks(body, n_cols, T, lambda cols, st: step(rows, cols) or st, state)
+        return _chunks(body, n_cols, t_cols, lambda cols, st: step(rows, cols) or st, state)
 
-    _chunks(body, n_rows, T, row)
+    _chunks(body, n_rows, t_rows, row)
 
 
 class _Pass:
@@ -67,7 +67,7 @@ class _Pass:
         self.body, self.b, self.lay, self.sizes = body, body.g.b, body.layout, body.spec.sizes
         self.n, self.first, self.shuffled = n, first, shuffled
         self.uoff = self.lay.level_offsets()
-        self.tile = self.lay.TILE           # patterns per block, units per tile
+        self.tile = self.lay.TEST_TILE if held_out else self.lay.TILE       # patterns per block
         args = body.args
         self.data = (args.xte, args.tte, args.tidxte) if held_out else (args.x, args.t, args.tidx)
 

@@ -9,9 +9,9 @@ emitters (through ``codegen_size``), never the other way round.
 - ``group_size(spec, W)``: values per grouped op (``codegen_ir._Body.grouped``);
 - ``blocks_per_group(spec)``: blocks of ``LANES`` runs one kernel call trains together;
 - ``batch_mode(spec)``: the epoch's batches unrolled, as a loop, or a loop after the first,
-  and ``pattern_chunk(spec)``: the evaluation unrolled or a loop (``kernels.codegen_loops``);
-- ``unit_chunk(spec)``: the hidden layer unrolled or a loop over its units (``kernels.codegen_units``);
-- ``memory_units(spec)``: the memory schedule (``kernels.codegen_memory``) for bodies the register
+  and ``pattern_chunk(spec)``: the evaluation unrolled or a loop (``kernels.codegen_epoch``);
+- ``unit_chunk(spec)``: the hidden layer unrolled or a loop over its units (``kernels.codegen_epoch``, ``Plan.units``);
+- ``memory_units(spec)``: the memory schedule (``kernels.codegen_epoch``) for bodies the register
   schedules cannot hold (``MAX_BODY``), and its units per loop iteration;
 - ``llvm_options(spec)``: LLVM codegen options for its compile (``kernels.codegen``).
 
@@ -130,7 +130,7 @@ def group_size(spec, width):
 
 def batch_mode(spec) -> str:
     """How the epoch's batches of an online or minibatch ``spec`` are emitted
-    (``kernels.codegen_loops.MODES``): ``$MLP_SWEEP_BATCHES`` if set, else ``"unroll"`` when
+    (``kernels.codegen_plan.MODES``): ``$MLP_SWEEP_BATCHES`` if set, else ``"unroll"`` when
     the unrolled body is at most ``UNROLL_MAX_BODY`` instructions and the epoch has fewer than
     ``LOOP_BATCHES`` batches, else ``"peel"`` when that body fits, else ``"loop"``
     (measurements: docs/specialised-kernels.md, "Loops over patterns and batches"). Never changes the
@@ -152,7 +152,7 @@ def batch_mode(spec) -> str:
 
 
 def pattern_chunk(spec) -> int:
-    """Patterns per iteration of the evaluation loop (``codegen_loops.evaluate_loop``), 0 for
+    """Patterns per iteration of the evaluation loop (``codegen_epoch``, ``Plan.chunk``), 0 for
     an unrolled evaluation: ``$MLP_SWEEP_PATTERN_CHUNK`` if set, else ``EVAL_CHUNK`` when the
     body with its evaluation unrolled (and its batches as a loop) is over ``UNROLL_MAX_BODY``
     instructions. 0 unless the loop runs at least twice. Never changes the results."""
@@ -163,7 +163,7 @@ def pattern_chunk(spec) -> int:
 
 
 def unit_chunk(spec) -> int:
-    """Hidden units per iteration of the unit loop (``codegen_units``), 0 for the epoch with its
+    """Hidden units per iteration of the unit loop (``codegen_epoch``, ``Plan.units``), 0 for the epoch with its
     parameters in registers: ``$MLP_SWEEP_UNITS`` if set, else, for a net of one hidden layer and
     at most ``UNITS_MAX_PATTERNS`` patterns, in full batch or from ``UNITS_MIN_HIDDEN`` units (or
     a body over ``UNITS_MIN_BODY`` instructions) on, the fewest units (a power of two, at most 8)
@@ -196,7 +196,7 @@ def _default_units(spec) -> int:
 
 
 def memory_units(spec) -> int:
-    """Hidden units per iteration of the memory schedule (``kernels.codegen_memory``), 0 for the
+    """Hidden units per iteration of the memory schedule (``kernels.codegen_epoch``), 0 for the
     register schedules: for a ``spec.memory`` (or when the register schedules' body is over
     ``MAX_BODY`` instructions: deep or wide nets on many patterns), ``$MLP_SWEEP_MEMORY`` if set,
     else the largest tile of ``MEMORY_UNITS`` whose body fits ``MEMORY_MAX_BODY`` (compile time);

@@ -82,7 +82,7 @@ EVAL_CHUNK = 4
 
 #: Forces the hidden units per iteration of the unit loop (``codegen_tuning.unit_chunk``; 0: none).
 UNITS_ENV = "MLP_SWEEP_UNITS"
-#: The unit loop (``kernels.codegen_units``) runs the epoch of every one-hidden-layer net of at
+#: The unit loop (``kernels.codegen_epoch``, ``Plan.units``) runs the epoch of every one-hidden-layer net of at
 #: most UNITS_MAX_PATTERNS patterns (each pattern of a unit is unrolled in the loop's body) in
 #: full batch, and in online and minibatch from UNITS_MIN_HIDDEN hidden units (or a body over
 #: UNITS_MIN_BODY instructions) on: measured on a Zen 5 (docs/specialised-kernels.md, "Loop over
@@ -99,12 +99,12 @@ UNITS_VALUES_BATCH = 4
 
 #: Largest lane body (``codegen_tuning.size``) of the register schedules (parameters or a
 #: pattern's activations in SSA values); above it the memory schedule runs
-#: (``kernels.codegen_memory``: every state that grows in memory, every dimension a loop).
+#: (``kernels.codegen_epoch``: every state that grows in memory, every dimension a loop).
 MAX_BODY = 9_000
 #: Forces the memory schedule and its hidden units per loop iteration
 #: (``codegen_tuning.memory_units``; 0: the register schedules wherever they fit).
 MEMORY_ENV = "MLP_SWEEP_MEMORY"
-#: Tiles of the memory schedule (``codegen_memory``: T patterns x T units, T x T independent sums
+#: Tiles of the memory schedule (``codegen_epoch``: T patterns x T units, T x T independent sums
 #: in flight), largest first: the largest whose body is at most MEMORY_MAX_BODY instructions.
 #: T = 4 was measured slower than T = 2 on every row that runs this schedule (idle Golden Cove
 #: Xeon, AVX-512, one process per setting: moons 2-32-1 minibatch 32 +29%, teacher 50-4-1 online

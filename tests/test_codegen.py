@@ -2,7 +2,7 @@
 
 Both must give the same results for every configuration: ``train(..., specialise=True)`` (the
 default: the register schedules where they fit) and ``specialise=False`` (the memory schedule,
-``kernels.codegen_memory``) are compared on every field of ``TrainResult``, with several blocks
+``kernels.codegen_epoch``) are compared on every field of ``TrainResult``, with several blocks
 of runs and a partial last block. Epochs must be equal; floats agree to 1e-9 relative (in
 practice the same bits: every schedule performs the same operations in the same order; the
 generic kernel they replaced is frozen in tests/test_frozen_generic.py). Also: no recompilation for new hyper-parameters,
@@ -88,7 +88,7 @@ CASES = [
      dict(schedule="online", shuffle=True, dtype="float32"), {}),
     ("float32-diverge", (2, 3, 1), ("relu", "linear"), True, False, "xor", "sse", "momentum",
      dict(dtype="float32"), dict(lr="huge")),
-    # wide hidden layers: the unit loop (codegen_units), 300 units past what unrolls
+    # wide hidden layers: the unit loop (codegen_epoch, Plan.units), 300 units past what unrolls
     ("wide-full-momentum", (2, 40, 1), ("sigmoid", "sigmoid"), True, False, "xor", "mse", "momentum", dict(), {}),
     ("wide-online-shortcut-adam", (2, 20, 1), ("tanh", "sigmoid"), True, True, "xor", "sse", "adam",
      dict(schedule="online", shuffle=True), {}),
@@ -179,7 +179,7 @@ def test_path_depends_on_configuration_only():
     assert k1 is not None and k1.train_range is k2.train_range
     big = Network(sizes=(64, 256, 64), activations=("sigmoid", "sigmoid"))
     st_big = call_static(big, TrainOptions(loss="mse", schedule="online"), np.zeros((64, 64)), np.eye(64))
-    # too large for the register schedules: the memory schedule (codegen_memory)
+    # too large for the register schedules: the memory schedule (codegen_epoch)
     spec_big = codegen.make_spec(big, st_big, 64, "float64")
     assert codegen.eligible(spec_big) and plan(spec_big).memory > 0
     assert plan(codegen.make_spec(*args)).memory == 0

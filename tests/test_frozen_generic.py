@@ -6,7 +6,7 @@
 quickprop, in float64 and float32, and a diverging cell. Its ``.parquet`` twins were written by
 ``kernels/train.py`` alone (``MLP_SWEEP_SPECIALISE=0``) at commit 87aa597, before that kernel was
 retired. Today 12 of its 102 groups run a register schedule and 90 the memory schedule
-(``kernels/codegen_memory.py``); every metric bit, final parameter, final output and curve point,
+(``kernels/codegen_epoch.py``); every metric bit, final parameter, final output and curve point,
 matched by run_index, and the run ids must be what the generic kernel gave.
 """
 from __future__ import annotations

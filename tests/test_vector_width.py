@@ -2,7 +2,7 @@
 
 Each width is forced with ``MLP_SWEEP_VECTOR_WIDTH``, each group size (values per grouped op,
 ``codegen_tuning.group_size``) with ``MLP_SWEEP_GROUP``, the blocks per kernel group with
-``MLP_SWEEP_BLOCKS`` and the shape of the epoch's batches (``codegen_loops``: unrolled, a
+``MLP_SWEEP_BLOCKS`` and the shape of the epoch's batches (``codegen_epoch``: unrolled, a
 loop, a loop after the first) with ``MLP_SWEEP_BATCHES``, in a fresh process (all are fixed
 when a kernel is first loaded); every field of ``TrainResult`` must be identical across them,
 float64 and float32, and each setting must really be a kernel of its own.
@@ -66,7 +66,7 @@ WIDE = [    # hidden layers of 8-12 units: with and without a remainder after th
     (Network((4, 9, 2), ("relu", "sigmoid")),
      TrainOptions(loss="mse", optimizer="rprop+", dtype="float64", record_final_params=True), P, np.hstack([TP, 1 - TP])),
 ]
-if len(sys.argv) > 2:     # wider nets, for the unit loop (codegen_units)
+if len(sys.argv) > 2:     # wider nets, for the unit loop (codegen_epoch, Plan.units)
     CASES = WIDE
 n = 37
 out = {}
@@ -146,7 +146,7 @@ def test_every_width_and_grouping_gives_the_same_bits(tmp_path):
 
 @pytest.mark.slow
 def test_every_shape_of_the_epochs_loops_gives_the_same_bits(tmp_path):
-    # batches unrolled, a loop after the first batch, a loop (codegen_loops); cases 1, 2, 4, 5
+    # batches unrolled, a loop after the first batch, a loop (codegen_epoch, Plan.mode); cases 1, 2, 4, 5
     # are online or minibatch (1 shuffled, so "peel" is "loop" there); then the evaluation as
     # a loop over chunks of 3 patterns (cases 2, 3 and 5: 16 and 8 patterns, so a remainder
     # unrolled after the loop; 3 records its outputs, and its full-batch gradient sums loop)
@@ -168,7 +168,7 @@ def test_every_shape_of_the_epochs_loops_gives_the_same_bits(tmp_path):
 
 @pytest.mark.slow
 def test_the_hidden_layer_as_a_loop_gives_the_same_bits(tmp_path):
-    # the unit loop (codegen_units) against the parameters in registers: one unit per
+    # the unit loop (codegen_epoch, Plan.units) against the parameters in registers: one unit per
     # iteration on the six cases above (hidden layers of 2-4 units), 2 and 4 on wider nets,
     # most with a remainder after the loop (full batch, shuffled online, minibatch with a short last
     # batch, recorded outputs, two outputs, no bias, shortcut, flat spot, weight decay)
@@ -185,7 +185,7 @@ def test_the_hidden_layer_as_a_loop_gives_the_same_bits(tmp_path):
 
 @pytest.mark.slow
 def test_the_memory_schedule_gives_the_same_bits(tmp_path):
-    # the memory schedule (codegen_memory: parameters, activations, deltas and gradient sums in
+    # the memory schedule (codegen_epoch: parameters, activations, deltas and gradient sums in
     # memory, every dimension a loop) against the register schedules (forced):
     # 1 and 4 units per iteration (most layers with a remainder after the loop), on the narrow
     # cases and the wide ones (full batch, shuffled online, minibatch with a short last batch,

@@ -51,7 +51,7 @@ WORKLOADS = (
              kernel=(4_000, 1_000), numpy=(1_000, 300), jax=(1_000, 2_000)),
     Workload("encoder_8_3_8_full", "8-3-8 encoder, full batch, one-hot targets", ENCODER8, (3,), "full",
              kernel=(4_000, 1_000), numpy=(1_000, 600), jax=(1_000, 1_000)),
-    # the memory schedule (kernels/codegen_memory.py): what the generic kernel ran before
+    # the memory schedule (kernels/codegen_epoch.py): what the generic kernel ran before
     Workload("xor_2_40_40_40_1_online", "XOR 2-40-40-40-1, online", XOR, (40, 40, 40), "online",
              kernel=(1_000, 200), numpy=(1_000, 10), jax=(1_000, 30)),
     Workload("parity4_4_64_64_1_full", "4-bit parity 4-64-64-1, full batch", PARITY4, (64, 64), "full",
