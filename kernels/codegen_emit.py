@@ -138,11 +138,12 @@ class Layout:
             self.TLOSS, self.TMSE = (rows.take() if held else -1 for _ in range(2))
             self.NF = rows.n
         else:
-            self.TILE = self.TEST_TILE = T or (TEST_TILE if spec.n_test else 0)      # the held-out set's pass too
+            TP = (plan.patterns or T) if T else 0       # patterns per block
+            self.TILE = self.TEST_TILE = TP or (TEST_TILE if spec.n_test else 0)      # the held-out set's pass too
             self.AM = rows.take(self.TILE * self.UA) if self.TILE else -1
             self.ZO = rows.take(self.TILE * self.n_out) if self.TILE else -1
-            self.DL = rows.take(T * self.UA) if T else -1
-            self.GR = rows.take(P) if T and spec.batch_size > T else -1
+            self.DL = rows.take(TP * self.UA) if T else -1
+            self.GR = rows.take(P) if T and spec.batch_size > TP else -1
             # the held-out set (codegen_epoch.evaluate_test): its loss and mse at the last epoch run
             # (and so at each curve epoch)
             self.TLOSS, self.TMSE = (rows.take() if held else -1 for _ in range(2))

@@ -28,8 +28,8 @@ per iteration or unrolled (``codegen_tiles._chunks``), and the rows are memory o
   registers;
 - the unit loop (``Plan.units``): a one-hidden-layer net, every pattern one block, its hidden
   units ``U`` per iteration, the parameters in memory, the output level in registers;
-- the memory schedule (``Plan.memory``: the tile T): every dimension a loop of T patterns x T
-  units, ``TERMS_PER_ITER`` terms, every row memory; it holds any size.
+- the memory schedule (``Plan.memory``: the tile T): every dimension a loop of blocks of
+  ``Plan.patterns`` patterns x T units, ``TERMS_PER_ITER`` terms, every row memory; it holds any size.
 
 Same operations on the same values whatever the schedule, so every schedule gives the same bits.
 """
@@ -69,7 +69,7 @@ def dims(body) -> Dims:
         U = body.plan.units
         return Dims((ALL, U, ALL), (ALL, U, ALL), PARAMS_PER_ITER, ALL, False)
     T = body.plan.memory
-    return Dims((T,) * levels, (TERMS_PER_ITER,) * levels, PARAMS_PER_ITER, T, False)
+    return Dims((T,) * levels, (TERMS_PER_ITER,) * levels, PARAMS_PER_ITER, body.layout.TILE, False)
 
 
 def _reduce(d: Dims, acc, pairs, n, w, x):

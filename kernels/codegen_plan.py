@@ -30,6 +30,8 @@ class Plan:
       state that grows in memory, every dimension a loop), 0 for the register schedules above
       (then ``mode``, ``chunk`` and ``units`` are unused: "loop", 0, 0).
 
+    - ``patterns``: patterns per block of the memory schedule (0: ``memory``, as many as units).
+
     Neither ``memory`` nor ``units``: the register schedule (``registers``).
     """
 
@@ -39,6 +41,7 @@ class Plan:
     chunk: int = 0
     units: int = 0
     memory: int = 0
+    patterns: int = 0
 
     @classmethod
     def of(cls, width: int, group: int, mode: str, chunk: int, units: int) -> "Plan":
@@ -57,5 +60,5 @@ class Plan:
     def loops(self) -> tuple:
         """The loop choices as the kernel's cache key spells them."""
         if self.memory:
-            return ("memory", self.memory)
+            return ("memory", self.memory, self.patterns or self.memory)
         return ("units", self.units) if self.units else (self.mode, self.chunk)

@@ -27,7 +27,7 @@ import os
 from kernels.bundles import FULL
 from kernels.codegen_plan import MODES, Plan
 from kernels.codegen_size import body_size
-from kernels.config import (MAX_BODY, MEMORY_ENV, MEMORY_MAX_BODY, MEMORY_UNITS, BATCHES_ENV, BLOCKS_ENV, BLOCKS_PER_GROUP, CHUNK_ENV, EVAL_CHUNK, GROUP_ENV,
+from kernels.config import (MAX_BODY, MEMORY_ENV, MEMORY_MAX_BODY, MEMORY_PATTERNS_ENV, MEMORY_PATTERNS_FULL, MEMORY_UNITS, BATCHES_ENV, BLOCKS_ENV, BLOCKS_PER_GROUP, CHUNK_ENV, EVAL_CHUNK, GROUP_ENV,
                             GROUP_REGISTERS, LOOP_BATCHES, POST_RA_CPUS, POST_RA_MAX_BODY, UNITS_ENV,
                             UNITS_MAX_PATTERNS, UNITS_MIN_BODY, UNITS_MIN_HIDDEN, UNITS_VALUES_BATCH,
                             UNITS_VALUES_FULL, UNROLL_MAX_BODY, VECTOR_WIDTH_ENV, VECTOR_WIDTHS)
@@ -55,7 +55,7 @@ def _plan(spec, mode=None, chunk=None, units=None, memory=None) -> Plan:
     width = vector_width(spec)
     memory = memory_units(spec) if memory is None else memory
     if memory:
-        return Plan(width, group_size(spec, width), "loop", 0, 0, memory)
+        return Plan(width, group_size(spec, width), "loop", 0, 0, memory, memory_patterns(spec, memory))
     units = unit_chunk(spec) if units is None else units
     if units:       # the unit loop has neither an evaluation loop nor a choice of batches
         mode, chunk = "loop", 0
@@ -210,6 +210,17 @@ def memory_units(spec) -> int:
     if spec.cost() <= 4 * MAX_BODY and size(spec, memory=0) <= MAX_BODY:     # cheap bound first
         return 0
     return _tile(spec)
+
+
+def memory_patterns(spec, tile) -> int:
+    """Patterns per block of the memory schedule with ``tile`` units per tile:
+    ``$MLP_SWEEP_MEMORY_PATTERNS`` if set, else ``MEMORY_PATTERNS_FULL`` in full batch (fewer blocks,
+    so fewer passes of every gradient sum through ``GR``: 4-bit parity 4-64-64-1 +10-25%, two
+    spirals 2-20-20-1 +8-11%; docs/specialised-kernels.md), else ``tile``. Never changes the results."""
+    forced = _forced(MEMORY_PATTERNS_ENV, (1, 2, 4, 8, 16), "the patterns per memory-schedule block")
+    if forced is not None:
+        return forced
+    return max(tile, MEMORY_PATTERNS_FULL) if spec.schedule == FULL else tile
 
 
 def _tile(spec) -> int:

@@ -110,6 +110,14 @@ MEMORY_ENV = "MLP_SWEEP_MEMORY"
 #: Xeon, AVX-512, one process per setting: moons 2-32-1 minibatch 32 +29%, teacher 50-4-1 online
 #: +9%, spirals 2-20-20-1 full +5%, XOR 2-40-40-40-1 online +6%; docs/benchmarks.md).
 MEMORY_UNITS = (2, 1)
+#: Forces the memory schedule's patterns per block (``codegen_tuning.memory_patterns``).
+MEMORY_PATTERNS_ENV = "MLP_SWEEP_MEMORY_PATTERNS"
+#: Patterns per block of the memory schedule in full batch (else as many as units per tile):
+#: half the blocks of T = 2, so half the passes of the gradient sums through memory. Measured on
+#: an idle Golden Cove Xeon (AVX-512, 2 threads, one process per setting, two rounds): 4-bit
+#: parity 4-64-64-1 111-113 k -> 118-128 k network-epochs/s, two spirals 2-20-20-1 72-88 k ->
+#: 80-95 k; 8 and 16 were slower (96-102 k on parity).
+MEMORY_PATTERNS_FULL = 4
 MEMORY_MAX_BODY = 8_000
 
 #: Lane bodies above this many instructions compile without the post-RA scheduler, on the CPUs

@@ -93,12 +93,12 @@ np.savez(sys.argv[1], **out)
 
 def _run(width: int, tmp_path: Path, group: int | None = None, blocks: int | None = None,
          batches: str | None = None, chunk: int | None = None, units: int | None = None, wide: bool = False,
-         memory: int | None = None) -> dict:
-    path = tmp_path / f"w{width}g{group}b{blocks}{batches}c{chunk}u{units}m{memory}{wide}.npz"
+         memory: int | None = None, patterns: int | None = None) -> dict:
+    path = tmp_path / f"w{width}g{group}b{blocks}{batches}c{chunk}u{units}m{memory}p{patterns}{wide}.npz"
     env = dict(os.environ, MLP_SWEEP_VECTOR_WIDTH=str(width), PYTHONPATH=str(ROOT))
     for name, value in (("MLP_SWEEP_GROUP", group), ("MLP_SWEEP_BLOCKS", blocks), ("MLP_SWEEP_BATCHES", batches),
                         ("MLP_SWEEP_PATTERN_CHUNK", chunk), ("MLP_SWEEP_UNITS", units),
-                        ("MLP_SWEEP_MEMORY", memory)):
+                        ("MLP_SWEEP_MEMORY", memory), ("MLP_SWEEP_MEMORY_PATTERNS", patterns)):
         env.pop(name, None)
         if value is not None:
             env[name] = str(value)
@@ -193,9 +193,9 @@ def test_the_memory_schedule_gives_the_same_bits(tmp_path):
     for wide, n in ((False, N_CASES), (True, 7)):
         default = _run(16, tmp_path, wide=wide, memory=0)       # the register schedules
         assert [int(default[f"{i}.memory"]) for i in range(n)] == [0] * n
-        for u in (1, 4):
-            got = _run(16, tmp_path, wide=wide, memory=u)
-            _assert_same_bits(default, got, f"memory schedule, {u} units per iteration")
+        for u, p in ((1, None), (4, None), (2, 1), (2, 8)):     # units per tile, patterns per block
+            got = _run(16, tmp_path, wide=wide, memory=u, patterns=p)
+            _assert_same_bits(default, got, f"memory schedule, {u} units per iteration, {p} patterns per block")
             assert [int(got[f"{i}.memory"]) for i in range(n)] == [u] * n
     assert any(default["4.epoch_acc100"] >= 0), "the comparison should include converging runs"
 
