@@ -74,11 +74,17 @@ def dims(body) -> Dims:
 
 def _reduce(d: Dims, acc, pairs, n, w, x):
     """``acc[q] + sum_i w(v, i) * x(u, i)`` over the ``n`` terms for each pair ``(u, v)`` of a
-    tile, each sum in term order: per pair, or term by term over the pairs (interleaved)."""
+    tile, each sum in term order (``w``, ``x``: loads): per pair, or term by term over the pairs
+    (interleaved), each term's values loaded just before its products."""
+    n_u, n_v = 1 + max(u for u, _ in pairs), 1 + max(v for _, v in pairs)
     if d.per_pair:
-        return [_chain(ak, [w(v, i) * x(u, i) for i in range(n)]) for ak, (u, v) in zip(acc, pairs)]
+        xs = [[x(u, i) for i in range(n)] for u in range(n_u)]
+        ws = [[w(v, i) for i in range(n)] for v in range(n_v)]
+        return [_chain(ak, [ws[v][i] * xs[u][i] for i in range(n)]) for ak, (u, v) in zip(acc, pairs)]
     for i in range(n):
-        acc = [ak + w(v, i) * x(u, i) for ak, (u, v) in zip(acc, pairs)]
+        xs = [x(u, i) for u in range(n_u)]
+        ws = [w(v, i) for v in range(n_v)]
+        acc = [ak + ws[v] * xs[u] for ak, (u, v) in zip(acc, pairs)]
     return acc
 
 
@@ -100,9 +106,9 @@ def forward(body, ps: _Pass, ss):
             pairs = _pairs(len(ss), len(js))
 
             def terms(is_, z, src=l, row=None):
-                a = [[ps.a(ss, u, src, i) for i in is_] for u in range(len(ss))]
-                w = [[ps.w(l, j, i) if row is None else body.load_f(row(j, i)) for i in is_] for j in js]
-                return _reduce(d, z, pairs, len(is_), lambda v, q: w[v][q], lambda u, q: a[u][q])
+                return _reduce(d, z, pairs, len(is_),
+                               lambda v, q: ps.w(l, js[v], is_[q]) if row is None else body.load_f(row(js[v], is_[q])),
+                               lambda u, q: ps.a(ss, u, src, is_[q]))
 
             z = [body.load_f(ps.bias_row(l, js[v])) if spec.bias else g.c(0.0) for _, v in pairs]
             z = _chunks(body, n_i, d.terms[l], terms, z)
@@ -135,9 +141,9 @@ def deltas(body, ps: _Pass, ss, scale):
             pairs = _pairs(len(ss), len(is_))
 
             def terms(js, acc, m=l + 1, row=None):
-                dm = [[ps.d(u, m, j) for j in js] for u in range(len(ss))]
-                w = [[ps.w(l, j, i) if row is None else body.load_f(row(j, i)) for j in js] for i in is_]
-                return _reduce(d, acc, pairs, len(js), lambda v, q: w[v][q], lambda u, q: dm[u][q])
+                return _reduce(d, acc, pairs, len(js),
+                               lambda v, q: ps.w(l, js[q], is_[v]) if row is None else body.load_f(row(js[q], is_[v])),
+                               lambda u, q: ps.d(u, m, js[q]))
 
             acc = _chunks(body, n_o, d.terms[l + 1], terms, [g.c(0.0)] * len(pairs))
             for m in (p[0] for p in spec.skips if p[1] == l):     # then the skips out of level l, by target
