@@ -94,10 +94,10 @@ def literal(v) -> str:
 
 class Layout:
     """Parameter offsets and the rows of the block state ``sf`` (float) and ``si`` (int64) of
-    ``spec``'s kernel laid out as ``plan`` says (``kernels.codegen_plan.Plan``; the memory
-    schedule, ``plan.memory``, keeps activations, deltas and gradient sums in ``sf`` too)."""
+    ``spec``'s kernel laid out as ``plan`` says (``kernels.codegen_plan.Plan``: the patterns
+    per block of the passes' scratch rows, and whether those rows are memory or SSA values)."""
 
-    def __init__(self, spec: Spec, plan=None):
+    def __init__(self, spec: Spec, plan):
         self.spec = spec
         self.w_off, self.b_off, self.s_off, self.P = spec.layout()
         self.skip_off = skip_offsets(spec.sizes, self.s_off, spec.skips)     # (m, k) -> its matrix's offset
@@ -114,39 +114,27 @@ class Layout:
         self.OUT = rows.take(n_p * self.n_out) if spec.rec_out else -1
         self.XS = rows.take(n_p * self.n_in) if spec.shuffle else -1
         self.TS = rows.take(n_p * self.n_out) if spec.shuffle else -1
-        # the memory schedule (kernels.codegen_epoch), a block of T = plan.memory patterns at a
-        # time: their activations of levels 1..nl (row AM + u * UA + unit), their deltas (DL + ...), logits (ZO)
-        # and, for batches of more than one block, the gradient sums (GR + p). Under the register
-        # schedule (plan.registers) these rows are SSA values (codegen_registers), numbered past NF.
-        self.UA = sum(spec.sizes[1:])
-        T = plan.memory if plan is not None else 0
-        registers = plan is not None and plan.registers
+        # the held-out set (codegen_heldout.evaluate_test): its loss and mse at the last epoch run
+        # (and so at each curve epoch)
         held = spec.n_test > 0
-        if registers:
-            self.TILE = plan.chunk or n_p       # patterns per block of the evaluation
+        self.TLOSS, self.TMSE = (rows.take() if held else -1 for _ in range(2))
+        # the passes' scratch rows (kernels.codegen_epoch), a block of TILE patterns at a time
+        # (TEST_TILE: the held-out set's): activations of levels 1..nl (row AM + u * UA + unit),
+        # deltas (DL + ...), logits (ZO) and, for batches of more than one block, the gradient
+        # sums (GR + p). Under the register schedule they are SSA values only
+        # (kernels.codegen_registers), numbered past NF.
+        self.UA = sum(spec.sizes[1:])
+        if plan.memory:
+            self.TILE = self.TEST_TILE = plan.patterns or plan.memory
+        else:       # the register schedule (its evaluation in chunks) or the unit loop (one block)
+            self.TILE = (plan.chunk or n_p) if plan.registers else n_p
             self.TEST_TILE = TEST_TILE
-            self.TLOSS, self.TMSE = (rows.take() if held else -1 for _ in range(2))
+        if plan.registers:
             self.NF = rows.n
-            slots = max(n_p, TEST_TILE)
-            self.AM, self.ZO, self.DL = rows.take(slots * self.UA), rows.take(slots * self.n_out), rows.take(slots * self.UA)
-            self.GR = rows.take(P)
-        elif plan is not None and plan.units:       # every pattern a block, the hidden units a loop
-            self.TILE, self.TEST_TILE = n_p, TEST_TILE
-            slots = max(n_p, TEST_TILE)
-            self.AM, self.ZO, self.DL = rows.take(slots * self.UA), rows.take(slots * self.n_out), rows.take(n_p * self.UA)
-            self.GR = -1
-            self.TLOSS, self.TMSE = (rows.take() if held else -1 for _ in range(2))
-            self.NF = rows.n
-        else:
-            TP = (plan.patterns or T) if T else 0       # patterns per block
-            self.TILE = self.TEST_TILE = TP or (TEST_TILE if spec.n_test else 0)      # the held-out set's pass too
-            self.AM = rows.take(self.TILE * self.UA) if self.TILE else -1
-            self.ZO = rows.take(self.TILE * self.n_out) if self.TILE else -1
-            self.DL = rows.take(TP * self.UA) if T else -1
-            self.GR = rows.take(P) if T and spec.batch_size > TP else -1
-            # the held-out set (codegen_epoch.evaluate_test): its loss and mse at the last epoch run
-            # (and so at each curve epoch)
-            self.TLOSS, self.TMSE = (rows.take() if held else -1 for _ in range(2))
+        slots = max(self.TILE if plan.memory else n_p, self.TEST_TILE)
+        self.AM, self.ZO, self.DL = rows.take(slots * self.UA), rows.take(slots * self.n_out), rows.take(slots * self.UA)
+        self.GR = rows.take(P) if plan.registers or (plan.memory and spec.batch_size > self.TILE) else -1
+        if not plan.registers:
             self.NF = rows.n
         # in si the held-out set's correct count, best count and its first epoch, and the first
         # epoch of each milestone on it

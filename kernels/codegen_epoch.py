@@ -273,7 +273,11 @@ def emit_epoch(body, m, act):
     ev = _Pass(body, n_p)
     if body.plan.units:         # the dataset into registers before the loops (``_Body.load_data``)
         for s in range(n_p):
-            [ev.x(s, i) for i in range(lay.n_in)], [ev.t(s, j) for j in range(lay.n_out)], ev.cls(s)
+            for i in range(lay.n_in):
+                ev.x(s, i)
+            for j in range(lay.n_out):
+                ev.t(s, j)
+            ev.cls(s)
     ps_sum = param_sum(body)
     keys = ("corr", "tss", "fahl", "lb")
     scale = lay.delta_scale(n_p)
