@@ -57,6 +57,7 @@ class Dims(NamedTuple):
     params: int     # parameters of the in-order sums and updates
     batch: int      # patterns of a training batch per block
     per_pair: bool  # each tile's sums emitted one after another (registers), else interleaved
+    fuse: bool      # a batch of one block updates each weight of a hidden level's deltas as it reads it
 
 
 def dims(body) -> Dims:
@@ -64,18 +65,19 @@ def dims(body) -> Dims:
     a one-hidden-layer net a loop (``plan.units``), or every dimension unrolled (``plan.registers``)."""
     levels = body.layout.nl + 1
     if body.plan.registers:
-        return Dims((ALL,) * levels, (ALL,) * levels, ALL, ALL, True)
+        return Dims((ALL,) * levels, (ALL,) * levels, ALL, ALL, True, False)
     if body.plan.units:
         U = body.plan.units
-        return Dims((ALL, U, ALL), (ALL, U, ALL), PARAMS_PER_ITER, ALL, False)
+        return Dims((ALL, U, ALL), (ALL, U, ALL), PARAMS_PER_ITER, ALL, False, True)
     T = body.plan.memory
-    return Dims((T,) * levels, (TERMS_PER_ITER,) * levels, PARAMS_PER_ITER, body.layout.TILE, False)
+    return Dims((T,) * levels, (TERMS_PER_ITER,) * levels, PARAMS_PER_ITER, body.layout.TILE, False, True)
 
 
-def _reduce(d: Dims, acc, pairs, n, w, x):
+def _reduce(d: Dims, acc, pairs, n, w, x, after=None):
     """``acc[q] + sum_i w(v, i) * x(u, i)`` over the ``n`` terms for each pair ``(u, v)`` of a
     tile, each sum in term order (``w``, ``x``: loads): per pair, or term by term over the pairs
-    (interleaved), each term's values loaded just before its products."""
+    (interleaved), each term's values loaded just before its products, then ``after(i, ws, xs)``
+    given them (interleaved only)."""
     n_u, n_v = 1 + max(u for u, _ in pairs), 1 + max(v for _, v in pairs)
     if d.per_pair:
         xs = [[x(u, i) for i in range(n)] for u in range(n_u)]
@@ -85,6 +87,8 @@ def _reduce(d: Dims, acc, pairs, n, w, x):
         xs = [x(u, i) for u in range(n_u)]
         ws = [w(v, i) for v in range(n_v)]
         acc = [ak + ws[v] * xs[u] for ak, (u, v) in zip(acc, pairs)]
+        if after is not None:
+            after(i, ws, xs)
     return acc
 
 
@@ -125,10 +129,13 @@ def forward(body, ps: _Pass, ss):
         _chunks(body, spec.sizes[l + 1], d.tile[l + 1], tile)
 
 
-def deltas(body, ps: _Pass, ss, scale):
+def deltas(body, ps: _Pass, ss, scale, apply=None):
     """The deltas of every level of the block ``ss`` into ``DL``: the output deltas from the loss
     op, then each hidden level's from the one above through the weights of the pass's start,
-    ``f'(a[u][i]) * (0.0 + sum_j W[j, i] d[u][j])``, units ``Dims.units`` at a time."""
+    ``f'(a[u][i]) * (0.0 + sum_j W[j, i] d[u][j])``, units ``Dims.units`` at a time. With
+    ``apply`` (``Dims.fuse``, a batch of one block): each weight ``W[j, i]`` of those sums is
+    updated by ``apply`` right after its products, from ``0.0 + sum_u d[u][j] a[u][i]`` (one pass
+    over the weights where there were two; the same operations, so the same bits)."""
     spec, lay, g, d = body.spec, body.layout, body.g, dims(body)
     for u, s in enumerate(ss):
         ys, _ = ps.outputs(u)
@@ -139,27 +146,38 @@ def deltas(body, ps: _Pass, ss, scale):
 
         def tile(is_, state, l=l, n_o=n_o):
             pairs = _pairs(len(ss), len(is_))
+            a = [[ps.a(ss, u, l, i) for i in is_] for u in range(len(ss))]
+
+            def update(js):         # W[j, i]'s update from the values its products loaded
+                def after(q, ws, ds):
+                    for v, i in enumerate(is_):
+                        grad = g.c(0.0)
+                        for u in range(len(ss)):
+                            grad = grad + ds[u] * a[u][v]
+                        apply(ps.w_row(l, js[q], i), grad, ws[v])
+                return after
 
             def terms(js, acc, m=l + 1, row=None):
                 return _reduce(d, acc, pairs, len(js),
                                lambda v, q: ps.w(l, js[q], is_[v]) if row is None else body.load_f(row(js[q], is_[v])),
-                               lambda u, q: ps.d(u, m, js[q]))
+                               lambda u, q: ps.d(u, m, js[q]), update(js) if apply and row is None else None)
 
             acc = _chunks(body, n_o, d.terms[l + 1], terms, [g.c(0.0)] * len(pairs))
             for m in (p[0] for p in spec.skips if p[1] == l):     # then the skips out of level l, by target
                 acc = _chunks(body, spec.sizes[m], d.terms[m], lambda js, acc, m=m: terms(
                     js, acc, m, lambda j, i, m=m: ps.skip_row((m, l), j, i)), acc)
             for (u, v), ak in zip(pairs, acc):
-                body.store_f(ps.d_row(u, l, is_[v]), body.derive(l - 1, ak, ps.a(ss, u, l, is_[v])))
+                body.store_f(ps.d_row(u, l, is_[v]), body.derive(l - 1, ak, a[u][v]))
             return state
 
         _chunks(body, spec.sizes[l], d.tile[l], tile)
 
 
-def _gradient_tiles(body, ps: _Pass, ss, tile):
+def _gradient_tiles(body, ps: _Pass, ss, tile, fused=False):
     """``tile(js, is_, term, row)`` over the tiles of every parameter: ``term(u, v, w)`` is the
     block's pattern ``u``'s dE/dw of the tile's parameter (``v``, ``w``: its unit and input
-    positions in the tile), ``row(j, i)`` its row of sf."""
+    positions in the tile), ``row(j, i)`` its row of sf. ``fused``: the weights of layers 1..nl-1
+    were updated with the deltas (``deltas``' ``apply``): their biases only."""
     spec, lay, T = body.spec, body.layout, dims(body).tile
     for l in range(lay.nl - 1, -1, -1):
         def weights(js, is_, l=l):
@@ -168,7 +186,8 @@ def _gradient_tiles(body, ps: _Pass, ss, tile):
             tile(js, is_, lambda u, v, w: d[u][v] * a[u][w], lambda j, i: ps.w_row(l, j, i))
 
         def units(js, st, l=l, weights=weights):    # a tile's rows of weights, then their biases
-            _chunks(body, spec.sizes[l], T[l], lambda is_, s: weights(js, is_) or s)
+            if not (fused and l):
+                _chunks(body, spec.sizes[l], T[l], lambda is_, s: weights(js, is_) or s)
             if spec.bias:
                 d = [[ps.d(u, l + 1, j) for j in js] for u in range(len(ss))]
                 tile(js, [0], lambda u, v, w: d[u][v], lambda j, i: ps.bias_row(l, j))
@@ -189,8 +208,8 @@ def _apply(body, still, h, c):
     ``still`` (None: every lane's, ``emit_epoch`` puts a stopped lane's back)."""
     lay, g = body.layout, body.g
 
-    def apply(row, grad):
-        wp = body.load_f(row)
+    def apply(row, grad, wp=None):
+        wp = body.load_f(row) if wp is None else wp
         rows = [_ix(g.b, r - lay.TH, (row, 1)) for r in lay.SLOT]
         new, slots = body.step(wp, grad, tuple(body.load_f(r) for r in rows), h, c)
         body.store_f(row, new if still is None else g.sel(still, new, g.opaque(wp)))
@@ -200,11 +219,13 @@ def _apply(body, still, h, c):
     return apply
 
 
-def update_direct(body, ps: _Pass, ss, still):
-    """A batch of one block: each parameter's gradient ``0.0 + sum_u term_u`` in registers, then its update."""
-    g = body.g
+def backward_direct(body, ps: _Pass, ss, scale, still):
+    """A batch of one block: its deltas, then each parameter's gradient ``0.0 + sum_u term_u`` in
+    registers and its update (those of the deltas' weights with the deltas under ``Dims.fuse``)."""
+    g, fused = body.g, dims(body).fuse
     h, c = body.opt_lane()
     apply = _apply(body, still, h, c)
+    deltas(body, ps, ss, scale, apply if fused else None)
 
     def tile(js, is_, term, row):
         for v in range(len(js)):
@@ -214,7 +235,7 @@ def update_direct(body, ps: _Pass, ss, still):
                     grad = grad + term(u, v, w)
                 apply(row(js[v], is_[w]), grad)
 
-    _gradient_tiles(body, ps, ss, tile)
+    _gradient_tiles(body, ps, ss, tile, fused)
 
 
 def accumulate(body, ps: _Pass, ss):
@@ -301,8 +322,7 @@ def emit_epoch(body, m, act):
     still = body.bookkeeping(m, ps_sum, act)
     if full and one_block:      # the block's activations are still in AM: gradients in registers
         ss = list(range(n_p))
-        deltas(body, ev, ss, scale)
-        update_direct(body, ev, ss, still)
+        backward_direct(body, ev, ss, scale, still)
     elif full:
         update_sums(body, still)
     else:
@@ -332,8 +352,7 @@ def _batches(body, d: Dims, still, reuse):
             ss = list(range(size))
             if not (reuse and isinstance(first, int) and first == 0):
                 forward(body, tp, ss)
-            deltas(body, tp, ss, scale)
-            update_direct(body, tp, ss, mask)
+            backward_direct(body, tp, ss, scale, mask)
             return
 
         def block(ss, st):
