@@ -44,6 +44,28 @@ def test_cost_model_counts():
     assert L.limit(zen, (2, 2, 1), 4, "full", "float64", 1) == pytest.approx(3e9 / (12 * 2.0 + f / 16))
 
 
+def test_measured_fp_rate_is_plausible_and_the_kernel_computes_its_chains():
+    buf = np.full(16 * 8, 0.5)
+    L._fp_kernel("float64", 8, 16, rounds=3)(buf, 2)
+    want = 0.5
+    for _ in range(6):
+        want = want * 0.999 + 0.001
+    assert np.all(buf == want)          # each round a mul then an add, in every lane of every chain
+    clock = L.measure_clock_hz(repeats=10)
+    rate = L.measure_fp_rate("float64", clock, repeats=5)
+    assert 0.05 < rate < 8              # vector operations per cycle, a loaded machine included
+
+
+def test_measured_fp_rate_caps_the_pipes():
+    s, f = L.cost_per_network_epoch((2, 2, 1), 4, "full")
+    m = {"clock_hz": 3e9, "sigmoid_cycles": {"float64": 2.0, "float32": 1.0}, "doubles_per_register": 4,
+         "fma_pipes": 2}
+    slow = dict(m, fp_rate={"float64": 1.5, "float32": 1.5})
+    assert L.limit(slow, (2, 2, 1), 4, "full", "float64", 1) == pytest.approx(3e9 / (s * 2.0 + f / (4 * 1.5)))
+    fast = dict(m, fp_rate={"float64": 2.6, "float32": 2.6})     # noise above the pipes: the pipes
+    assert L.limit(fast, (2, 2, 1), 4, "full", "float64", 1) == pytest.approx(L.limit(m, (2, 2, 1), 4, "full", "float64", 1))
+
+
 def test_add_pipes_by_cpu():
     from kernels import isa
     assert isa.add_pipes("znver3") == isa.add_pipes("znver5") == 2

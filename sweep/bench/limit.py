@@ -10,15 +10,19 @@ Per network-epoch a sigmoid (or tanh) MLP trained by plain SGD costs, per run (o
   weight), ``4`` per unit (delta and derivative), ``6`` per output (error, squared error and the
   loss and accuracy bookkeeping), and ``2 P`` per update (``lr * g``, subtract).
 
-The limit is ``threads * clock / (S * c_sig + F / (lanes * pipes))`` network-epochs per second:
+The limit is ``threads * clock / (S * c_sig + F / (lanes * rate))`` network-epochs per second:
 ``c_sig`` is the *measured* cost in cycles of one lane of the vectorised sigmoid exactly as the
 specialised kernels emit it (``kernels.codegen_llvm`` tracing ``kernels.ops``' sigmoid), at
 the vector width where it is cheapest (one, two or four registers a value: the machine's
 limit, whatever width the kernels chose), ``lanes`` the lanes of one register at the host's FMA width
 (``kernels.isa``: 8 doubles on AVX-512, 4 on AVX2, 2 on NEON; twice as many floats) and
-``pipes`` the FP pipes (``kernels.isa.FMA_PIPES``, plus ``kernels.isa.add_pipes``: AMD Zen's
-two FADD pipes, which take the adds while the FMA pipes take the muls). The clock is measured too: a dependent
-chain of integer add and xor (one cycle each). Loads, stores, selects and the loop are not
+``rate`` the *measured* vector FP operations per cycle of independent mul and add chains emitted
+as the kernels emit them (a mul then an add, never contracted; ``measure_fp_rate``), at most the
+FP pipes (``kernels.isa.FMA_PIPES``, plus ``kernels.isa.add_pipes``: AMD Zen's two FADD pipes,
+which take the adds while the FMA pipes take the muls). The nominal pipes alone overstate what a
+core sustains: on a Golden Cove Xeon the integer clock is 3.9-4.0 GHz but 512-bit FP code runs
+1.75-1.84 operations per such cycle, not 2 (AVX-512 runs at a lower clock). The clock is measured
+too: a dependent chain of integer add and xor (one cycle each). Loads, stores, selects and the loop are not
 counted, so a kernel can at best approach the limit. A tanh unit costs the measured cycles of the
 kernels' vectorised tanh (``tanh_cycles``, measured the same way) instead of the sigmoid's.
 """
@@ -100,6 +104,50 @@ def measure_sigmoid_cycles(dtype: str, clock_hz: float, width: int | None = None
     return best * clock_hz / (reps * buf.size)
 
 
+def _fp_kernel(dtype: str, width: int, chains: int, rounds: int = 64):
+    """``x_k = x_k * 0.999 + 0.001`` for ``chains`` independent vectors of ``width`` lanes, ``rounds``
+    times per call (each mul and add one instruction per register, as in the kernels)."""
+    from kernels.codegen_llvm import F, _Gen
+
+    @intrinsic
+    def fp_block(typingctx, buf):
+        def codegen(context, builder, signature, args):
+            ptr = cgutils.create_struct_proxy(signature.args[0])(context, builder, value=args[0]).data
+            g = _Gen(builder, dtype, width)
+            addrs = [builder.gep(ptr, [ir.Constant(ir.IntType(64), k * width)], inbounds=True) for k in range(chains)]
+            xs = [F(g, g.vload(a, g.ft, "sf")) for a in addrs]
+            m, c = g.c(0.999), g.c(0.001)
+            for _ in range(rounds):
+                xs = [x * m + c for x in xs]
+            for a, x in zip(addrs, xs):
+                g.vstore(x.v, a, g.ft, "sf")
+            return context.get_dummy_value()
+        return types.void(buf), codegen
+
+    @njit
+    def run(buf, reps):
+        for _ in range(reps):
+            fp_block(buf)
+
+    return run
+
+
+def measure_fp_rate(dtype: str, clock_hz: float, repeats: int = 20) -> float:
+    """Vector FP operations per cycle, in registers of the host's FMA width (``_widths``' first):
+    the most of 16 independent chains of one register a value and 8 of two (enough in flight
+    for any latency; each 2 operations a round: a mul and an add)."""
+    one, rounds, reps = _widths(dtype)[0], 64, 2000
+    best_rate = 0.0
+    for width, chains in ((one, 16), (2 * one, 8)):
+        run = _fp_kernel(dtype, width, chains, rounds)
+        buf = np.ones(chains * width, dtype)
+        run(buf, 1)
+        best = min(_timed(lambda: run(buf, reps)) for _ in range(repeats))
+        ops = reps * rounds * chains * 2 * width / one
+        best_rate = max(best_rate, ops / (best * clock_hz))
+    return best_rate
+
+
 def _widths(dtype: str) -> tuple[int, ...]:
     """Lanes of one, two and four of the host's vector registers (at most ``LANES``)."""
     from kernels import isa
@@ -118,6 +166,7 @@ def measure_machine() -> dict:
             "add_pipes": isa.add_pipes(isa.target()[0]),
             "doubles_per_register": isa.doubles_per_register(kind),
             "sigmoid_cycles": {dt: measure_sigmoid_cycles(dt, clock) for dt in ("float64", "float32")},
+            "fp_rate": {dt: measure_fp_rate(dt, clock) for dt in ("float64", "float32")},
             "tanh_cycles": {dt: measure_sigmoid_cycles(dt, clock, activation="tanh") for dt in ("float64", "float32")}}
 
 
@@ -142,9 +191,10 @@ def limit(machine: dict, sizes, n_patterns: int, schedule: str, dtype: str, thre
     sigmoids, flops = cost_per_network_epoch(sizes, n_patterns, schedule, batch_size)
     lanes = machine["doubles_per_register"] * (2 if dtype == "float32" else 1)
     pipes = machine["fma_pipes"] + machine.get("add_pipes", 0)
+    rate = min(pipes, machine.get("fp_rate", {}).get(dtype, pipes))     # nominal without a measurement
     per_unit = machine["sigmoid_cycles"][dtype]
     if acts is not None and any(a != "sigmoid" for a in acts):   # the units' mean cost
         cost = {"sigmoid": per_unit, "tanh": machine["tanh_cycles"][dtype]}
         per_unit = sum(n * cost[a] for n, a in zip(sizes[1:], acts)) / sum(sizes[1:])
-    cycles = sigmoids * per_unit + flops / (lanes * pipes)
+    cycles = sigmoids * per_unit + flops / (lanes * rate)
     return threads * machine["clock_hz"] / cycles

@@ -62,7 +62,9 @@ def _size(fig: dict | None) -> str:
 
 def _pipes(lm: dict) -> str:
     adds = lm.get("add_pipes", 0)
-    return f"({lm['fma_pipes']} FMA + {adds} FADD pipes)" if adds else f"{lm['fma_pipes']} FMA pipes"
+    pipes = f"{lm['fma_pipes']} FMA + {adds} FADD pipes" if adds else f"{lm['fma_pipes']} FMA pipes"
+    rate = lm.get("fp_rate", {}).get("float64")
+    return f"{rate:.2f} measured vector ops per cycle (at most {pipes})" if rate else pipes
 
 
 def markdown(report: dict) -> str:

@@ -258,7 +258,7 @@ def run_bench(mode: str = "full", threads: int | None = None, use_jax: bool = Tr
     machine = measure_machine()
     _log(f"{machine['isa_text']}, clock {machine['clock_hz'] / 1e9:.2f} GHz (measured), vectorised sigmoid "
          f"{machine['sigmoid_cycles']['float64']:.2f} / {machine['sigmoid_cycles']['float32']:.2f} cycles per lane "
-         f"(float64 / float32)")
+         f"(float64 / float32), vector FP {machine['fp_rate']['float64']:.2f} operations per cycle")
 
     for w in chosen:
         net, X, T = _problem(w)
