@@ -326,7 +326,7 @@ def emit_epoch(body, m, act):
     elif full:
         update_sums(body, still)
     else:
-        _batches(body, d, still, reuse=regs and one_block and not spec.shuffle)
+        _batches(body, d, still, reuse=one_block and not spec.shuffle)
     if regs:
         body.regs.flush(lambda row, v: g.vstore(v.v, body._addr(body.args.sf, row), g.ft, "sf"))
     return still
@@ -337,7 +337,7 @@ def _batches(body, d: Dims, still, reuse):
     schedule: unrolled, the first unrolled and the rest a loop ("peel"), or a loop; each batch a
     block of ``Dims.batch`` patterns. ``reuse``: the evaluation's activations of the first
     patterns are still in ``AM`` (one block, not shuffled), and the first batch's forward pass
-    is that one. Under the register schedule the updates run unmasked and a stopped lane gets its
+    is that one (the unit loop and the memory schedule peel the first batch for it). Under the register schedule the updates run unmasked and a stopped lane gets its
     epoch's starting parameters back at the end: the same parameters, without every update
     waiting for the evaluation's bookkeeping (``still``)."""
     spec, lay, g = body.spec, body.layout, body.g
@@ -364,7 +364,7 @@ def _batches(body, d: Dims, still, reuse):
         _blocks(body, tp, block)
         update_sums(body, mask)
 
-    n_b, mode = n_p // bs, body.plan.mode if regs else "loop"
+    n_b, mode = n_p // bs, body.plan.mode if regs else "peel" if reuse else "loop"
     start = 1 if mode == "peel" and n_b >= 2 else 0
     if start:
         batch(0, bs)

@@ -216,11 +216,15 @@ def memory_patterns(spec, tile) -> int:
     """Patterns per block of the memory schedule with ``tile`` units per tile:
     ``$MLP_SWEEP_MEMORY_PATTERNS`` if set, else ``MEMORY_PATTERNS_FULL`` in full batch (fewer blocks,
     so fewer passes of every gradient sum through ``GR``: 4-bit parity 4-64-64-1 +10-25%, two
-    spirals 2-20-20-1 +8-11%; docs/specialised-kernels.md), else ``tile``. Never changes the results."""
+    spirals 2-20-20-1 +8-11%; docs/specialised-kernels.md) and for a dataset of at most that many
+    patterns (one block: the first batch reuses the evaluation's forward pass, ``codegen_epoch._batches``),
+    else ``tile``. Never changes the results."""
     forced = _forced(MEMORY_PATTERNS_ENV, (1, 2, 4, 8, 16), "the patterns per memory-schedule block")
     if forced is not None:
         return forced
-    return max(tile, MEMORY_PATTERNS_FULL) if spec.schedule == FULL else tile
+    if spec.schedule == FULL:
+        return max(tile, MEMORY_PATTERNS_FULL)
+    return max(tile, spec.n_patterns) if spec.n_patterns <= MEMORY_PATTERNS_FULL else tile
 
 
 def _tile(spec) -> int:
