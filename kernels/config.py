@@ -112,7 +112,9 @@ MEMORY_ENV = "MLP_SWEEP_MEMORY"
 MEMORY_UNITS = (2, 1)
 #: Forces the memory schedule's patterns per block (``codegen_tuning.memory_patterns``).
 MEMORY_PATTERNS_ENV = "MLP_SWEEP_MEMORY_PATTERNS"
-#: Patterns per block of the memory schedule in full batch (else as many as units per tile):
+#: Patterns per block of the memory schedule in full batch, and the most patterns a dataset of one
+#: block has online or in minibatches (its first batch then reuses the evaluation's forward pass);
+#: else as many as units per tile. In full batch:
 #: half the blocks of T = 2, so half the passes of the gradient sums through memory. Measured on
 #: an idle Golden Cove Xeon (AVX-512, 2 threads, one process per setting, two rounds): 4-bit
 #: parity 4-64-64-1 111-113 k -> 118-128 k network-epochs/s, two spirals 2-20-20-1 72-88 k ->
