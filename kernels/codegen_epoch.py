@@ -13,8 +13,9 @@ kernel's order:
 - deltas of level l, patterns x units: ``f'(a[k][i]) * (0.0 + sum_j W[j, i] d[k][j] + the skips
   out of level l, sum_j S_(m,l)[j, i] d_m[k][j] by target m)``, through the weights of the batch's start;
 - gradients, units x inputs: ``0.0 + sum_k d[k][j] a[k][i]`` over the batch's patterns in order,
-  in registers for a batch of one block (then each parameter's update at once), else added to
-  ``GR`` block by block and updated in one pass (kept where ``still``);
+  in registers for a batch of one block (then each parameter's update at once; under
+  ``Dims.fuse`` a hidden level's weights updated in the deltas' pass, as each is read), else
+  added to ``GR`` block by block and updated in one pass (kept where ``still``);
 - the parameter sum (a diverged run's is not finite), the epoch's batches, and around them the
   metrics, bookkeeping and every op, ``_Body``'s.
 
