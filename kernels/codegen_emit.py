@@ -297,8 +297,8 @@ def emit_module(spec: Spec, plan, header: str = "") -> str:
            "def train_range(b0, b1, data, net, st, runs, curve_epochs, out):",
            '    """Train blocks b0..b1-1 in place (kernels.codegen_emit)."""',
            "    X, T, tidx, Xte, Tte, tidxte = data.X, data.T, data.tidx, data.Xte, data.Tte, data.tidxte",
-           *_aligned_rows("sf", lay.NF, L, dt, 4 if spec.dtype == "float32" else 8),
-           *_aligned_rows("si", lay.NI, L, "np.int64", 8),
+           *_aligned_rows("sf", lay.NF, L, spec.dtype),
+           *_aligned_rows("si", lay.NI, L, "int64"),
            f"    perm = np.empty({n_p}, np.int64)",
            "    n_curve = curve_epochs.shape[0]",
            f"    for b in range(b0, b1, {k}):",
@@ -307,11 +307,13 @@ def emit_module(spec: Spec, plan, header: str = "") -> str:
     return "\n".join(src)
 
 
-def _aligned_rows(name: str, n_rows: int, lanes: int, dt: str, itemsize: int) -> list[str]:
-    """Source lines allocating ``name``, ``n_rows`` rows of ``lanes``, at a multiple of 64 bytes:
+def _aligned_rows(name: str, n_rows: int, lanes: int, dtype: str) -> list[str]:
+    """Source lines allocating ``name``, ``n_rows`` rows of ``lanes`` ``dtype`` values (a NumPy
+    name), at a multiple of 64 bytes:
     Numba's ``np.empty`` aligns to 32, so half the time every 64-byte vector of a row straddled
     two cache lines (a split load or store, two accesses of L1 each)."""
+    itemsize = np.dtype(dtype).itemsize
     size, pad = n_rows * lanes, CACHE_LINE // itemsize
-    return [f"    {name}_buf = np.empty({size + pad}, {dt})",
+    return [f"    {name}_buf = np.empty({size + pad}, np.{dtype})",
             f"    {name}_at = ({CACHE_LINE} - {name}_buf.ctypes.data % {CACHE_LINE}) % {CACHE_LINE} // {itemsize}",
             f"    {name} = {name}_buf[{name}_at:{name}_at + {size}].reshape(({n_rows}, {lanes}))"]
